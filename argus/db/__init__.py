@@ -1,0 +1,1 @@
+"""Storage: the schema, its Alembic migrations and engine creation."""

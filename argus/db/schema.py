@@ -1,0 +1,96 @@
+"""The tables Argus writes. One definition, used by Alembic migrations, the processor and the verifier.
+
+Unique constraints are the last line of defence against forks: a second writer that tries to
+extend an actor's chain or re-commit a partition batch hits one of them and is rolled back.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: One stored audit record: the event as sent, the server-side fields and its chain position.
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("actor_id", String(1024), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("previous_hash", String(64), nullable=False),
+    Column("current_hash", String(64), nullable=False),
+    Column("timestamp", String(64), nullable=False, comment="as sent by the client (hashed, signed)"),
+    Column("event_time", DateTime(timezone=True), nullable=False, comment="timestamp parsed, for range queries"),
+    Column("trace_id", String(36)),
+    Column("event_type", String(1024)),
+    Column("action", String(1024), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("actor_type", String(1024), nullable=False),
+    Column("target_type", String(1024), nullable=False),
+    Column("target_id", String(1024)),
+    Column("message", Text, comment="standard base64, as sent"),
+    Column("metadata", Text, comment="RFC 8785 canonical JSON text, exactly what was hashed"),
+    Column("signature", Text),
+    Column("signature_algorithm", String(16)),
+    Column("public_key_id", String(256)),
+    Column("signature_format", String(8)),
+    Column("source", String(256), comment="authenticated caller (token name); NULL for direct Kafka writes"),
+    Column("received_at", String(64), nullable=False, comment="RFC 3339 UTC, set at ingest (hashed)"),
+    Column("kafka_partition", Integer, nullable=False),
+    Column("kafka_offset", BigInteger, nullable=False),
+    Column("commit_seq", BigInteger, nullable=False, comment="the partition batch that stored it"),
+    Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("actor_id", "seq"),
+    UniqueConstraint("actor_id", "previous_hash"),
+    UniqueConstraint("current_hash"),
+    UniqueConstraint("kafka_partition", "kafka_offset"),
+    Index(None, "event_time"),
+)
+
+#: One row per committed processor batch and partition: consumer progress kept in the same
+#: transaction as the records, and the per-partition commit sequence checkpoints build on.
+partition_commits = Table(
+    "partition_commits",
+    metadata,
+    Column("topic", String(249), primary_key=True),
+    Column("kafka_partition", Integer, primary_key=True),
+    Column("commit_seq", BigInteger, primary_key=True),
+    Column("first_offset", BigInteger, nullable=False),
+    Column("last_offset", BigInteger, nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("rejected_count", Integer, nullable=False),
+    Column("committed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+#: Events the processor refused, with the reason and the original bytes, stored exactly once
+#: in the batch transaction and then published to the dead-letter topic.
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("topic", String(249), primary_key=True),
+    Column("kafka_partition", Integer, primary_key=True),
+    Column("kafka_offset", BigInteger, primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("key", LargeBinary),
+    Column("rejected_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

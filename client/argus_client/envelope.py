@@ -1,0 +1,29 @@
+"""The Kafka message Argus writes to `argus.events`: the event plus what the gateway vouches for.
+
+Key: the actorId as UTF-8, so one partition holds each actor's events in order.
+Value: JSON `{"v": 1, "event": {...}, "source": <token name or null>, "receivedAt": <RFC 3339>}`.
+Producers that write straight to Kafka use the same envelope with `source` null; the processor
+treats the topic as a trust boundary and re-validates everything in it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+ENVELOPE_VERSION = 1
+
+
+def utc_now_rfc3339() -> str:
+    """Current time as RFC 3339 UTC with microseconds, the form stored in `receivedAt`."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def encode_envelope(event: dict[str, Any], *, source: str | None, received_at: str | None) -> bytes:
+    return orjson.dumps({"v": ENVELOPE_VERSION, "event": event, "source": source, "receivedAt": received_at})
+
+
+def message_key(event: dict[str, Any]) -> bytes:
+    return str(event["actorId"]).encode("utf-8")

@@ -1,0 +1,191 @@
+"""The audit event: its fields and the one set of validation rules used by client, gateway and processor.
+
+An event travels as a JSON object with camelCase keys (the reference service's wire format).
+`validate_event` turns an untrusted decoded object into a normalized event: a plain dict
+holding every field of `EVENT_FIELDS` (None where absent), in that order. Values the signer
+saw (timestamp, ids, message) are kept exactly as sent, because the signature covers them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from datetime import datetime
+from typing import Any
+
+from argus_client.enums import STATUSES, EnumConfig
+from argus_client.uuid7 import uuid7
+
+#: Every field of a normalized event, in canonical order.
+EVENT_FIELDS: tuple[str, ...] = (
+    "id",
+    "timestamp",
+    "traceId",
+    "eventType",
+    "action",
+    "status",
+    "actorType",
+    "actorId",
+    "targetType",
+    "targetId",
+    "message",
+    "metadata",
+    "signature",
+    "signatureAlgorithm",
+    "publicKeyId",
+    "signatureFormat",
+)
+
+SIGNATURE_ALGORITHMS = frozenset({"RS256", "EdDSA"})
+SIGNATURE_FORMATS = frozenset({"v1", "v2"})
+MAX_TEXT_LEN = 1024
+MAX_MESSAGE_B64_LEN = 1 << 20
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+_FIELD_SET = frozenset(EVENT_FIELDS)
+
+Event = dict[str, Any]
+
+
+class EventValidationError(ValueError):
+    """An event field is missing or wrong; `field` names it so the caller can fix it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+def _text(raw: dict[str, Any], name: str, *, required: bool, max_len: int = MAX_TEXT_LEN) -> str | None:
+    value = raw.get(name)
+    if value is None or (value == "" and not required):
+        if required:
+            raise EventValidationError(name, "is required")
+        return None
+    if not isinstance(value, str):
+        raise EventValidationError(name, "must be a string")
+    if required and not value:
+        raise EventValidationError(name, "must not be empty")
+    if len(value) > max_len:
+        raise EventValidationError(name, f"must be at most {max_len} characters")
+    if "\x00" in value:
+        raise EventValidationError(name, "must not contain the NUL character")
+    return value
+
+
+def _enum(raw: dict[str, Any], name: str, allowed: frozenset[str], *, required: bool) -> str | None:
+    value = _text(raw, name, required=required)
+    if value is not None and value not in allowed:
+        raise EventValidationError(name, f"must be one of {sorted(allowed)}")
+    return value
+
+
+def _uuid(raw: dict[str, Any], name: str) -> str | None:
+    value = _text(raw, name, required=False)
+    if value is None:
+        return None
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise EventValidationError(name, "must be a UUID") from None
+    if len(value) != 36:
+        raise EventValidationError(name, "must be a UUID in 8-4-4-4-12 form")
+    return value
+
+
+def _base64(raw: dict[str, Any], name: str, max_len: int) -> str | None:
+    value = _text(raw, name, required=False, max_len=max_len)
+    if value is None:
+        return None
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise EventValidationError(name, "must be standard base64") from None
+    return value
+
+
+def parse_timestamp(value: str, name: str = "timestamp") -> datetime:
+    """Parse an RFC 3339 date-time (what Go's time.RFC3339Nano produces); nanoseconds are truncated."""
+    if not _RFC3339.match(value):
+        raise EventValidationError(name, "must be an RFC 3339 date-time, e.g. 2026-01-02T15:04:05Z")
+    text = value.upper().replace("Z", "+00:00")
+    main, dot, rest = text.partition(".")
+    if dot:  # fromisoformat takes at most 6 fractional digits; rest is "<digits><+hh:mm>"
+        digits, zone = rest[:-6], rest[-6:]
+        text = f"{main}.{digits[:6].ljust(6, '0')}{zone}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise EventValidationError(name, "is not a valid date-time") from None
+
+
+def validate_event(raw: Any, enums: EnumConfig, *, assign_id: bool = True) -> Event:
+    """Check an untrusted decoded JSON object and return the normalized event.
+
+    Raises EventValidationError naming the first bad field. Unknown fields are rejected
+    rather than dropped, so nothing a caller sent is silently lost from the audit trail.
+    """
+    if not isinstance(raw, dict):
+        raise EventValidationError("$", "an event must be a JSON object")
+    for key in raw:
+        if key not in _FIELD_SET:
+            raise EventValidationError(str(key), "is not a known event field")
+
+    event_id = _uuid(raw, "id")
+    if event_id is None and assign_id:
+        event_id = uuid7()
+    timestamp = _text(raw, "timestamp", required=True, max_len=64)
+    assert timestamp is not None
+    parse_timestamp(timestamp)
+
+    metadata = raw.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise EventValidationError("metadata", "must be a JSON object")
+
+    signature = _base64(raw, "signature", max_len=4096)
+    algorithm = _text(raw, "signatureAlgorithm", required=False, max_len=16)
+    key_id = _text(raw, "publicKeyId", required=False, max_len=256)
+    sig_format = _text(raw, "signatureFormat", required=False, max_len=8)
+    if signature is None:
+        for name, value in (
+            ("signatureAlgorithm", algorithm),
+            ("publicKeyId", key_id),
+            ("signatureFormat", sig_format),
+        ):
+            if value is not None:
+                raise EventValidationError(name, "is only allowed together with signature")
+    else:
+        if algorithm is None:
+            raise EventValidationError("signatureAlgorithm", "is required when signature is set")
+        if algorithm not in SIGNATURE_ALGORITHMS:
+            raise EventValidationError("signatureAlgorithm", f"must be one of {sorted(SIGNATURE_ALGORITHMS)}")
+        if key_id is None:
+            raise EventValidationError("publicKeyId", "is required when signature is set")
+        if sig_format is None:
+            sig_format = "v1"
+        elif sig_format not in SIGNATURE_FORMATS:
+            raise EventValidationError("signatureFormat", f"must be one of {sorted(SIGNATURE_FORMATS)}")
+
+    return {
+        "id": event_id,
+        "timestamp": timestamp,
+        "traceId": _uuid(raw, "traceId"),
+        "eventType": _enum(raw, "eventType", enums.event_types, required=False),
+        "action": _enum(raw, "action", enums.actions, required=True),
+        "status": _enum(raw, "status", STATUSES, required=True),
+        "actorType": _enum(raw, "actorType", enums.actor_types, required=True),
+        "actorId": _text(raw, "actorId", required=True),
+        "targetType": _enum(raw, "targetType", enums.target_types, required=True),
+        "targetId": _text(raw, "targetId", required=False),
+        "message": _base64(raw, "message", max_len=MAX_MESSAGE_B64_LEN),
+        "metadata": metadata,
+        "signature": signature,
+        "signatureAlgorithm": algorithm,
+        "publicKeyId": key_id,
+        "signatureFormat": sig_format,
+    }

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Install + start (or stop / inspect) every local service Argus needs, all on 127.0.0.1:
+# Kafka 3.9.1 on 19092 and PostgreSQL on 55432. `start` also writes <repo>/.local/env.sh.
+#
+#   deploy/local/services.sh start|stop|status
+#
+# ARGUS_PYTHON selects the interpreter (with confluent-kafka) for Kafka's start-up self test;
+# default <repo>/.venv/bin/python. See docs/local-services.md.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd -P)
+readonly ENV_FILE=$ROOT/.local/env.sh
+
+ENV_LINES=(
+  "export ARGUS_KAFKA_BOOTSTRAP=127.0.0.1:19092"
+  "export ARGUS_TEST_KAFKA_BOOTSTRAP=127.0.0.1:19092"
+  "export ARGUS_DATABASE_URL=postgresql+psycopg2://argus:argus@127.0.0.1:55432/argus"
+  "export ARGUS_TEST_DATABASE_URL=postgresql+psycopg2://argus:argus@127.0.0.1:55432/argus_test"
+)
+
+write_env() {
+  mkdir -p "$ROOT/.local"
+  {
+    echo "# Written by deploy/local/services.sh start. Use: . .local/env.sh"
+    printf '%s\n' "${ENV_LINES[@]}"
+  } >"$ENV_FILE.tmp"
+  mv "$ENV_FILE.tmp" "$ENV_FILE"
+}
+
+cmd_start() {
+  local pg_out pg_rc=0 kafka_rc=0 started=$SECONDS
+  pg_out=$(mktemp)
+  # PostgreSQL comes up in the background while Kafka (the slow one) starts in the foreground;
+  # its output is replayed afterwards so the two don't interleave.
+  "$SCRIPT_DIR/postgres.sh" start >"$pg_out" 2>&1 &
+  local pg_job=$!
+  "$SCRIPT_DIR/kafka.sh" start || kafka_rc=$?
+  wait "$pg_job" || pg_rc=$?
+  cat "$pg_out"
+  rm -f "$pg_out"
+  if ((pg_rc != 0 || kafka_rc != 0)); then
+    echo "services: start FAILED (kafka exit $kafka_rc, postgres exit $pg_rc); see the messages above" >&2
+    exit 1
+  fi
+  write_env
+  echo "services: all up in $((SECONDS - started))s"
+  echo "  kafka     PLAINTEXT 127.0.0.1:19092 (KRaft controller 127.0.0.1:19093), log $ROOT/.local/kafka/logs/server.log"
+  echo "  postgres  127.0.0.1:55432, user argus/argus, databases argus + argus_test, log $ROOT/.local/postgres/log/postgres.log"
+  echo "services: wrote $ENV_FILE (source it with: . $ENV_FILE)"
+  printf '%s\n' "${ENV_LINES[@]}"
+}
+
+cmd_stop() {
+  local rc=0
+  # Stop both even if one fails.
+  "$SCRIPT_DIR/kafka.sh" stop || rc=1
+  "$SCRIPT_DIR/postgres.sh" stop || rc=1
+  return "$rc"
+}
+
+cmd_status() {
+  local rc=0
+  "$SCRIPT_DIR/kafka.sh" status || rc=1
+  "$SCRIPT_DIR/postgres.sh" status || rc=1
+  return "$rc"
+}
+
+case ${1:-} in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  *)
+    echo "usage: $0 start|stop|status" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,1 @@
+"""The ingest gateway: authenticate, validate, publish to Kafka, acknowledge only once durable."""

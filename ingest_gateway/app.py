@@ -1,0 +1,89 @@
+"""The gateway application factory: `init(settings) -> web.Application`.
+
+Resources (the Kafka producer, the signature verifier) open and close in cleanup contexts;
+handlers reach them through typed AppKeys, so there are no module globals to leak between apps.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from argus.config import Settings
+from argus.kafka_admin import ensure_topic
+from argus.kafka_producer import AsyncProducer, durable_producer_config
+from ingest_gateway import ingest, metrics, ops
+from ingest_gateway.auth import authenticate
+from ingest_gateway.errors import error_response
+from ingest_gateway.keys import PRODUCER, SETTINGS, TOKENS, VERIFIER, BatchVerifier
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/version", "/metrics"})
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn aiohttp's plain-text HTTP errors (404, 405, 413...) into JSON bodies and count every request."""
+    started = time.perf_counter()
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    try:
+        response = await handler(request)
+    except web.HTTPRequestEntityTooLarge as exc:
+        response = error_response(413, "payload_too_large", exc.text or "request body too large", field="$")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason)
+    metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status)).inc()
+    metrics.HTTP_DURATION.labels(request.method, route).observe(time.perf_counter() - started)
+    return response
+
+
+@web.middleware
+async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path in PUBLIC_PATHS:
+        return await handler(request)
+    token = authenticate(request.headers.get("Authorization"), request.app[TOKENS])
+    if token is None:
+        return error_response(
+            401, "unauthorized", "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    required = "ingest" if request.method == "POST" else "read"
+    if required not in token.scopes:
+        return error_response(403, "forbidden", f"token {token.name!r} lacks the {required!r} scope")
+    request[ingest.SOURCE_KEY] = token.name
+    return await handler(request)
+
+
+def init(settings: Settings, *, verifier: BatchVerifier | None = None) -> web.Application:
+    """Build the gateway app. The producer opens on startup; the topic is created if missing."""
+    app = web.Application(middlewares=[errors_as_json, bearer_auth], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[TOKENS] = settings.tokens()
+    app[VERIFIER] = verifier
+    if not app[TOKENS]:
+        log.warning("no ARGUS_AUTH_TOKEN(S) configured: every authenticated endpoint answers 401 (fail-closed)")
+
+    async def kafka_producer(app: web.Application) -> AsyncIterator[None]:
+        try:
+            ensure_topic(settings.kafka_client_config(), settings.topic, settings.topic_partitions, timeout=10)
+        except Exception as exc:  # the gateway still starts; /ready and 503s report Kafka's absence
+            log.warning("could not ensure topic %s: %s", settings.topic, exc)
+        config = durable_producer_config(settings.kafka_client_config(), delivery_timeout=settings.produce_timeout)
+        app[PRODUCER] = AsyncProducer(config, observe_latency=metrics.PRODUCE_LATENCY.observe)
+        yield
+        app[PRODUCER].close(timeout=settings.produce_timeout)
+
+    app.cleanup_ctx.append(kafka_producer)
+    app.router.add_get("/health", ops.health)
+    app.router.add_get("/ready", ops.ready)
+    app.router.add_get("/version", ops.version_info)
+    app.router.add_get("/metrics", ops.metrics_endpoint)
+    app.router.add_post("/api/audit-logs", ingest.create_one)
+    app.router.add_post("/api/audit-logs/bulk", ingest.create_bulk)
+    return app

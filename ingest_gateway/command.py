@@ -1,0 +1,29 @@
+"""`argus gateway`: serve the ingest HTTP API."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from aiohttp import web
+
+from argus.config import load_settings
+from ingest_gateway.app import init
+from ingest_gateway.signatures import build_verifier
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("gateway", help="serve the ingest HTTP API (ARGUS_HOST:ARGUS_PORT)")
+    parser.add_argument("--host", help="override ARGUS_HOST")
+    parser.add_argument("--port", type=int, help="override ARGUS_PORT")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    app = init(settings, verifier=build_verifier(settings))
+    print(f"argus gateway listening on http://{host}:{port}", flush=True)
+    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    return 0

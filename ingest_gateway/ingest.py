@@ -1,0 +1,143 @@
+"""POST /api/audit-logs and /api/audit-logs/bulk: validate, publish keyed by actor, answer after delivery.
+
+Status codes follow the reference service because existing clients retry anything else:
+201 all accepted, 207 some rejected, 400 all rejected, 503 (with Retry-After) when Kafka did
+not confirm delivery. Nothing is acknowledged that the broker has not durably accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from aiohttp import web
+from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
+from argus_client.event import EventValidationError, validate_event
+from argus_client.hashchain import canonical_metadata
+
+from argus.kafka_producer import DeliveryError
+from ingest_gateway import metrics
+from ingest_gateway.errors import error_response, json_response
+from ingest_gateway.keys import PRODUCER, SETTINGS, VERIFIER, BatchVerifier
+
+RETRY_AFTER_SECONDS = "5"
+SOURCE_KEY = "argus.source"
+
+
+async def _read_json(request: web.Request) -> Any | web.Response:
+    if request.content_type != "application/json":
+        return error_response(415, "unsupported_media_type", "Content-Type must be application/json")
+    body = await request.read()
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return error_response(400, "malformed_json", f"request body is not valid JSON: {exc}", field="$")
+
+
+def _validate(raw: Any, request: web.Request) -> dict[str, Any]:
+    event = validate_event(raw, request.app[SETTINGS].enums)
+    try:
+        canonical_metadata(event["metadata"])
+    except ValueError as exc:
+        raise EventValidationError("metadata", str(exc)) from None
+    return event
+
+
+async def _verify(request: web.Request, events: list[dict[str, Any]]) -> list[str | None]:
+    verifier: BatchVerifier | None = request.app[VERIFIER]  # type: ignore[assignment]
+    if verifier is None or not events:
+        return [None] * len(events)
+    reasons = await asyncio.to_thread(verifier, events)  # type: ignore[arg-type]
+    failures = sum(1 for reason in reasons if reason is not None)
+    if failures:
+        metrics.SIGNATURE_ERRORS.inc(failures)
+    return reasons
+
+
+async def _publish(request: web.Request, events: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Produce every event and wait for all delivery reports; raise DeliveryError if any failed."""
+    settings = request.app[SETTINGS]
+    producer = request.app[PRODUCER]
+    source: str | None = request.get(SOURCE_KEY)
+    received_at = utc_now_rfc3339()
+    futures = [
+        producer.produce(
+            settings.topic, encode_envelope(event, source=source, received_at=received_at), key=message_key(event)
+        )
+        for event in events
+    ]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
+        reason = failed[0].reason if isinstance(failed[0], DeliveryError) else str(failed[0])
+        metrics.PRODUCE_FAILURES.labels(reason="delivery").inc(len(failed))
+        raise DeliveryError(reason)
+    metrics.LOGS_INGESTED.inc(len(events))
+    return [r for r in results if isinstance(r, tuple)]
+
+
+def _unavailable(exc: DeliveryError) -> web.Response:
+    return error_response(
+        503,
+        "kafka_unavailable",
+        f"the event log did not confirm delivery ({exc.reason}); nothing was acknowledged, retry later",
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+async def create_one(request: web.Request) -> web.Response:
+    raw = await _read_json(request)
+    if isinstance(raw, web.Response):
+        return raw
+    try:
+        event = _validate(raw, request)
+    except EventValidationError as exc:
+        metrics.LOGS_REJECTED.labels(field=exc.field).inc()
+        return error_response(400, "validation_error", exc.message, field=exc.field)
+    [reason] = await _verify(request, [event])
+    if reason is not None:
+        field, _, message = reason.partition(": ")
+        return error_response(400, "signature_error", message or reason, field=field)
+    try:
+        [(partition, offset)] = await _publish(request, [event])
+    except DeliveryError as exc:
+        return _unavailable(exc)
+    return json_response({"id": event["id"], "status": "accepted", "partition": partition, "offset": offset}, 201)
+
+
+async def create_bulk(request: web.Request) -> web.Response:
+    raw = await _read_json(request)
+    if isinstance(raw, web.Response):
+        return raw
+    limit = request.app[SETTINGS].bulk_max_events
+    if not isinstance(raw, list):
+        return error_response(400, "validation_error", "the bulk body must be a JSON array of events", field="$")
+    if not raw:
+        return error_response(400, "validation_error", "the bulk array is empty", field="$")
+    if len(raw) > limit:
+        return error_response(413, "too_many_events", f"at most {limit} events per bulk request", field="$")
+
+    failed: list[dict[str, Any]] = []
+    accepted: list[tuple[int, dict[str, Any]]] = []
+    for index, item in enumerate(raw):
+        try:
+            accepted.append((index, _validate(item, request)))
+        except EventValidationError as exc:
+            metrics.LOGS_REJECTED.labels(field=exc.field).inc()
+            failed.append({"index": index, "field": exc.field, "error": str(exc)})
+    reasons = await _verify(request, [event for _, event in accepted])
+    publishable: list[tuple[int, dict[str, Any]]] = []
+    for (index, event), reason in zip(accepted, reasons, strict=True):
+        if reason is None:
+            publishable.append((index, event))
+        else:
+            failed.append({"index": index, "field": reason.partition(": ")[0], "error": reason})
+    try:
+        await _publish(request, [event for _, event in publishable])
+    except DeliveryError as exc:
+        return _unavailable(exc)
+    failed.sort(key=lambda item: item["index"])
+    succeeded = [{"index": index, "id": event["id"]} for index, event in publishable]
+    status = 201 if not failed else (207 if succeeded else 400)
+    return json_response({"succeeded": succeeded, "failed": failed}, status)

@@ -1,0 +1,1 @@
+"""The processor: the single writer per partition that verifies, hash-chains and commits events."""

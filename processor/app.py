@@ -1,0 +1,155 @@
+"""The faust-streaming application: one agent over `argus.events`, batches in partition order.
+
+Faust brings the consumer group, rebalancing and batching; correctness does not depend on
+its offset commits. The database holds each partition's progress (committed with the records),
+and on every assignment the consumer is moved to the stored offset + 1. Agent concurrency is
+1 (more would reorder a partition), and storage failures are retried inside the loop body so
+`take_events` never acknowledges a batch that is not stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from argus.config import Settings
+from argus.db.engine import make_engine
+from argus.kafka_admin import ensure_topic
+from argus.kafka_producer import AsyncProducer, durable_producer_config
+from processor.decode import RawMessage
+from processor.pipeline import BatchProcessor, BatchResult, BatchVerifier
+from sinks.dead_letter import DeadLetterSink
+from sinks.fanout import Fanout
+from sinks.registry import load_sinks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProcessorRuntime:
+    """What the agent needs, created when the worker starts."""
+
+    batch: BatchProcessor
+    sinks: Fanout
+    dead_letters: Fanout
+    producer: AsyncProducer
+
+
+def _broker_credentials(settings: Settings) -> Any:
+    if settings.kafka_sasl_mechanism and settings.kafka_sasl_username:
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password or "",
+            mechanism=settings.kafka_sasl_mechanism,
+        )
+    return None
+
+
+def _to_raw(event: Any) -> RawMessage:
+    message = event.message
+    return RawMessage(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+    )
+
+
+def _dead_letter_records(result: BatchResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "topic": d.topic,
+            "partition": d.partition,
+            "offset": d.offset,
+            "reason": d.reason,
+            "payload": d.payload,
+            "key": d.key,
+        }
+        for d in result.dead_letters
+    ]
+
+
+def create_app(settings: Settings, verifier: BatchVerifier) -> faust.App:
+    """Build the faust app and its single agent."""
+    app = faust.App(
+        settings.consumer_group,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=_broker_credentials(settings),
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        topic_disable_leader=True,
+        topic_partitions=settings.topic_partitions,
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=max(4096, settings.batch_size * 2),
+        broker_commit_interval=1.0,
+    )
+    topic = app.topic(settings.topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    client_config = settings.kafka_client_config()
+    for name in (settings.topic, settings.dlq_topic, settings.committed_topic):
+        ensure_topic(client_config, name, settings.topic_partitions)
+    producer = AsyncProducer(durable_producer_config(client_config, delivery_timeout=30.0))
+    batch = BatchProcessor(
+        make_engine(settings.database_url), settings.topic, settings.enums, verifier, settings.chain_cache_size
+    )
+    state = ProcessorRuntime(
+        batch=batch,
+        sinks=Fanout(load_sinks(settings, producer)),
+        dead_letters=Fanout([DeadLetterSink("dead-letter-topic", producer, settings.dlq_topic)]),
+        producer=producer,
+    )
+    runtime = {"r": state}
+    log.info(
+        "processor: topic=%s group=%s sinks=%s",
+        settings.topic,
+        settings.consumer_group,
+        [s.name for s in state.sinks.sinks],
+    )
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(_app: faust.App, revoked: set[TP], **_kwargs: Any) -> None:
+        if "r" in runtime:
+            runtime["r"].batch.forget_partitions([tp.partition for tp in revoked if tp.topic == settings.topic])
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(_app: faust.App, assigned: set[TP], **_kwargs: Any) -> None:
+        """Resume each partition from the database's progress, not from Kafka's committed offset."""
+        if "r" not in runtime:
+            return
+        mine = [tp for tp in assigned if tp.topic == settings.topic]
+        batch = runtime["r"].batch
+        batch.forget_partitions([tp.partition for tp in mine])
+        progress = batch.stored_progress([tp.partition for tp in mine])  # synchronous: seek before fetching
+        for tp in mine:
+            if tp.partition in progress:
+                await app.consumer.seek(tp, progress[tp.partition].last_offset + 1)
+        log.info(
+            "assigned %s; resuming from stored progress %s",
+            sorted(tp.partition for tp in mine),
+            {p: v.last_offset + 1 for p, v in progress.items()},
+        )
+
+    @app.agent(topic, concurrency=1)
+    async def chain_and_store(stream: Any) -> None:
+        state.sinks.start()
+        state.dead_letters.start()
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+            result = await state.batch.handle([_to_raw(event) for event in events])
+            state.sinks.submit(result.records)
+            state.dead_letters.submit(_dead_letter_records(result))
+
+    @app.on_before_shutdown.connect
+    async def close_resources(_app: faust.App, **_kwargs: Any) -> None:
+        if "r" in runtime:
+            state = runtime.pop("r")
+            await state.sinks.close()
+            await state.dead_letters.close()
+            state.producer.close()
+
+    return app

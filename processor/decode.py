@@ -1,0 +1,90 @@
+"""Decode one Kafka message into a normalized event, or a reason to dead-letter it.
+
+The topic is a trust boundary (producers may write straight to Kafka), so every message is
+validated with exactly the rules the gateway uses, and nothing in it can crash the worker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from argus_client.enums import EnumConfig
+from argus_client.envelope import ENVELOPE_VERSION
+from argus_client.event import EventValidationError, validate_event
+from argus_client.hashchain import canonical_metadata
+
+#: Namespace for ids of events that arrived without one: derived from the Kafka position so a
+#: re-read of the same message after a crash gets the same id (and is deduplicated).
+KAFKA_POSITION_NAMESPACE = uuid.UUID("6f0b3c1e-9a57-4c4e-8f7a-1d2b3c4d5e6f")
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """What the processor needs of a Kafka message, independent of the client library."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int | None
+
+
+@dataclass
+class Decoded:
+    """A valid event with the server-side fields the chain covers."""
+
+    message: RawMessage
+    event: dict[str, Any]
+    source: str | None
+    received_at: str
+
+
+class Rejected(Exception):
+    """The message cannot be stored; `reason` goes to the dead-letter record."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _kafka_time(timestamp_ms: int | None) -> str:
+    moment = datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms else datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def decode_message(message: RawMessage, enums: EnumConfig) -> Decoded:
+    """Return the decoded event or raise Rejected naming what is wrong."""
+    if message.value is None:
+        raise Rejected("$: empty message (tombstone)")
+    try:
+        envelope = orjson.loads(message.value)
+    except orjson.JSONDecodeError as exc:
+        raise Rejected(f"$: not valid JSON: {exc}") from None
+    if not isinstance(envelope, dict) or envelope.get("v") != ENVELOPE_VERSION or "event" not in envelope:
+        raise Rejected(f"$: not an Argus envelope v{ENVELOPE_VERSION} ({{v, event, source, receivedAt}})")
+    try:
+        event = validate_event(envelope["event"], enums, assign_id=False)
+        canonical_metadata(event["metadata"])
+    except EventValidationError as exc:
+        raise Rejected(str(exc)) from None
+    except ValueError as exc:
+        raise Rejected(f"metadata: {exc}") from None
+    if event["id"] is None:
+        event["id"] = str(uuid.uuid5(KAFKA_POSITION_NAMESPACE, f"{message.topic}/{message.partition}/{message.offset}"))
+    key = message.key.decode("utf-8", "replace") if message.key is not None else None
+    if key != event["actorId"]:
+        raise Rejected("actorId: the message key must be the event's actorId (per-actor ordering depends on it)")
+    source = envelope.get("source")
+    if source is not None and not isinstance(source, str):
+        raise Rejected("source: must be a string or null")
+    received_at = envelope.get("receivedAt")
+    if received_at is None:
+        received_at = _kafka_time(message.timestamp_ms)
+    elif not isinstance(received_at, str) or len(received_at) > 64:
+        raise Rejected("receivedAt: must be an RFC 3339 string")
+    return Decoded(message=message, event=event, source=source, received_at=received_at)

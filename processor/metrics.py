@@ -1,0 +1,14 @@
+"""Prometheus metrics of the processor."""
+
+from __future__ import annotations
+
+from argus.metrics import SIGNATURE_ERRORS as SIGNATURE_ERRORS
+from prometheus_client import Counter, Gauge, Histogram
+
+RECORDS_STORED = Counter("argus_records_stored_total", "Records committed to the critical store")
+DEAD_LETTERS = Counter("argus_dead_letters_total", "Messages rejected to the dead-letter topic", ["field"])
+DUPLICATES = Counter("argus_duplicates_skipped_total", "Events skipped because their id was already stored")
+
+BATCH_RETRIES = Counter("argus_batch_retries_total", "Batches retried", ["reason"])
+BATCH_SECONDS = Histogram("argus_batch_commit_seconds", "Time to process and commit one batch")
+CHAIN_HEADS = Gauge("argus_chain_heads_cached", "Actor chain heads held in memory")

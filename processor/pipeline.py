@@ -1,0 +1,245 @@
+"""One batch, start to finish: decode → validate → verify → deduplicate → chain → commit → publish.
+
+`BatchProcessor.handle` never raises for a bad message or a storage failure: bad messages
+become dead letters, and storage failures are retried (with backoff, after reloading chain
+heads and progress) until the batch commits. Only then does it return, so the stream never
+moves past an event that is not stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from argus_client.event import parse_timestamp
+from argus_client.hashchain import GENESIS_HASH, chain_record
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from processor import metrics
+from processor.chain_heads import ChainHeads
+from processor.decode import Decoded, RawMessage, Rejected, decode_message
+from processor.store import (
+    DeadLetter,
+    PartitionCommit,
+    Progress,
+    commit_batch,
+    existing_ids,
+    load_heads,
+    load_progress,
+)
+
+log = logging.getLogger(__name__)
+
+BatchVerifier = Callable[[list[dict[str, Any]]], list[str | None]]
+NO_PROGRESS = Progress(commit_seq=0, last_offset=-1)
+MAX_BACKOFF_SECONDS = 10.0
+
+
+@dataclass
+class BatchResult:
+    """What one committed batch produced, for the non-critical sinks and the dead-letter topic."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    duplicates: int = 0
+    skipped: int = 0
+
+
+def record_row(record: dict[str, Any], message: RawMessage, commit_seq: int) -> tuple[Any, ...]:
+    """A chained record as a row in `store.RECORD_COLUMNS` order."""
+    return (
+        record["id"],
+        record["actorId"],
+        record["seq"],
+        record["previousHash"],
+        record["currentHash"],
+        record["timestamp"],
+        parse_timestamp(record["timestamp"]),
+        record["traceId"],
+        record["eventType"],
+        record["action"],
+        record["status"],
+        record["actorType"],
+        record["targetType"],
+        record["targetId"],
+        record["message"],
+        record["metadata"],
+        record["signature"],
+        record["signatureAlgorithm"],
+        record["publicKeyId"],
+        record["signatureFormat"],
+        record["source"],
+        record["receivedAt"],
+        message.partition,
+        message.offset,
+        commit_seq,
+    )
+
+
+class BatchProcessor:
+    """Holds the per-partition caches; one instance per processor replica, one batch at a time."""
+
+    def __init__(self, engine: Engine, topic: str, enums: Any, verifier: BatchVerifier, head_capacity: int) -> None:
+        self._engine = engine
+        self._topic = topic
+        self._enums = enums
+        self._verify = verifier
+        self._heads = ChainHeads(head_capacity)
+        self._progress: dict[int, Progress] = {}
+        # Rebalance callbacks run on the event loop while a batch runs in a worker thread.
+        self._lock = threading.Lock()
+
+    def forget_partitions(self, partitions: Sequence[int]) -> None:
+        """Drop cached state of partitions this replica no longer owns (or may be stale on)."""
+        with self._lock:
+            self._heads.forget_partitions(partitions)
+            for partition in partitions:
+                self._progress.pop(partition, None)
+
+    def stored_progress(self, partitions: Sequence[int]) -> dict[int, Progress]:
+        """Read progress from the database (the source of truth for where to resume)."""
+        with self._engine.connect() as connection:
+            return load_progress(connection, self._topic, partitions)
+
+    async def handle(self, messages: Sequence[RawMessage]) -> BatchResult:
+        """Store the batch exactly once, retrying storage failures until it commits."""
+        backoff = 0.1
+        partitions = sorted({m.partition for m in messages})
+        while True:
+            started = time.perf_counter()
+            try:
+                result = await asyncio.to_thread(self._process_locked, messages)
+                metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+                metrics.CHAIN_HEADS.set(len(self._heads))
+                return result
+            except IntegrityError as exc:
+                # Another writer (a zombie or the new owner after a rebalance) got there first.
+                metrics.BATCH_RETRIES.labels(reason="conflict").inc()
+                log.warning("batch conflicted with another writer, reloading state: %s", exc.orig)
+                self.forget_partitions(partitions)
+            except DBAPIError as exc:
+                metrics.BATCH_RETRIES.labels(reason="database").inc()
+                log.error("database error, retrying batch in %.1fs: %s", backoff, exc.orig)
+                self.forget_partitions(partitions)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _process_locked(self, messages: Sequence[RawMessage]) -> BatchResult:
+        with self._lock:
+            return self._process(messages)
+
+    def _process(self, messages: Sequence[RawMessage]) -> BatchResult:
+        result = BatchResult()
+        partitions = sorted({m.partition for m in messages})
+        unknown = [p for p in partitions if p not in self._progress]
+        if unknown:
+            loaded = self.stored_progress(unknown)
+            for partition in unknown:
+                self._progress[partition] = loaded.get(partition, NO_PROGRESS)
+        fresh = [m for m in messages if m.offset > self._progress[m.partition].last_offset]
+        result.skipped = len(messages) - len(fresh)
+        if not fresh:
+            return result
+
+        decoded: list[Decoded] = []
+        for message in fresh:
+            try:
+                decoded.append(decode_message(message, self._enums))
+            except Rejected as exc:
+                result.dead_letters.append(_dead_letter(message, exc.reason))
+        reasons = self._verify([d.event for d in decoded]) if decoded else []
+        valid: list[Decoded] = []
+        for item, reason in zip(decoded, reasons, strict=True):
+            if reason is None:
+                valid.append(item)
+            else:
+                metrics.SIGNATURE_ERRORS.inc()
+                result.dead_letters.append(_dead_letter(item.message, reason))
+
+        commit_seqs = {p: self._progress[p].commit_seq + 1 for p in {m.partition for m in fresh}}
+        rows, pending_heads = self._chain(valid, commit_seqs, result)
+        commits = _partition_commits(self._topic, fresh, commit_seqs, rows, result.dead_letters)
+        commit_batch(self._engine, rows, result.dead_letters, commits)
+
+        for commit in commits:
+            self._progress[commit.partition] = Progress(commit.commit_seq, commit.last_offset)
+        for actor_id, (seq, current_hash, partition) in pending_heads.items():
+            self._heads.put(actor_id, seq, current_hash, partition)
+        metrics.RECORDS_STORED.inc(len(rows))
+        metrics.DUPLICATES.inc(result.duplicates)
+        for letter in result.dead_letters:
+            metrics.DEAD_LETTERS.labels(field=letter.reason.partition(":")[0][:64]).inc()
+        return result
+
+    def _chain(
+        self, valid: list[Decoded], commit_seqs: dict[int, int], result: BatchResult
+    ) -> tuple[list[tuple[Any, ...]], dict[str, tuple[int, str, int]]]:
+        """Assign seq/previousHash/currentHash in offset order; skip ids already stored."""
+        actors = sorted({d.event["actorId"] for d in valid if self._heads.get(d.event["actorId"]) is None})
+        with self._engine.connect() as connection:
+            stored_ids = existing_ids(connection, [d.event["id"] for d in valid])
+            loaded_heads = load_heads(connection, actors)
+        pending: dict[str, tuple[int, str, int]] = {}
+        seen: set[str] = set()
+        rows: list[tuple[Any, ...]] = []
+        for item in valid:
+            event, message = item.event, item.message
+            if event["id"] in stored_ids or event["id"] in seen:
+                result.duplicates += 1
+                continue
+            seen.add(event["id"])
+            actor_id = event["actorId"]
+            head = pending.get(actor_id)
+            if head is not None:
+                seq, previous = head[0], head[1]
+            else:
+                cached = self._heads.get(actor_id) or loaded_heads.get(actor_id)
+                seq, previous = cached if cached is not None else (0, GENESIS_HASH)
+            record = chain_record(
+                event, source=item.source, received_at=item.received_at, seq=seq + 1, previous_hash=previous
+            )
+            pending[actor_id] = (seq + 1, record["currentHash"], message.partition)
+            rows.append(record_row(record, message, commit_seqs[message.partition]))
+            result.records.append(record)
+        return rows, pending
+
+
+def _dead_letter(message: RawMessage, reason: str) -> DeadLetter:
+    return DeadLetter(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        reason=reason,
+        payload=message.value or b"",
+        key=message.key,
+    )
+
+
+def _partition_commits(
+    topic: str,
+    fresh: Sequence[RawMessage],
+    commit_seqs: dict[int, int],
+    rows: Sequence[tuple[Any, ...]],
+    letters: Sequence[DeadLetter],
+) -> list[PartitionCommit]:
+    commits = []
+    for partition, commit_seq in sorted(commit_seqs.items()):
+        offsets = [m.offset for m in fresh if m.partition == partition]
+        commits.append(
+            PartitionCommit(
+                topic=topic,
+                partition=partition,
+                commit_seq=commit_seq,
+                first_offset=min(offsets),
+                last_offset=max(offsets),
+                record_count=sum(1 for row in rows if row[22] == partition),
+                rejected_count=sum(1 for d in letters if d.partition == partition),
+            )
+        )
+    return commits

@@ -1,0 +1,1 @@
+"""Pluggable destinations for committed records, chosen by URL in configs/sinks.yaml."""

@@ -1,0 +1,40 @@
+"""Dead-letter topic: the original bytes of each rejected message, with the reason in headers.
+
+Headers: `argus.reason` (text naming the field), `argus.source.topic`, `argus.source.partition`,
+`argus.source.offset`. The same rows are already in the `dead_letters` table, committed in the
+batch transaction, so the topic copy is at-least-once and the table is the record of truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from argus.kafka_producer import AsyncProducer
+from sinks.base import Record
+
+
+class DeadLetterSink:
+    def __init__(self, name: str, producer: AsyncProducer, topic: str) -> None:
+        self.name = name
+        self._producer = producer
+        self._topic = topic
+
+    async def send(self, records: list[Record]) -> None:
+        futures = [
+            self._producer.produce(
+                self._topic,
+                record["payload"],
+                key=record["key"],
+                headers=[
+                    ("argus.reason", record["reason"].encode()),
+                    ("argus.source.topic", record["topic"].encode()),
+                    ("argus.source.partition", str(record["partition"]).encode()),
+                    ("argus.source.offset", str(record["offset"]).encode()),
+                ],
+            )
+            for record in records
+        ]
+        await asyncio.gather(*futures)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._producer.flush, 10.0)

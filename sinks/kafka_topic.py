@@ -1,0 +1,33 @@
+"""Kafka topic sink: each committed record (with seq and hashes) produced to a topic keyed by actorId.
+
+Schema of `argus.audit.committed` (see docs/architecture.md): the value is the record as JSON
+with camelCase fields — the event fields, `source`, `receivedAt`, `seq`, `previousHash`,
+`currentHash` — exactly what `argus_client.hashchain.record_hash` covers plus the hash itself.
+Delivery is at least once: consumers deduplicate on `id` (or on `actorId`+`seq`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from argus.kafka_producer import AsyncProducer
+from sinks.base import Record
+
+
+class KafkaTopicSink:
+    def __init__(self, name: str, producer: AsyncProducer, topic: str) -> None:
+        self.name = name
+        self._producer = producer
+        self._topic = topic
+
+    async def send(self, records: list[Record]) -> None:
+        futures = [
+            self._producer.produce(self._topic, orjson.dumps(record), key=str(record["actorId"]).encode())
+            for record in records
+        ]
+        await asyncio.gather(*futures)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._producer.flush, 10.0)
