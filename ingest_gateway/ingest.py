@@ -22,7 +22,7 @@ from ingest_gateway.errors import error_response, json_response
 from ingest_gateway.keys import PRODUCER, SETTINGS, VERIFIER, BatchVerifier
 
 RETRY_AFTER_SECONDS = "5"
-SOURCE_KEY = "argus.source"
+SOURCE_KEY = web.RequestKey("source", str)
 
 
 async def _read_json(request: web.Request) -> Any | web.Response:

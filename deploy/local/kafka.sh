@@ -49,15 +49,19 @@ die() {
 
 # One clear line, then the evidence.
 fail_start() {
+  local jvm
   printf 'kafka: %s; log: %s\n' "$1" "$SERVER_LOG" >&2
   if [[ -s $SERVER_LOG ]]; then
     printf -- '--- last 30 lines of %s ---\n' "$SERVER_LOG" >&2
     tail -n 30 "$SERVER_LOG" >&2
   fi
-  # JVM-level failures (bad classpath, OOM, crash) never reach log4j.
-  if [[ -s $JVM_OUT ]] && [[ $(grep -vc '^=== ' "$JVM_OUT") -gt 0 ]]; then
-    printf -- '--- last 10 lines of %s ---\n' "$JVM_OUT" >&2
-    tail -n 10 "$JVM_OUT" >&2
+  # JVM-level failures (bad classpath, OOM, crash) never reach log4j: show what the JVM
+  # printed since the last launch marker, if anything.
+  if [[ -s $JVM_OUT ]]; then
+    jvm=$(awk '/^=== /{n=0; next} {a[++n]=$0} END{for(i=1;i<=n;i++) print a[i]}' "$JVM_OUT" | tail -n 10)
+    if [[ -n $jvm ]]; then
+      printf -- '--- JVM output (%s) ---\n%s\n' "$JVM_OUT" "$jvm" >&2
+    fi
   fi
   exit 1
 }
@@ -140,13 +144,13 @@ install_libs() {
   tmp=$KHOME/libs.tmp
   mvn_log=$KHOME/mvn.log
   rm -rf "$tmp"
-  if ! mvn -q -B -f "$POM" dependency:copy-dependencies \
+  if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
     -DoutputDirectory="$tmp" -DincludeScope=runtime >"$mvn_log" 2>&1; then
     rm -rf "$tmp"
     printf 'kafka: Maven could not download the Kafka %s jars (is Maven Central reachable?); full output: %s\n' \
       "$KAFKA_VERSION" "$mvn_log" >&2
     printf -- '--- last 30 lines of mvn output ---\n' >&2
-    tail -n 30 "$mvn_log" >&2
+    tail -n 30 "$mvn_log" | sed 's/\x1b\[[0-9;]*m//g' >&2 # Maven 3.8 emits colour resets even in -B mode
     exit 1
   fi
   if [[ ! -f $tmp/kafka_2.13-$KAFKA_VERSION.jar ]]; then
@@ -204,7 +208,8 @@ launch() {
   local i
   LAUNCHED_AT=$SECONDS
   mkdir -p "$LOGS"
-  printf '=== %s starting kafka.Kafka %s\n' "$(date -Is)" "$PROPS" >>"$JVM_OUT"
+  # Launch markers make it obvious which run the log tails shown on failure belong to.
+  printf '=== %s kafka.sh: starting kafka.Kafka %s\n' "$(date -Is)" "$PROPS" | tee -a "$SERVER_LOG" >>"$JVM_OUT"
   rm -f "$PID_FILE"
   # setsid: own session, so a Ctrl-C in the calling terminal or CI step does not reach the
   # broker. The inner shell writes its own pid and then execs java, so the pid file holds

@@ -25,7 +25,22 @@ readonly DATABASES=(argus argus_test)
 readonly START_TIMEOUT=30
 readonly STOP_TIMEOUT=30
 
-readonly PGHOME=$ROOT/.local/postgres
+# The server runs as the unprivileged `postgres` user when we are root. If the checkout sits
+# below a directory others cannot enter (e.g. a 0700 /root), keep the cluster outside it in a
+# folder derived from the checkout path instead of loosening the home directory's permissions.
+others_can_reach() {
+  local dir=$1
+  while [[ $dir != / && -n $dir ]]; do
+    [[ $(stat -c %A "$dir") == *x ]] || return 1
+    dir=$(dirname "$dir")
+  done
+}
+if ((EUID == 0)) && ! others_can_reach "$ROOT"; then
+  PGHOME=/var/lib/argus-local/postgres-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)
+else
+  PGHOME=$ROOT/.local/postgres
+fi
+readonly PGHOME
 readonly DATA=$PGHOME/data
 readonly LOG_DIR=$PGHOME/log
 readonly LOG=$LOG_DIR/postgres.log
@@ -122,19 +137,21 @@ install_binaries() {
 
 # Create the state dirs owned by the server user and make sure it can actually reach them.
 prepare_dirs() {
-  local dir
+  local dir part parts
   mkdir -p "$PGHOME" "$LOG_DIR" "$SOCK_DIR"
   if ((EUID == 0)); then
     id postgres >/dev/null 2>&1 ||
       die "system user 'postgres' does not exist (the Debian postgresql package creates it); cannot run the server as root"
-    chmod 755 "$ROOT/.local"
+    [[ $PGHOME == "$ROOT"/* ]] && chmod 755 "$ROOT/.local"
     chown "$PG_OWNER:" "$PGHOME" "$LOG_DIR" "$SOCK_DIR"
     chmod 700 "$SOCK_DIR"
     if ! as_pg test -w "$PGHOME"; then
-      # Typically the checkout sits under a 0700 home directory.
-      dir=$PGHOME
-      while [[ $dir != / ]]; do
-        dir=$(dirname -- "$dir")
+      # Typically the checkout sits under a 0700 home directory such as /root: name the
+      # first directory (walking down from /) that the server user cannot enter.
+      dir=
+      IFS=/ read -ra parts <<<"${PGHOME#/}"
+      for part in "${parts[@]}"; do
+        dir+=/$part
         if ! as_pg test -x "$dir"; then break; fi
       done
       die "the postgres user cannot reach $PGHOME because $dir is not searchable by others; run 'chmod o+x $dir' or clone the repo elsewhere"
@@ -213,26 +230,56 @@ SELECT 'CREATE DATABASE $db OWNER $DB_USER' WHERE NOT EXISTS (SELECT 1 FROM pg_d
     fail_with_log "creating role $DB_USER / databases ${DATABASES[*]} failed"
 }
 
+# Processes still tied to our data dir although no live postmaster owns it: a kill -9'd
+# postmaster not yet reaped (zombie) and its children, which need a moment to notice.
+# Starting before they are gone makes postgres refuse ("lock file already exists" /
+# "pre-existing shared memory block is still in use"). Backends chdir into the data dir,
+# so /proc/<pid>/cwd identifies exactly ours.
+leftover_pids() {
+  local dir old stat='' state
+  for dir in /proc/[0-9]*; do
+    if [[ $(readlink "$dir/cwd" 2>/dev/null) == "$DATA" ]]; then echo "${dir#/proc/}"; fi
+  done
+  if [[ -f $DATA/postmaster.pid ]]; then
+    old=$(head -n 1 "$DATA/postmaster.pid" 2>/dev/null) || old=
+    if [[ $old =~ ^[0-9]+$ ]] && read -r stat 2>/dev/null <"/proc/$old/stat"; then
+      state=${stat##*) }
+      if [[ ${state%% *} == Z ]]; then echo "$old"; fi
+    fi
+  fi
+  return 0
+}
+
+wait_for_leftovers() {
+  local pids
+  pids=$(leftover_pids)
+  [[ -z $pids ]] && return 0
+  say "waiting for processes of a previous, killed server to exit: ${pids//$'\n'/ }"
+  while [[ -n $(leftover_pids) ]]; do
+    ((SECONDS < DEADLINE)) ||
+      die "processes of a previous server still use $DATA after ${START_TIMEOUT}s (pids: $(leftover_pids | tr '\n' ' ')); stop them and retry"
+    sleep 0.3
+  done
+}
+
 # Bounded wait: socket up (recovery done), roles in place, then SELECT 1 over TCP as argus.
 wait_ready() {
-  local deadline=$((SECONDS + START_TIMEOUT))
   LAST_ERROR=
   until as_pg "$PG_BIN/pg_isready" -q -h "$SOCK_DIR" -p "$PORT"; do
     pg_pid >/dev/null || fail_with_log "the server exited during start-up"
-    ((SECONDS < deadline)) || fail_with_log "did not answer on $HOST:$PORT within ${START_TIMEOUT}s"
+    ((SECONDS < DEADLINE)) || fail_with_log "did not answer on $HOST:$PORT within ${START_TIMEOUT}s"
     sleep 0.3
   done
   bootstrap_roles
   until select1; do
-    ((SECONDS < deadline)) ||
+    ((SECONDS < DEADLINE)) ||
       fail_with_log "did not answer SELECT 1 as $DB_USER on $HOST:$PORT within ${START_TIMEOUT}s (${LAST_ERROR})"
     sleep 0.3
   done
-  say "ready on $HOST:$PORT (pid $(pg_pid), databases ${DATABASES[*]}, user $DB_USER; answered $((SECONDS - LAUNCHED_AT))s after launch)"
 }
 
 cmd_start() {
-  local pid owner
+  local pid owner launched left
   if pid=$(pg_pid); then
     find_pg_bin
     if select1; then
@@ -240,7 +287,9 @@ cmd_start() {
       return 0
     fi
     say "already running (pid $pid) but not answering yet; waiting"
+    DEADLINE=$((SECONDS + START_TIMEOUT))
     wait_ready
+    say "ready on $HOST:$PORT (pid $pid)"
     return 0
   fi
   if port_open "$PORT"; then
@@ -248,13 +297,22 @@ cmd_start() {
     die "port $HOST:$PORT is already in use by another process${owner:+ ($owner)}; stop it or free the port"
   fi
   cmd_install
+  DEADLINE=$((SECONDS + START_TIMEOUT))
+  wait_for_leftovers
   say "starting on $HOST:$PORT (data $DATA)"
-  LAUNCHED_AT=$SECONDS
-  # -W: don't let pg_ctl wait; wait_ready does the bounded, more thorough check.
-  if ! as_pg "$PG_BIN/pg_ctl" -D "$DATA" -l "$LOG" -W start >/dev/null; then
-    fail_with_log "pg_ctl start failed"
+  launched=$SECONDS
+  left=$((DEADLINE - SECONDS))
+  ((left < 5)) && left=5
+  # pg_ctl -w knows which postmaster it launched (a stale postmaster.pid can't fool it) and
+  # returns once that one accepts connections, crash recovery included.
+  if ! as_pg "$PG_BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t "$left" start >/dev/null 2>&1; then
+    if pg_pid >/dev/null; then
+      fail_with_log "did not answer on $HOST:$PORT within ${START_TIMEOUT}s"
+    fi
+    fail_with_log "the server failed to start"
   fi
   wait_ready
+  say "ready on $HOST:$PORT (pid $(pg_pid), databases ${DATABASES[*]}, user $DB_USER; answered $((SECONDS - launched))s after launch)"
 }
 
 cmd_stop() {
@@ -309,7 +367,7 @@ cmd_reset() {
 }
 
 LAST_ERROR=
-LAUNCHED_AT=$SECONDS
+DEADLINE=0
 case ${1:-} in
   install) cmd_install ;;
   start) cmd_start ;;

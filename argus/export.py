@@ -1,0 +1,207 @@
+"""`argus export`: the stored trail as NDJSON records, and the record sources `argus verify` shares.
+
+Records are read in (actor_id, seq) order with a server-side cursor, so memory stays constant
+however large the trail. The NDJSON lines are camelCase record dicts whose `metadata` is the
+stored canonical text, i.e. exactly what was hashed: an export verifies on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import orjson
+from argus_client.hashchain import ACTOR, RECORD_FIELDS, SEQ, record_row
+from sqlalchemy import Engine, Select, and_, func, select
+
+from argus.db.schema import audit_records
+
+#: Table columns in RECORD_FIELDS order: a row *is* a record's value tuple, no per-row dict.
+COLUMNS = tuple(audit_records.c[re.sub(r"([A-Z])", r"_\1", f).lower()] for f in RECORD_FIELDS)
+FETCH_ROWS = 5000
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which records: all, one actor, and/or an event-time range [start, end)."""
+
+    actor: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @property
+    def anchored(self) -> bool:
+        """With a start time each actor's chain begins mid-way: its first record is the anchor."""
+        return self.start is not None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Scope:
+        return cls(args.actor, args.start, args.end)
+
+
+def parse_time(text: str) -> datetime:
+    """RFC 3339 (any fraction length, Z or offset) or a bare date; naive means UTC."""
+    match = _RFC3339.match(text.strip().replace(" ", "T")) or _RFC3339.match(text.strip() + "T00:00:00")
+    if not match:
+        raise ValueError(f"not an RFC 3339 date-time: {text!r}")
+    main, fraction, zone = match.groups()
+    zone = "+00:00" if zone in (None, "Z", "z") else zone
+    parsed = datetime.fromisoformat(f"{main.upper()}{(fraction or '.0')[:7].ljust(7, '0')}{zone}")
+    return parsed.astimezone(UTC)
+
+
+def _time_arg(text: str) -> datetime:
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options `export` and `verify` share: where the records live and which of them."""
+    parser.add_argument("--database-url", default=os.environ.get("ARGUS_DATABASE_URL"),
+                        help="SQLAlchemy URL (default: $ARGUS_DATABASE_URL)")  # fmt: skip
+    parser.add_argument("--actor", help="only this actorId")
+    parser.add_argument("--from", dest="start", type=_time_arg, metavar="TIME",
+                        help="event time >= TIME (RFC 3339); chains are anchored at their first record")  # fmt: skip
+    parser.add_argument("--to", dest="end", type=_time_arg, metavar="TIME", help="event time < TIME (RFC 3339)")
+
+
+def select_records(scope: Scope) -> Select[Any]:
+    """All records of the scope, ordered for the verifier. A time range selects, per actor, every
+    seq between its first and last record in range, so records whose client timestamps are out of
+    order are not mistaken for deletions."""
+    t = audit_records
+    stmt = select(*COLUMNS)
+    if scope.actor is not None:
+        stmt = stmt.where(t.c.actor_id == scope.actor)
+    if scope.start is not None or scope.end is not None:
+        span = select(t.c.actor_id, func.min(t.c.seq).label("lo"), func.max(t.c.seq).label("hi")).group_by(t.c.actor_id)
+        if scope.actor is not None:
+            span = span.where(t.c.actor_id == scope.actor)
+        if scope.start is not None:
+            span = span.where(t.c.event_time >= scope.start)
+        if scope.end is not None:
+            span = span.where(t.c.event_time < scope.end)
+        s = span.subquery("span")
+        low = t.c.seq >= s.c.lo if scope.start is not None else t.c.seq >= 1
+        stmt = stmt.join(s, and_(t.c.actor_id == s.c.actor_id, low, t.c.seq <= s.c.hi))
+    return stmt.order_by(t.c.actor_id, t.c.seq)
+
+
+def make_db_engine(url: str | None) -> Engine:
+    if not url:
+        raise ValueError("no database: pass --database-url or set ARGUS_DATABASE_URL")
+    from argus.db.engine import make_engine
+
+    return make_engine(url)
+
+
+def db_rows(engine: Engine, scope: Scope) -> Iterator[tuple[Any, ...]]:
+    """Stream record rows (values in RECORD_FIELDS order). PostgreSQL goes through a psycopg2
+    named cursor: SQLAlchemy's per-row Result machinery would cost more than hashing the row."""
+    stmt = select_records(scope)
+    with engine.connect() as connection:
+        if connection.dialect.name != "postgresql":
+            result = connection.execution_options(stream_results=True, yield_per=FETCH_ROWS).execute(stmt)
+            for partition in result.partitions():
+                yield from (tuple(row) for row in partition)
+            return
+        compiled = stmt.compile(dialect=connection.dialect)
+        raw: Any = connection.connection.dbapi_connection
+        with raw.cursor(name="argus_records") as cursor:  # server-side: constant memory
+            cursor.itersize = FETCH_ROWS
+            cursor.execute(str(compiled), compiled.params)
+            while rows := cursor.fetchmany(FETCH_ROWS):
+                yield from rows
+        connection.rollback()
+
+
+def file_rows(path: str, scope: Scope) -> Iterator[tuple[Any, ...]]:
+    """Record rows from an NDJSON export, filtered like the database query (a time range takes a
+    first pass to find each actor's seq span)."""
+    spans: dict[Any, tuple[Any, Any]] | None = None
+    if scope.start is not None or scope.end is not None:
+        spans = {}
+        for record in _file_records(path):
+            actor, seq = record.get("actorId"), record.get("seq")
+            if (scope.actor is None or actor == scope.actor) and _in_range(record.get("timestamp"), scope):
+                lo, hi = spans.get(actor, (seq, seq))
+                spans[actor] = (min(lo, seq), max(hi, seq))
+    for record in _file_records(path):
+        row = record_row(record)
+        if scope.actor is not None and row[ACTOR] != scope.actor:
+            continue
+        if spans is not None:
+            span = spans.get(row[ACTOR])
+            if span is None or not (span[0] if scope.start else 1) <= row[SEQ] <= span[1]:
+                continue
+        yield row
+
+
+def _in_range(timestamp: Any, scope: Scope) -> bool:
+    try:
+        moment = parse_time(timestamp)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return (scope.start is None or moment >= scope.start) and (scope.end is None or moment < scope.end)
+
+
+def _file_records(path: str) -> Iterator[dict[str, Any]]:
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{number}: not JSON: {exc}") from None
+                if not isinstance(record, dict):
+                    raise ValueError(f"{path}:{number}: not a record object")
+                yield record
+
+
+def write_ndjson(rows: Iterator[tuple[Any, ...]], out: IO[bytes]) -> int:
+    """One record dict per line, RECORD_FIELDS order; returns the count."""
+    count, buffer = 0, []
+    for row in rows:
+        buffer.append(orjson.dumps(dict(zip(RECORD_FIELDS, row, strict=True))))
+        count += 1
+        if len(buffer) >= FETCH_ROWS:
+            out.write(b"\n".join(buffer) + b"\n")
+            buffer.clear()
+    if buffer:
+        out.write(b"\n".join(buffer) + b"\n")
+    out.flush()
+    return count
+
+
+def run(args: argparse.Namespace) -> int:
+    scope = Scope.from_args(args)
+    try:
+        engine = make_db_engine(args.database_url)
+        if args.output in (None, "-"):
+            count = write_ndjson(db_rows(engine, scope), sys.stdout.buffer)
+        else:
+            with open(args.output + ".tmp", "wb") as handle:
+                count = write_ndjson(db_rows(engine, scope), handle)
+            os.replace(args.output + ".tmp", args.output)
+    except Exception as exc:  # a CLI: report, don't trace
+        print(f"argus export: {exc}", file=sys.stderr)
+        return 2
+    print(f"argus export: {count} records", file=sys.stderr)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("export", help="write stored records as NDJSON (actor, seq order)",
+                                   description=__doc__)  # fmt: skip
+    add_source_arguments(parser)
+    parser.add_argument("-o", "--output", help="file to write (default: stdout); written atomically")
+    parser.set_defaults(func=run)

@@ -1,0 +1,313 @@
+"""The server's registry of trusted public keys: which key id may sign, with what, and when.
+
+Why: a signature only means something if the verifier knows whose key it is and whether the key
+was in force. Validity is judged at the *event's* timestamp, so rotating a key (new key, old one
+gets a notAfter) keeps every event signed before the rotation verifiable forever. Because the
+event timestamp is chosen by the signer, a leaked retired key could still backdate events; set
+`ingestGraceSeconds` to also refuse keys past notAfter + grace at *arrival* time (see
+docs/signatures.md, "Rotation"). Reloading builds a complete new snapshot and swaps one reference,
+so concurrent lookups never see a half-loaded registry and a broken file never drops the old keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from argus_client.signing import Algorithm, PublicKey, UnsupportedKeyError, key_algorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from nacl.signing import VerifyKey
+
+log = logging.getLogger(__name__)
+
+MAX_KEY_ID_LEN = 256
+
+
+class KeyRegistryError(ValueError):
+    """The key configuration cannot be loaded; the message names the file and key id at fault."""
+
+
+class KeyLookupError(LookupError):
+    """No usable key for an event; `reason` is the text reported for the event."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnknownKeyError(KeyLookupError):
+    """The publicKeyId is not in the registry."""
+
+
+class KeyNotYetValidError(KeyLookupError):
+    """The event is timestamped before the key's notBefore."""
+
+
+class KeyExpiredError(KeyLookupError):
+    """The event is timestamped at or after the key's notAfter (or arrived after notAfter + grace)."""
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class PublicKeyEntry:
+    """One trusted key, parsed once: the cryptography object, and a PyNaCl VerifyKey for Ed25519."""
+
+    key_id: str
+    algorithm: Algorithm
+    public_key: PublicKey
+    pem: bytes
+    source: str
+    not_before: datetime | None = None
+    not_after: datetime | None = None  # exclusive
+    nacl_key: VerifyKey | None = None
+
+    def check_valid(self, at: datetime, received_at: datetime | None, grace: timedelta | None) -> None:
+        """Raise KeyNotYetValidError/KeyExpiredError unless not_before <= at < not_after."""
+        if self.not_before is not None and at < self.not_before:
+            raise KeyNotYetValidError(
+                f"signature: key {self.key_id!r} is not valid before {_iso(self.not_before)} (event at {_iso(at)})"
+            )
+        if self.not_after is None:
+            return
+        if at >= self.not_after:
+            raise KeyExpiredError(
+                f"signature: key {self.key_id!r} expired at {_iso(self.not_after)} (event at {_iso(at)})"
+            )
+        if received_at is not None and grace is not None and received_at >= self.not_after + grace:
+            raise KeyExpiredError(
+                f"signature: key {self.key_id!r} expired at {_iso(self.not_after)}; events signed with it "
+                f"are accepted until {_iso(self.not_after + grace)} (received {_iso(received_at)})"
+            )
+
+
+def parse_public_key(pem: bytes, key_id: str, source: str, algorithm: str | None = None) -> PublicKeyEntry:
+    """Parse a PKIX (`PUBLIC KEY`) or PKCS#1 (`RSA PUBLIC KEY`) PEM; errors name `source` and `key_id`."""
+    where = f"{source} (key {key_id!r})"
+    if b"PRIVATE KEY" in pem:
+        raise KeyRegistryError(f"{where}: holds a private key; the registry takes public keys only")
+    if pem.count(b"-----BEGIN ") != 1:
+        raise KeyRegistryError(f"{where}: expected exactly one PEM public key block")
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError) as exc:
+        raise KeyRegistryError(f"{where}: not a valid PEM public key: {exc}") from None
+    if not isinstance(key, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
+        raise KeyRegistryError(f"{where}: unsupported key type {type(key).__name__}; use RSA or Ed25519")
+    try:
+        key_alg = key_algorithm(key)
+    except UnsupportedKeyError as exc:
+        raise KeyRegistryError(f"{where}: {exc}") from None
+    if algorithm is not None and algorithm != key_alg:
+        raise KeyRegistryError(f"{where}: algorithm {algorithm!r} does not match the key, which is {key_alg}")
+    nacl_key = None
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        nacl_key = VerifyKey(raw)
+    return PublicKeyEntry(key_id, key_alg, key, pem, source, nacl_key=nacl_key)
+
+
+def _moment(value: Any, field: str, where: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise KeyRegistryError(f"{where}: {field} must be an RFC 3339 date-time") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise KeyRegistryError(f"{where}: {field} needs a timezone, e.g. 2026-01-01T00:00:00Z")
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise KeyRegistryError(f"{where}: {field} must be a date-time")
+
+
+def _yaml_entries(path: Path) -> tuple[list[PublicKeyEntry], timedelta | None]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise KeyRegistryError(f"{path}: cannot read key configuration: {exc}") from None
+    items = doc.get("keys") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise KeyRegistryError(f"{path}: expected a mapping with a 'keys' list")
+    grace_value = doc.get("ingestGraceSeconds")
+    if grace_value is not None and (not isinstance(grace_value, (int, float)) or grace_value < 0):
+        raise KeyRegistryError(f"{path}: ingestGraceSeconds must be a non-negative number")
+    grace = None if grace_value is None else timedelta(seconds=grace_value)
+    entries = []
+    for index, item in enumerate(items):
+        where = f"{path}: keys[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+            raise KeyRegistryError(f"{where}: each key needs a non-empty string 'id'")
+        key_id = item["id"]
+        where = f"{path}: key {key_id!r}"
+        unknown = set(item) - {"id", "algorithm", "pem", "pemFile", "notBefore", "notAfter"}
+        if unknown:
+            raise KeyRegistryError(f"{where}: unknown fields {sorted(unknown)}")
+        if ("pem" in item) == ("pemFile" in item):
+            raise KeyRegistryError(f"{where}: give exactly one of 'pem' or 'pemFile'")
+        if "pem" in item:
+            source, pem = f"{path} (inline pem)", str(item["pem"]).encode()
+        else:
+            pem_path = path.parent / str(item["pemFile"])
+            source = str(pem_path)
+            try:
+                pem = pem_path.read_bytes()
+            except OSError as exc:
+                raise KeyRegistryError(f"{pem_path} (key {key_id!r}): cannot read: {exc}") from None
+        entry = parse_public_key(pem, key_id, source, item.get("algorithm"))
+        not_before = _moment(item.get("notBefore"), "notBefore", where)
+        not_after = _moment(item.get("notAfter"), "notAfter", where)
+        if not_before and not_after and not_before >= not_after:
+            raise KeyRegistryError(f"{where}: notBefore must be earlier than notAfter")
+        entries.append(_with_validity(entry, not_before, not_after))
+    return entries, grace
+
+
+def _with_validity(entry: PublicKeyEntry, not_before: datetime | None, not_after: datetime | None) -> PublicKeyEntry:
+    return PublicKeyEntry(
+        entry.key_id, entry.algorithm, entry.public_key, entry.pem, entry.source, not_before, not_after, entry.nacl_key
+    )
+
+
+def _folder_entries(path: Path) -> list[PublicKeyEntry]:
+    entries = []
+    for pem_path in sorted(path.glob("*.pem")):
+        try:
+            pem = pem_path.read_bytes()
+        except OSError as exc:
+            raise KeyRegistryError(f"{pem_path}: cannot read: {exc}") from None
+        entries.append(parse_public_key(pem, pem_path.name[: -len(".pem")], str(pem_path)))
+    return entries
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    keys: Mapping[str, PublicKeyEntry]
+    grace: timedelta | None
+
+
+def _snapshot(entries: Iterable[PublicKeyEntry], grace: timedelta | None) -> _Snapshot:
+    keys: dict[str, PublicKeyEntry] = {}
+    for entry in entries:
+        if not entry.key_id or len(entry.key_id) > MAX_KEY_ID_LEN:
+            raise KeyRegistryError(f"{entry.source}: key id must have 1 to {MAX_KEY_ID_LEN} characters")
+        if entry.key_id in keys:
+            raise KeyRegistryError(f"{entry.source}: duplicate key id {entry.key_id!r}")
+        keys[entry.key_id] = entry
+    return _Snapshot(keys, grace)
+
+
+class KeyRegistry:
+    """Trusted keys by id. Thread-safe: lookups read one immutable snapshot; reload swaps it."""
+
+    def __init__(
+        self,
+        entries: Iterable[PublicKeyEntry] = (),
+        *,
+        ingest_grace: timedelta | None = None,
+        source: Path | None = None,
+    ) -> None:
+        self._snapshot = _snapshot(entries, ingest_grace)
+        self._source = source
+        self._reload_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: str | Path) -> KeyRegistry:
+        """From a YAML file (`keys: [...]`) or a folder of `<key-id>.pem` files."""
+        registry = cls(source=Path(path))
+        registry.reload()
+        return registry
+
+    @staticmethod
+    def _read(path: Path) -> _Snapshot:
+        if path.is_dir():
+            return _snapshot(_folder_entries(path), None)
+        if not path.exists():
+            raise KeyRegistryError(f"{path}: no such key file or folder")
+        return _snapshot(*_yaml_entries(path))
+
+    def reload(self) -> list[str]:
+        """Re-read the source and swap in the result; on error the old keys stay. Returns the key ids."""
+        if self._source is None:
+            raise KeyRegistryError("this registry was built in memory and has no file to reload")
+        with self._reload_lock:  # two SIGHUPs in a row must not let an older read win
+            snapshot = self._read(self._source)
+            self._snapshot = snapshot
+        return sorted(snapshot.keys)
+
+    def lookup(self, key_id: str, at: datetime, *, received_at: datetime | None = None) -> PublicKeyEntry:
+        """The key `key_id` if it was valid at `at` (the event's timestamp); else a KeyLookupError."""
+        snapshot = self._snapshot
+        entry = snapshot.keys.get(key_id)
+        if entry is None:
+            raise UnknownKeyError(f"signature: unknown publicKeyId {key_id!r}")
+        entry.check_valid(at, received_at, snapshot.grace)
+        return entry
+
+    @property
+    def key_ids(self) -> list[str]:
+        return sorted(self._snapshot.keys)
+
+    def __len__(self) -> int:
+        return len(self._snapshot.keys)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by content (PEMs and validity), so a process pool worker gets the same keys."""
+        snapshot = self._snapshot
+        rows = [(e.key_id, e.pem, e.source, e.not_before, e.not_after) for e in snapshot.keys.values()]
+        return (_rebuild, (rows, snapshot.grace, self._source))
+
+
+def _rebuild(
+    rows: list[tuple[str, bytes, str, datetime | None, datetime | None]], grace: timedelta | None, source: Path | None
+) -> KeyRegistry:
+    entries = [_with_validity(parse_public_key(pem, kid, src), nb, na) for kid, pem, src, nb, na in rows]
+    return KeyRegistry(entries, ingest_grace=grace, source=source)
+
+
+def install_sighup_reload(
+    registry: KeyRegistry,
+    loop: asyncio.AbstractEventLoop,
+    on_reload: Callable[[list[str] | Exception], None] | None = None,
+) -> Callable[[], None]:
+    """Reload `registry` on SIGHUP, in a worker thread so the event loop never blocks on file I/O.
+
+    A failed reload is logged and keeps the old keys. `on_reload` gets the key ids or the error
+    (for metrics/tests). Returns a function that removes the handler.
+    """
+
+    def done(future: asyncio.Future[list[str]]) -> None:
+        error = future.exception()
+        outcome: list[str] | Exception
+        if error is not None:
+            log.error("key registry reload failed, keeping the previous keys: %s", error)
+            outcome = error if isinstance(error, Exception) else RuntimeError(str(error))
+        else:
+            outcome = future.result()
+            log.info("key registry reloaded: %d keys", len(outcome))
+        if on_reload is not None:
+            on_reload(outcome)
+
+    def handler() -> None:
+        loop.run_in_executor(None, registry.reload).add_done_callback(done)
+
+    loop.add_signal_handler(signal.SIGHUP, handler)
+
+    def uninstall() -> None:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+    return uninstall

@@ -1,0 +1,177 @@
+"""`argus verify`: recompute every record's hash and check every chain link, from the database or
+from an NDJSON export, and report each break with its actor, seq and kind (docs/hash-chain.md).
+
+Exits 0 only when everything verifies. Memory stays constant: records stream in (actor, seq) order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+from argus_client.event import EVENT_FIELDS
+from argus_client.hashchain import ACTOR, BAD_SIGNATURE, SEQ, ChainBreak, ChainVerifier
+
+from argus.export import Scope, add_source_arguments, db_rows, file_rows, make_db_engine, select_records
+
+TRUNCATION_NOTE = (
+    "a hash chain alone cannot show that an actor's newest records were removed (truncation) or "
+    "replaced by a consistent new tail; only signed checkpoints of chain heads can"
+)
+ANCHOR_NOTE = "time range: each actor's chain is checked from its first record in range, whose previousHash is trusted"
+SIGNATURE_BATCH = 1000
+_METADATA, _SIGNATURE = EVENT_FIELDS.index("metadata"), EVENT_FIELDS.index("signature")
+
+
+class Progress:
+    """Rate and ETA on stderr, only for a person watching a terminal."""
+
+    def __init__(self, total: int | None) -> None:
+        self.total, self.started, self.shown = total, time.monotonic(), 0.0
+        self.enabled = sys.stderr.isatty()
+
+    def tick(self, done: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self.shown < 0.5:
+            return
+        self.shown = now
+        rate = done / max(now - self.started, 1e-9)
+        eta = f", ETA {max(self.total - done, 0) / rate:.0f}s" if self.total and rate else ""
+        print(f"\rverified {done:,} records, {rate:,.0f}/s{eta}   ", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.enabled and self.shown:
+            print(file=sys.stderr)
+
+
+def _count(engine: Any, scope: Scope) -> int | None:
+    from sqlalchemy import func, select
+
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(select_records(scope).subquery())).scalar())
+    except Exception:
+        return None
+
+
+class SignatureChecker:
+    """Checks signed records in batches against the key registry (`processor.verify.verify_batch`)."""
+
+    def __init__(self, keys_path: str | None) -> None:
+        if not keys_path:
+            raise ValueError("--signatures needs the key registry: pass --keys or set ARGUS_KEYS_CONFIG")
+        from argus.keys import KeyRegistry  # only with --signatures: the key stack is not needed otherwise
+        from processor.verify import verify_batch
+
+        self.registry = KeyRegistry.load(keys_path)
+        self.verify_batch = verify_batch
+        self.batch: list[tuple[str, int, dict[str, Any]]] = []
+        self.unsigned = 0
+
+    def add(self, row: Any) -> list[ChainBreak]:
+        if row[_SIGNATURE] is None:
+            self.unsigned += 1
+            return []
+        event = dict(zip(EVENT_FIELDS, row[: len(EVENT_FIELDS)], strict=True))
+        try:  # verify_batch takes normalized events: metadata as the object it canonicalizes again
+            event["metadata"] = None if row[_METADATA] is None else orjson.loads(row[_METADATA])
+        except orjson.JSONDecodeError:
+            return [ChainBreak(row[ACTOR], row[SEQ], BAD_SIGNATURE, "metadata is not JSON")]
+        self.batch.append((row[ACTOR], row[SEQ], event))
+        return self.flush() if len(self.batch) >= SIGNATURE_BATCH else []
+
+    def flush(self) -> list[ChainBreak]:
+        batch, self.batch = self.batch, []
+        if not batch:
+            return []
+        results = self.verify_batch([event for _, _, event in batch], self.registry)
+        return [
+            ChainBreak(actor, seq, BAD_SIGNATURE, result)
+            for (actor, seq, _), result in zip(batch, results, strict=True)
+            if result is not None
+        ]
+
+
+def verify_rows(rows: Iterable[Any], *, anchored: bool, keys: str | None = None, signatures: bool = False,
+                total: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """Run the chain verifier (and optionally signatures) over ordered rows; the report dict."""
+    verifier = ChainVerifier(anchored=anchored)
+    checker = SignatureChecker(keys) if signatures else None
+    progress = Progress(total)
+    breaks: list[ChainBreak] = []
+    feed = verifier.feed_row
+    started = time.perf_counter()
+    count = 0
+    for count, row in enumerate(rows, 1):
+        found = feed(row)
+        if found:
+            breaks += found
+        if checker is not None:
+            breaks += checker.add(row)
+        if not count & 0x3FFF:
+            progress.tick(count)
+    breaks += verifier.finish()
+    if checker is not None:
+        breaks += checker.flush()
+    elapsed = time.perf_counter() - started
+    progress.done()
+    breaks.sort(key=lambda b: (b.actor_id, b.seq, b.kind))
+    notes = [TRUNCATION_NOTE] + ([ANCHOR_NOTE] if anchored else [])
+    if checker is not None and checker.unsigned:
+        notes.append(f"{checker.unsigned} records carry no signature; only signed records were checked")
+    return {
+        "ok": not breaks,
+        "records": verifier.records,
+        "actors": verifier.actors,
+        "breaks": [b.as_dict() for b in breaks],
+        "rate": round(count / elapsed) if elapsed > 0 else None,
+        "notes": notes,
+    }
+
+
+def _rows(args: argparse.Namespace, scope: Scope) -> tuple[Iterator[Any], int | None]:
+    if args.from_file:
+        return file_rows(args.from_file, scope), None
+    engine = make_db_engine(args.database_url)
+    return db_rows(engine, scope), _count(engine, scope) if sys.stderr.isatty() else None
+
+
+def render_text(report: dict[str, Any]) -> str:
+    status = "OK" if report["ok"] else f"FAILED: {len(report['breaks'])} break(s)"
+    lines = [f"argus verify: {status}; {report['records']:,} records, {report['actors']:,} actors, "
+             f"{report['rate'] or 0:,} records/s"]  # fmt: skip
+    lines += [f"  {b['kind']:<13} actor {b['actorId']!r} seq {b['seq']}: {b['detail']}" for b in report["breaks"]]
+    lines += [f"note: {note}" for note in report["notes"]]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    scope = Scope.from_args(args)
+    try:
+        rows, total = _rows(args, scope)
+        report = verify_rows(rows, anchored=scope.anchored, keys=args.keys, signatures=args.signatures, total=total)
+    except Exception as exc:  # a CLI: report, don't trace
+        print(f"argus verify: cannot verify: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(orjson.dumps(report).decode())
+    else:
+        print(render_text(report))
+    return 0 if report["ok"] else 1
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("verify", help="verify the hash chains (and optionally signatures)",
+                                   description=__doc__)  # fmt: skip
+    add_source_arguments(parser)
+    parser.add_argument("--from-file", metavar="NDJSON", help="verify an `argus export` file instead of the database")
+    parser.add_argument("--signatures", action="store_true", help="also check every record's signature")
+    parser.add_argument("--keys", default=os.environ.get("ARGUS_KEYS_CONFIG"), metavar="YAML",
+                        help="key registry for --signatures (default: $ARGUS_KEYS_CONFIG)")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print one JSON report object")
+    parser.set_defaults(func=run)

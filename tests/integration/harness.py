@@ -1,0 +1,242 @@
+"""Helpers for end-to-end tests: per-test topics, processor subprocesses, and store queries.
+
+Every test gets its own topics, consumer group and PostgreSQL schema, so tests never share state.
+Processors run as real `argus processor` subprocesses so crash tests can SIGKILL them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, Producer, TopicPartition
+from sqlalchemy import text
+
+from argus.db.engine import make_engine
+from argus_client.envelope import encode_envelope, message_key
+
+TOKEN = "test-token-ingest-and-read"
+#: record field -> audit_records column
+RECORD_COLUMNS = {
+    "id": "id",
+    "timestamp": "timestamp",
+    "traceId": "trace_id",
+    "eventType": "event_type",
+    "action": "action",
+    "status": "status",
+    "actorType": "actor_type",
+    "actorId": "actor_id",
+    "targetType": "target_type",
+    "targetId": "target_id",
+    "message": "message",
+    "metadata": "metadata",
+    "signature": "signature",
+    "signatureAlgorithm": "signature_algorithm",
+    "publicKeyId": "public_key_id",
+    "signatureFormat": "signature_format",
+    "source": "source",
+    "receivedAt": "received_at",
+    "seq": "seq",
+    "previousHash": "previous_hash",
+    "currentHash": "current_hash",
+}
+TOKEN_NAME = "default"
+
+
+def make_event(actor: str, index: int, **overrides: Any) -> dict[str, Any]:
+    """A realistic event; `index` makes it distinct."""
+    event: dict[str, Any] = {
+        "timestamp": f"2026-03-04T05:06:{index % 60:02d}.{index:06d}Z",
+        "status": "SUCCESS" if index % 7 else "FAILURE",
+        "action": ("CREATE", "READ", "UPDATE", "DELETE")[index % 4],
+        "actorType": "SERVICE",
+        "actorId": actor,
+        "targetType": "RESOURCE",
+        "targetId": f"doc-{index}",
+        "eventType": "DATA_FETCH",
+        "metadata": {"index": index, "path": f"/api/v1/docs/{index}", "tags": ["a", "b"], "ratio": index / 8},
+    }
+    event.update(overrides)
+    return event
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.25) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Stack:
+    """One isolated Argus deployment on the shared test servers."""
+
+    kafka: str
+    db_url: str
+    name: str
+    tmp: Path
+    partitions: int = 4
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def topic(self) -> str:
+        return f"t.{self.name}.events"
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"t.{self.name}.dlq"
+
+    @property
+    def committed_topic(self) -> str:
+        return f"t.{self.name}.committed"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ARGUS_")}
+        env.update(
+            {
+                "ARGUS_KAFKA_BOOTSTRAP": self.kafka,
+                "ARGUS_DATABASE_URL": self.db_url,
+                "ARGUS_TOPIC": self.topic,
+                "ARGUS_DLQ_TOPIC": self.dlq_topic,
+                "ARGUS_COMMITTED_TOPIC": self.committed_topic,
+                "ARGUS_TOPIC_PARTITIONS": str(self.partitions),
+                "ARGUS_CONSUMER_GROUP": f"g.{self.name}",
+                "ARGUS_AUTH_TOKEN": TOKEN,
+                "ARGUS_PROCESSOR_BATCH_WITHIN": "0.1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def settings_env(self) -> dict[str, str]:
+        return {k: v for k, v in self.env().items() if k.startswith("ARGUS_") or k == "REQUIRE_SIGNATURES"}
+
+    def start_processor(self, label: str = "p") -> subprocess.Popen[bytes]:
+        log = open(self.tmp / f"processor-{label}-{len(self.processes)}.log", "wb")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, "-m", "argus.cli", "processor"], env=self.env(), stdout=log, stderr=subprocess.STDOUT
+        )
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted(self.tmp.glob("processor-*.log")))
+
+    def produce_envelopes(self, events: list[dict[str, Any]], source: str | None = "direct") -> None:
+        """Write envelopes straight to Kafka (as the SDK's Kafka transport does)."""
+        producer = Producer({"bootstrap.servers": self.kafka, "enable.idempotence": True, "acks": "all"})
+        for event in events:
+            producer.produce(self.topic, encode_envelope(event, source=source, received_at=None), key=message_key(event))
+            producer.poll(0)
+        assert producer.flush(60) == 0
+
+    def produce_raw(self, value: bytes | None, key: bytes | None) -> None:
+        producer = Producer({"bootstrap.servers": self.kafka, "acks": "all"})
+        producer.produce(self.topic, value=value, key=key)
+        assert producer.flush(30) == 0
+
+    def query(self, sql: str, **params: Any) -> list[Any]:
+        engine = make_engine(self.db_url)
+        try:
+            with engine.connect() as connection:
+                return list(connection.execute(text(sql), params))
+        finally:
+            engine.dispose()
+
+    def stored_count(self) -> int:
+        return int(self.query("SELECT count(*) FROM audit_records")[0][0])
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every stored record as the camelCase dict the hash chain covers, in actor/seq order."""
+        rows = self.query("SELECT * FROM audit_records ORDER BY actor_id, seq")
+        return [{camel: row._mapping[column] for camel, column in RECORD_COLUMNS.items()} for row in rows]
+
+    def topic_messages(self, topic: str, expected: int, timeout: float = 30) -> list[Any]:
+        consumer = Consumer(
+            {"bootstrap.servers": self.kafka, "group.id": f"read.{self.name}.{topic}", "auto.offset.reset": "earliest"}
+        )
+        consumer.subscribe([topic])
+        found: list[Any] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while len(found) < expected and time.monotonic() < deadline:
+                message = consumer.poll(0.5)
+                if message is not None and message.error() is None:
+                    found.append(message)
+        finally:
+            consumer.close()
+        return found
+
+    def end_offsets(self, topic: str) -> int:
+        """Total messages ever written to `topic` (sum of high watermarks)."""
+        consumer = Consumer({"bootstrap.servers": self.kafka, "group.id": f"wm.{self.name}"})
+        try:
+            metadata = consumer.list_topics(topic, timeout=10)
+            total = 0
+            for partition in metadata.topics[topic].partitions:
+                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+                total += high
+            return total
+        finally:
+            consumer.close()
+
+
+@contextmanager
+def running_stack(kafka: str, db_url: str, name: str, tmp: Path, **kwargs: Any) -> Iterator[Stack]:
+    from argus.kafka_admin import ensure_topic
+
+    stack = Stack(kafka=kafka, db_url=db_url, name=name, tmp=tmp, **kwargs)
+    for topic in (stack.topic, stack.dlq_topic, stack.committed_topic):
+        ensure_topic({"bootstrap.servers": kafka}, topic, stack.partitions)
+    try:
+        yield stack
+    finally:
+        stack.stop_all()
+
+
+def loads(value: bytes) -> Any:
+    return orjson.loads(value)
+
+
+def chain_problems(records: list[dict[str, Any]]) -> list[str]:
+    """Independent check of stored chains: seq 1..n per actor, links, and each hash recomputed."""
+    from argus_client.hashchain import GENESIS_HASH, record_hash
+
+    problems: list[str] = []
+    previous: dict[str, dict[str, Any]] = {}
+    for record in records:
+        actor = record["actorId"]
+        before = previous.get(actor)
+        expected_seq = 1 if before is None else before["seq"] + 1
+        expected_link = GENESIS_HASH if before is None else before["currentHash"]
+        if record["seq"] != expected_seq:
+            problems.append(f"{actor}: seq {record['seq']} where {expected_seq} was due")
+        if record["previousHash"] != expected_link:
+            problems.append(f"{actor}#{record['seq']}: previousHash does not link")
+        if record_hash(record) != record["currentHash"]:
+            problems.append(f"{actor}#{record['seq']}: currentHash does not match the record")
+        previous[actor] = record
+    return problems

@@ -1,0 +1,3 @@
+module argus/tests/vectors/gen
+
+go 1.24
