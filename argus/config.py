@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from argus_client.enums import EnumConfig, EnumConfigError, load_enums
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -91,10 +92,11 @@ class Settings:
     port: int = _setting("ARGUS_PORT", 3001, _int_in(1, 65535))
     kafka_bootstrap: str = _setting("ARGUS_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
     database_url: str = _setting("ARGUS_DATABASE_URL", f"sqlite:///{REPO_ROOT / '.local' / 'argus.db'}")
+    read_database_url: str | None = _setting("ARGUS_READ_DATABASE_URL", None, _optional_text)
     auth_token: str | None = _setting("ARGUS_AUTH_TOKEN", None, _optional_text)
     auth_tokens: str | None = _setting("ARGUS_AUTH_TOKENS", None, _optional_text)
     enums_config: str = _setting("AUDIT_ENUMS_CONFIG", str(REPO_ROOT / "configs" / "enums.yaml"))
-    keys_config: str | None = _setting("ARGUS_KEYS_CONFIG", None, _optional_text)
+    keys_config: str | None = _setting("ARGUS_KEYS_CONFIG", str(REPO_ROOT / "configs" / "keys.yaml"), _optional_text)
     sinks_config: str = _setting("ARGUS_SINKS_CONFIG", str(REPO_ROOT / "configs" / "sinks.yaml"))
     topic: str = _setting("ARGUS_TOPIC", "argus.events")
     topic_partitions: int = _setting("ARGUS_TOPIC_PARTITIONS", 4, _int_in(1, 10_000))
@@ -106,6 +108,7 @@ class Settings:
     produce_timeout: float = _setting("ARGUS_PRODUCE_TIMEOUT", 10.0, _positive_float)
     batch_size: int = _setting("ARGUS_PROCESSOR_BATCH_SIZE", 2000, _int_in(1, 100_000))
     batch_within: float = _setting("ARGUS_PROCESSOR_BATCH_WITHIN", 0.25, _positive_float)
+    processor_session_timeout: float = _setting("ARGUS_PROCESSOR_SESSION_TIMEOUT", 10.0, _positive_float)
     chain_cache_size: int = _setting("ARGUS_CHAIN_CACHE_SIZE", 200_000, _int_in(1, 100_000_000))
     require_signatures: bool = _setting("REQUIRE_SIGNATURES", False, _bool)
     gateway_verify_signatures: bool = _setting("ARGUS_GATEWAY_VERIFY_SIGNATURES", True, _bool)

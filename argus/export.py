@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 import orjson
-from argus_client.hashchain import ACTOR, RECORD_FIELDS, SEQ, record_row
 from sqlalchemy import Engine, Select, and_, func, select
 
 from argus.db.schema import audit_records
+from argus_client.hashchain import ACTOR, RECORD_FIELDS, SEQ, record_row
 
 #: Table columns in RECORD_FIELDS order: a row *is* a record's value tuple, no per-row dict.
 COLUMNS = tuple(audit_records.c[re.sub(r"([A-Z])", r"_\1", f).lower()] for f in RECORD_FIELDS)
@@ -105,8 +105,8 @@ def make_db_engine(url: str | None) -> Engine:
 
 
 def db_rows(engine: Engine, scope: Scope) -> Iterator[tuple[Any, ...]]:
-    """Stream record rows (values in RECORD_FIELDS order). PostgreSQL goes through a psycopg2
-    named cursor: SQLAlchemy's per-row Result machinery would cost more than hashing the row."""
+    """Stream record rows (values in RECORD_FIELDS order). On PostgreSQL the compiled Core query runs
+    on a psycopg2 named cursor: ~15% faster end to end than SQLAlchemy's streaming Result (bench/)."""
     stmt = select_records(scope)
     with engine.connect() as connection:
         if connection.dialect.name != "postgresql":
@@ -200,8 +200,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("export", help="write stored records as NDJSON (actor, seq order)",
-                                   description=__doc__)  # fmt: skip
+    parser = subparsers.add_parser(
+        "export",
+        help="write stored records as NDJSON (actor, seq order)",
+        description="Write stored records as NDJSON: one camelCase record per line in (actorId, seq) order, "
+        "metadata as its stored canonical text, so the file verifies with `argus verify --from-file`.",
+    )
     add_source_arguments(parser)
     parser.add_argument("-o", "--output", help="file to write (default: stdout); written atomically")
     parser.set_defaults(func=run)

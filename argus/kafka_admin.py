@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -10,7 +11,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 log = logging.getLogger(__name__)
 
 
-def ensure_topic(client_config: dict[str, str], name: str, partitions: int, timeout: float = 30.0) -> None:
+def ensure_topic(client_config: dict[str, Any], name: str, partitions: int, timeout: float = 30.0) -> None:
     """Create `name` with `partitions` partitions unless it exists (an existing topic is left as is)."""
     admin = AdminClient(client_config)
     metadata = admin.list_topics(timeout=timeout)
@@ -26,6 +27,6 @@ def ensure_topic(client_config: dict[str, str], name: str, partitions: int, time
         raise
 
 
-def partition_count(client_config: dict[str, str], name: str, timeout: float = 30.0) -> int:
+def partition_count(client_config: dict[str, Any], name: str, timeout: float = 30.0) -> int:
     metadata = AdminClient(client_config).list_topics(name, timeout=timeout)
     return len(metadata.topics[name].partitions)

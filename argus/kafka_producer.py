@@ -60,7 +60,7 @@ class AsyncProducer:
         topic: str,
         value: bytes,
         key: bytes | None = None,
-        headers: list[tuple[str, bytes]] | None = None,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> asyncio.Future[tuple[int, int]]:
         """Queue one message; the future gives (partition, offset) once the broker has it durably."""
         loop = asyncio.get_running_loop()

@@ -1,12 +1,10 @@
 """The server's registry of trusted public keys: which key id may sign, with what, and when.
 
-Why: a signature only means something if the verifier knows whose key it is and whether the key
-was in force. Validity is judged at the *event's* timestamp, so rotating a key (new key, old one
-gets a notAfter) keeps every event signed before the rotation verifiable forever. Because the
-event timestamp is chosen by the signer, a leaked retired key could still backdate events; set
-`ingestGraceSeconds` to also refuse keys past notAfter + grace at *arrival* time (see
-docs/signatures.md, "Rotation"). Reloading builds a complete new snapshot and swaps one reference,
-so concurrent lookups never see a half-loaded registry and a broken file never drops the old keys.
+Why: a signature means something only if the verifier knows whose key it is and whether it was in
+force. Validity is judged at the *event's* timestamp, so a rotated key (given a notAfter) keeps old
+events verifiable forever; `ingestGraceSeconds` also bounds a retired key by *arrival* time, against
+backdating with a leaked key (docs/signatures.md, "Rotation"). Reload builds a whole new snapshot and
+swaps one reference: lookups never see a half-loaded registry, a broken file never drops old keys.
 """
 
 from __future__ import annotations
@@ -16,16 +14,17 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
-from argus_client.signing import Algorithm, PublicKey, UnsupportedKeyError, key_algorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from nacl.signing import VerifyKey
+
+from argus_client.signing import Algorithm, PublicKey, UnsupportedKeyError, key_algorithm
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +110,8 @@ def parse_public_key(pem: bytes, key_id: str, source: str, algorithm: str | None
         raise KeyRegistryError(f"{where}: {exc}") from None
     if algorithm is not None and algorithm != key_alg:
         raise KeyRegistryError(f"{where}: algorithm {algorithm!r} does not match the key, which is {key_alg}")
-    nacl_key = None
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        nacl_key = VerifyKey(raw)
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw) if key_alg == "EdDSA" else None
+    nacl_key = VerifyKey(raw) if raw is not None else None
     return PublicKeyEntry(key_id, key_alg, key, pem, source, nacl_key=nacl_key)
 
 
@@ -154,8 +151,7 @@ def _yaml_entries(path: Path) -> tuple[list[PublicKeyEntry], timedelta | None]:
             raise KeyRegistryError(f"{where}: each key needs a non-empty string 'id'")
         key_id = item["id"]
         where = f"{path}: key {key_id!r}"
-        unknown = set(item) - {"id", "algorithm", "pem", "pemFile", "notBefore", "notAfter"}
-        if unknown:
+        if unknown := set(item) - {"id", "algorithm", "pem", "pemFile", "notBefore", "notAfter"}:
             raise KeyRegistryError(f"{where}: unknown fields {sorted(unknown)}")
         if ("pem" in item) == ("pemFile" in item):
             raise KeyRegistryError(f"{where}: give exactly one of 'pem' or 'pemFile'")
@@ -163,34 +159,28 @@ def _yaml_entries(path: Path) -> tuple[list[PublicKeyEntry], timedelta | None]:
             source, pem = f"{path} (inline pem)", str(item["pem"]).encode()
         else:
             pem_path = path.parent / str(item["pemFile"])
-            source = str(pem_path)
-            try:
-                pem = pem_path.read_bytes()
-            except OSError as exc:
-                raise KeyRegistryError(f"{pem_path} (key {key_id!r}): cannot read: {exc}") from None
+            source, pem = str(pem_path), _read_pem(pem_path, key_id)
         entry = parse_public_key(pem, key_id, source, item.get("algorithm"))
         not_before = _moment(item.get("notBefore"), "notBefore", where)
         not_after = _moment(item.get("notAfter"), "notAfter", where)
         if not_before and not_after and not_before >= not_after:
             raise KeyRegistryError(f"{where}: notBefore must be earlier than notAfter")
-        entries.append(_with_validity(entry, not_before, not_after))
+        entries.append(replace(entry, not_before=not_before, not_after=not_after))
     return entries, grace
 
 
-def _with_validity(entry: PublicKeyEntry, not_before: datetime | None, not_after: datetime | None) -> PublicKeyEntry:
-    return PublicKeyEntry(
-        entry.key_id, entry.algorithm, entry.public_key, entry.pem, entry.source, not_before, not_after, entry.nacl_key
-    )
+def _read_pem(path: Path, key_id: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise KeyRegistryError(f"{path} (key {key_id!r}): cannot read: {exc}") from None
 
 
 def _folder_entries(path: Path) -> list[PublicKeyEntry]:
     entries = []
     for pem_path in sorted(path.glob("*.pem")):
-        try:
-            pem = pem_path.read_bytes()
-        except OSError as exc:
-            raise KeyRegistryError(f"{pem_path}: cannot read: {exc}") from None
-        entries.append(parse_public_key(pem, pem_path.name[: -len(".pem")], str(pem_path)))
+        key_id = pem_path.name[: -len(".pem")]
+        entries.append(parse_public_key(_read_pem(pem_path, key_id), key_id, str(pem_path)))
     return entries
 
 
@@ -259,11 +249,12 @@ class KeyRegistry:
         return entry
 
     @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @property
     def key_ids(self) -> list[str]:
         return sorted(self._snapshot.keys)
-
-    def __len__(self) -> int:
-        return len(self._snapshot.keys)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by content (PEMs and validity), so a process pool worker gets the same keys."""
@@ -275,7 +266,7 @@ class KeyRegistry:
 def _rebuild(
     rows: list[tuple[str, bytes, str, datetime | None, datetime | None]], grace: timedelta | None, source: Path | None
 ) -> KeyRegistry:
-    entries = [_with_validity(parse_public_key(pem, kid, src), nb, na) for kid, pem, src, nb, na in rows]
+    entries = [replace(parse_public_key(pem, kid, src), not_before=nb, not_after=na) for kid, pem, src, nb, na in rows]
     return KeyRegistry(entries, ingest_grace=grace, source=source)
 
 

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
-from argus_client.event import EVENT_FIELDS
-from argus_client.hashchain import ACTOR, BAD_SIGNATURE, SEQ, ChainBreak, ChainVerifier
 
 from argus.export import Scope, add_source_arguments, db_rows, file_rows, make_db_engine, select_records
+from argus_client.event import EVENT_FIELDS
+from argus_client.hashchain import ACTOR, BAD_SIGNATURE, SEQ, ChainBreak, ChainVerifier
 
 TRUNCATION_NOTE = (
     "a hash chain alone cannot show that an actor's newest records were removed (truncation) or "
@@ -60,13 +60,13 @@ def _count(engine: Any, scope: Scope) -> int | None:
 
 
 class SignatureChecker:
-    """Checks signed records in batches against the key registry (`processor.verify.verify_batch`)."""
+    """Checks signed records in batches against the key registry (`argus.signatures.verify_batch`)."""
 
     def __init__(self, keys_path: str | None) -> None:
         if not keys_path:
             raise ValueError("--signatures needs the key registry: pass --keys or set ARGUS_KEYS_CONFIG")
         from argus.keys import KeyRegistry  # only with --signatures: the key stack is not needed otherwise
-        from processor.verify import verify_batch
+        from argus.signatures import verify_batch
 
         self.registry = KeyRegistry.load(keys_path)
         self.verify_batch = verify_batch

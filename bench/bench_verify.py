@@ -21,12 +21,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from argus_client.event import EVENT_FIELDS
-from argus_client.hashchain import GENESIS_HASH, ChainVerifier, chain_record, record_row, row_hash
 from sqlalchemy import create_engine, text
 
 from argus import export, verify
 from argus.db.schema import metadata
+from argus_client.event import EVENT_FIELDS
+from argus_client.hashchain import GENESIS_HASH, ChainVerifier, chain_record, record_row, row_hash
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -117,8 +117,10 @@ def sqlalchemy_select(url: str) -> int:
 
 
 def argus_verify(url: str) -> int:
-    args = argparse.Namespace(database_url=url, actor=None, start=None, end=None, from_file=None, signatures=False,
-                              json=True)  # fmt: skip
+    """`argus verify --json` as the CLI runs it (argument parsing, query, verification, report)."""
+    parser = argparse.ArgumentParser()
+    verify.register(parser.add_subparsers())
+    args = parser.parse_args(["verify", "--database-url", url, "--json"])
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = verify.run(args)

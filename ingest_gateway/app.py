@@ -1,6 +1,6 @@
 """The gateway application factory: `init(settings) -> web.Application`.
 
-Resources (the Kafka producer, the signature verifier) open and close in cleanup contexts;
+Resources (the Kafka producer, the key registry) open and close with the app;
 handlers reach them through typed AppKeys, so there are no module globals to leak between apps.
 """
 
@@ -15,14 +15,16 @@ from aiohttp import web
 from argus.config import Settings
 from argus.kafka_admin import ensure_topic
 from argus.kafka_producer import AsyncProducer, durable_producer_config
-from ingest_gateway import ingest, metrics, ops
+from argus.keys import KeyRegistry
+from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
+from ingest_gateway import ingest, metrics, openapi, ops, query
 from ingest_gateway.auth import authenticate
 from ingest_gateway.errors import error_response
-from ingest_gateway.keys import PRODUCER, SETTINGS, TOKENS, VERIFIER, BatchVerifier
+from ingest_gateway.keys import PRODUCER, SETTINGS, TOKENS, VERIFIER
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = frozenset({"/health", "/ready", "/version", "/metrics"})
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/version", "/metrics", "/openapi.json"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -60,12 +62,17 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
     return await handler(request)
 
 
-def init(settings: Settings, *, verifier: BatchVerifier | None = None) -> web.Application:
-    """Build the gateway app. The producer opens on startup; the topic is created if missing."""
+def init(settings: Settings, *, registry: KeyRegistry | None = None) -> web.Application:
+    """Build the gateway app. The producer opens on startup; the topic is created if missing.
+
+    Signatures are checked against `registry` (default: ARGUS_KEYS_CONFIG, reloaded on SIGHUP)
+    unless ARGUS_GATEWAY_VERIFY_SIGNATURES is off.
+    """
     app = web.Application(middlewares=[errors_as_json, bearer_auth], client_max_size=settings.max_body_bytes)
+    registry = registry or load_key_registry(settings)
     app[SETTINGS] = settings
     app[TOKENS] = settings.tokens()
-    app[VERIFIER] = verifier
+    app[VERIFIER] = make_batch_verifier(settings, registry) if settings.gateway_verify_signatures else None
     if not app[TOKENS]:
         log.warning("no ARGUS_AUTH_TOKEN(S) configured: every authenticated endpoint answers 401 (fail-closed)")
 
@@ -79,11 +86,17 @@ def init(settings: Settings, *, verifier: BatchVerifier | None = None) -> web.Ap
         yield
         app[PRODUCER].close(timeout=settings.produce_timeout)
 
+    async def reload_keys_on_sighup(_app: web.Application) -> None:
+        watch_for_reload(registry)
+
     app.cleanup_ctx.append(kafka_producer)
+    app.on_startup.append(reload_keys_on_sighup)
     app.router.add_get("/health", ops.health)
     app.router.add_get("/ready", ops.ready)
     app.router.add_get("/version", ops.version_info)
     app.router.add_get("/metrics", ops.metrics_endpoint)
     app.router.add_post("/api/audit-logs", ingest.create_one)
     app.router.add_post("/api/audit-logs/bulk", ingest.create_bulk)
+    query.add_routes(app)
+    app.router.add_get("/openapi.json", openapi.serve)
     return app

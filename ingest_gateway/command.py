@@ -9,7 +9,6 @@ from aiohttp import web
 
 from argus.config import load_settings
 from ingest_gateway.app import init
-from ingest_gateway.signatures import build_verifier
 
 
 def register(subparsers: Any) -> None:
@@ -23,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     host = args.host or settings.host
     port = args.port or settings.port
-    app = init(settings, verifier=build_verifier(settings))
+    app = init(settings)
     print(f"argus gateway listening on http://{host}:{port}", flush=True)
     web.run_app(app, host=host, port=port, print=None, access_log=None)
     return 0

@@ -12,11 +12,11 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
+from argus.kafka_producer import DeliveryError
 from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_client.event import EventValidationError, validate_event
 from argus_client.hashchain import canonical_metadata
-
-from argus.kafka_producer import DeliveryError
 from ingest_gateway import metrics
 from ingest_gateway.errors import error_response, json_response
 from ingest_gateway.keys import PRODUCER, SETTINGS, VERIFIER, BatchVerifier
@@ -48,7 +48,7 @@ async def _verify(request: web.Request, events: list[dict[str, Any]]) -> list[st
     verifier: BatchVerifier | None = request.app[VERIFIER]  # type: ignore[assignment]
     if verifier is None or not events:
         return [None] * len(events)
-    reasons = await asyncio.to_thread(verifier, events)  # type: ignore[arg-type]
+    reasons = await asyncio.to_thread(verifier, events)
     failures = sum(1 for reason in reasons if reason is not None)
     if failures:
         metrics.SIGNATURE_ERRORS.inc(failures)

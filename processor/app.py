@@ -20,8 +20,10 @@ from argus.config import Settings
 from argus.db.engine import make_engine
 from argus.kafka_admin import ensure_topic
 from argus.kafka_producer import AsyncProducer, durable_producer_config
+from argus.keys import KeyRegistry
+from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
 from processor.decode import RawMessage
-from processor.pipeline import BatchProcessor, BatchResult, BatchVerifier
+from processor.pipeline import BatchProcessor, BatchResult
 from sinks.dead_letter import DeadLetterSink
 from sinks.fanout import Fanout
 from sinks.registry import load_sinks
@@ -75,8 +77,11 @@ def _dead_letter_records(result: BatchResult) -> list[dict[str, Any]]:
     ]
 
 
-def create_app(settings: Settings, verifier: BatchVerifier) -> faust.App:
-    """Build the faust app and its single agent."""
+def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust.App:
+    """Build the faust app and its single agent; signatures are checked against `registry`
+    (default: ARGUS_KEYS_CONFIG, reloaded on SIGHUP), always, whatever the gateway did."""
+    registry = registry or load_key_registry(settings)
+    verifier = make_batch_verifier(settings, registry)
     app = faust.App(
         settings.consumer_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -89,6 +94,9 @@ def create_app(settings: Settings, verifier: BatchVerifier) -> faust.App:
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=max(4096, settings.batch_size * 2),
         broker_commit_interval=1.0,
+        # A replica that dies without leaving the group is replaced after this long.
+        broker_session_timeout=settings.processor_session_timeout,
+        broker_heartbeat_interval=settings.processor_session_timeout / 4,
     )
     topic = app.topic(settings.topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     client_config = settings.kafka_client_config()
@@ -112,12 +120,12 @@ def create_app(settings: Settings, verifier: BatchVerifier) -> faust.App:
         [s.name for s in state.sinks.sinks],
     )
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(_app: faust.App, revoked: set[TP], **_kwargs: Any) -> None:
         if "r" in runtime:
             runtime["r"].batch.forget_partitions([tp.partition for tp in revoked if tp.topic == settings.topic])
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(_app: faust.App, assigned: set[TP], **_kwargs: Any) -> None:
         """Resume each partition from the database's progress, not from Kafka's committed offset."""
         if "r" not in runtime:
@@ -139,12 +147,13 @@ def create_app(settings: Settings, verifier: BatchVerifier) -> faust.App:
     async def chain_and_store(stream: Any) -> None:
         state.sinks.start()
         state.dead_letters.start()
+        watch_for_reload(registry)
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
             result = await state.batch.handle([_to_raw(event) for event in events])
             state.sinks.submit(result.records)
             state.dead_letters.submit(_dead_letter_records(result))
 
-    @app.on_before_shutdown.connect
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_resources(_app: faust.App, **_kwargs: Any) -> None:
         if "r" in runtime:
             state = runtime.pop("r")

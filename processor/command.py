@@ -8,7 +8,6 @@ from typing import Any
 import faust
 
 from argus.config import load_settings
-from argus.signature_check import make_batch_verifier
 from processor.app import create_app
 
 
@@ -19,7 +18,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    app = create_app(settings, make_batch_verifier(settings))
+    app = create_app(settings)
     worker = faust.Worker(app, loglevel=args.log_level.lower(), quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
     return 0

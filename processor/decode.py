@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
 from argus_client.enums import EnumConfig
 from argus_client.envelope import ENVELOPE_VERSION
 from argus_client.event import EventValidationError, validate_event

@@ -12,16 +12,17 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+
+from argus.signatures import BatchVerifier
 from argus_client.event import parse_timestamp
 from argus_client.hashchain import GENESIS_HASH, chain_record
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
-
-from processor import metrics
+from processor import faults, metrics
 from processor.chain_heads import ChainHeads
 from processor.decode import Decoded, RawMessage, Rejected, decode_message
 from processor.store import (
@@ -36,9 +37,13 @@ from processor.store import (
 
 log = logging.getLogger(__name__)
 
-BatchVerifier = Callable[[list[dict[str, Any]]], list[str | None]]
 NO_PROGRESS = Progress(commit_seq=0, last_offset=-1)
 MAX_BACKOFF_SECONDS = 10.0
+MAX_CONFLICTS = 5
+
+
+class _Poison(Exception):
+    """The database refuses this batch as data; retrying it unchanged can never succeed."""
 
 
 @dataclass
@@ -108,13 +113,25 @@ class BatchProcessor:
             return load_progress(connection, self._topic, partitions)
 
     async def handle(self, messages: Sequence[RawMessage]) -> BatchResult:
-        """Store the batch exactly once, retrying storage failures until it commits."""
+        """Store the batch exactly once, retrying storage failures until it commits.
+
+        Conflicts with another writer reload state and retry; a database outage retries with
+        backoff for as long as it lasts; a batch the database refuses as data (or that keeps
+        conflicting after reloads) is split so only the offending message is dead-lettered.
+        """
+        try:
+            return await self._commit_with_retries(messages)
+        except _Poison:
+            return await self._isolate(messages)
+
+    async def _commit_with_retries(self, messages: Sequence[RawMessage], reject: str | None = None) -> BatchResult:
         backoff = 0.1
+        conflicts = 0
         partitions = sorted({m.partition for m in messages})
         while True:
             started = time.perf_counter()
             try:
-                result = await asyncio.to_thread(self._process_locked, messages)
+                result = await asyncio.to_thread(self._process_locked, messages, reject)
                 metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
                 metrics.CHAIN_HEADS.set(len(self._heads))
                 return result
@@ -123,6 +140,12 @@ class BatchProcessor:
                 metrics.BATCH_RETRIES.labels(reason="conflict").inc()
                 log.warning("batch conflicted with another writer, reloading state: %s", exc.orig)
                 self.forget_partitions(partitions)
+                conflicts += 1
+                if conflicts >= MAX_CONFLICTS:
+                    raise _Poison(f"storage: {exc.orig}") from exc
+            except DataError as exc:
+                self.forget_partitions(partitions)
+                raise _Poison(f"storage: {exc.orig}") from exc
             except DBAPIError as exc:
                 metrics.BATCH_RETRIES.labels(reason="database").inc()
                 log.error("database error, retrying batch in %.1fs: %s", backoff, exc.orig)
@@ -130,11 +153,26 @@ class BatchProcessor:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
-    def _process_locked(self, messages: Sequence[RawMessage]) -> BatchResult:
-        with self._lock:
-            return self._process(messages)
+    async def _isolate(self, messages: Sequence[RawMessage]) -> BatchResult:
+        """Store message by message; one the database will not take becomes a dead letter."""
+        merged = BatchResult()
+        for message in messages:
+            try:
+                part = await self._commit_with_retries([message])
+            except _Poison as poison:
+                log.error("dead-lettering %s/%d@%d: %s", message.topic, message.partition, message.offset, poison)
+                part = await self._commit_with_retries([message], reject=str(poison)[:2000])
+            merged.records.extend(part.records)
+            merged.dead_letters.extend(part.dead_letters)
+            merged.duplicates += part.duplicates
+            merged.skipped += part.skipped
+        return merged
 
-    def _process(self, messages: Sequence[RawMessage]) -> BatchResult:
+    def _process_locked(self, messages: Sequence[RawMessage], reject: str | None = None) -> BatchResult:
+        with self._lock:
+            return self._process(messages, reject)
+
+    def _process(self, messages: Sequence[RawMessage], reject: str | None = None) -> BatchResult:
         result = BatchResult()
         partitions = sorted({m.partition for m in messages})
         unknown = [p for p in partitions if p not in self._progress]
@@ -149,6 +187,9 @@ class BatchProcessor:
 
         decoded: list[Decoded] = []
         for message in fresh:
+            if reject is not None:
+                result.dead_letters.append(_dead_letter(message, reject))
+                continue
             try:
                 decoded.append(decode_message(message, self._enums))
             except Rejected as exc:
@@ -165,7 +206,9 @@ class BatchProcessor:
         commit_seqs = {p: self._progress[p].commit_seq + 1 for p in {m.partition for m in fresh}}
         rows, pending_heads = self._chain(valid, commit_seqs, result)
         commits = _partition_commits(self._topic, fresh, commit_seqs, rows, result.dead_letters)
+        faults.checkpoint("before_commit")
         commit_batch(self._engine, rows, result.dead_letters, commits)
+        faults.checkpoint("after_commit")
 
         for commit in commits:
             self._progress[commit.partition] = Progress(commit.commit_seq, commit.last_offset)

@@ -170,6 +170,8 @@ def validate_event(raw: Any, enums: EnumConfig, *, assign_id: bool = True) -> Ev
             sig_format = "v1"
         elif sig_format not in SIGNATURE_FORMATS:
             raise EventValidationError("signatureFormat", f"must be one of {sorted(SIGNATURE_FORMATS)}")
+        if sig_format == "v2" and raw.get("id") is None:
+            raise EventValidationError("id", "is required when signatureFormat is v2 (the signature covers it)")
 
     return {
         "id": event_id,

@@ -36,11 +36,15 @@ _BAD_HASH = "stored currentHash does not match the record's contents"
 
 
 def canonical_metadata(metadata: Mapping[str, Any] | None) -> str | None:
-    """The RFC 8785 text stored and hashed for an event's metadata; ValueError if JCS cannot represent it."""
+    """The RFC 8785 text stored and hashed for an event's metadata; ValueError if it cannot be represented.
+
+    One extension to RFC 8785: integers beyond +-(2**53-1) keep their exact decimal digits (JCS
+    would refuse them, but Go clients routinely send int64 values such as UnixNano).
+    """
     if metadata is None:
         return None
     try:
-        return canonicalize(metadata).decode("utf-8")
+        return canonicalize(metadata, exact_big_ints=True).decode("utf-8")
     except (ValueError, TypeError, OverflowError) as exc:
         raise ValueError(f"metadata cannot be canonicalized (RFC 8785): {exc}") from None
 
@@ -198,7 +202,7 @@ class ChainVerifier:
         linking = [x for x in ranked if oks[id(x)] and (expect is None or x[PREV] == expect)]
         if chosen is None:
             chosen = linking[0] if linking else next((x for x in ranked if oks[id(x)]), ranked[0])
-        fork = [x for x in linking if x[PREV] == chosen[PREV]]
+        fork = [x for x in linking if x[PREV] == chosen[PREV] and (x is chosen or x[CUR] != chosen[CUR])]
         if len(fork) > 1 and chosen in fork:
             hashes = ", ".join(str(x[CUR]) for x in fork)
             self._add(self._gseq, FORKED, f"{len(fork)} valid records follow the same predecessor: {hashes}")
@@ -206,7 +210,8 @@ class ChainVerifier:
             fork = [chosen]
         for x in ranked:
             if not any(x is y for y in fork):
-                why = "its hash does not verify" if not oks[id(x)] else "it does not link to the predecessor"
+                why = "a copy of the genuine record" if x[CUR] == chosen[CUR] else "it does not link to the predecessor"
+                why = why if oks[id(x)] else "its hash does not verify"
                 self._add(self._gseq, INSERTED, f"extra record {x[CUR]} at a taken seq ({why})")
         self._link(chosen, oks[id(chosen)])
 

@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - the light client may run without orjso
 CanonicalizationError = rfc8785.CanonicalizationError
 
 _MAX_INT: Final = 2**53 - 1
-_PLAIN, _FLOATS, _EXACT = 0, 1, 2
+_PLAIN, _FLOATS, _BIG, _EXACT = 0, 1, 2, 3
 _FIRST_UNSAFE_KEY_CHAR: Final = "\ue000"
 
 
@@ -43,7 +43,7 @@ def _scan(value: Any) -> int:
     if kind is str or value is None or kind is bool:
         return _PLAIN
     if kind is int:
-        return _PLAIN if -_MAX_INT <= value <= _MAX_INT else _EXACT
+        return _PLAIN if -_MAX_INT <= value <= _MAX_INT else _BIG
     if kind is float:
         return _FLOATS if math.isfinite(value) else _EXACT
     worst = _PLAIN
@@ -77,6 +77,8 @@ def _render_floats(value: Any) -> Any:
     kind = type(value)
     if kind is float:
         return orjson.Fragment(format_float(value, negative_zero=False))
+    if kind is int:
+        return value if -_MAX_INT <= value <= _MAX_INT else orjson.Fragment(str(value))
     if kind is dict:
         return {key: _render_floats(item) for key, item in value.items()}
     if kind is list:
@@ -88,7 +90,7 @@ def path_for(obj: Any) -> str:
     """Which implementation `canonicalize` uses for `obj`: "fast", "floats" or "exact" (for tests/bench)."""
     if orjson is None:
         return "exact"
-    return ("fast", "floats", "exact")[_scan(obj)]
+    return ("fast", "floats", "bigint", "exact")[_scan(obj)]
 
 
 def canonicalize_exact(obj: Any) -> bytes:
@@ -103,16 +105,20 @@ def canonicalize_exact(obj: Any) -> bytes:
         raise CanonicalizationError(f"input contains non-UTF-8 codepoints: {exc}") from None
 
 
-def canonicalize(obj: Any) -> bytes:
+def canonicalize(obj: Any, *, exact_big_ints: bool = False) -> bytes:
     """Return the RFC 8785 canonical UTF-8 bytes of a JSON value (dicts, lists, str, int, float, bool, None).
 
     Raises CanonicalizationError for values JCS cannot represent (NaN, ints beyond 2**53-1, lone
-    surrogates, non-string keys, unsupported types).
+    surrogates, non-string keys, unsupported types). With `exact_big_ints`, integers beyond
+    +-(2**53-1) are written with their exact decimal digits instead of being refused: an extension
+    used for stored metadata (Go clients send int64 values such as UnixNano), see docs/hash-chain.md.
     """
     if orjson is None:
         return canonicalize_exact(obj)
     path = _scan(obj)
-    if path == _EXACT:
+    if path == _BIG and exact_big_ints:
+        path = _FLOATS
+    if path >= _BIG:
         return canonicalize_exact(obj)
     try:
         if path == _PLAIN:

@@ -2,13 +2,14 @@
 
 Why here: clients sign, and both client tests and the processor must agree on every rule, so
 the checks and the rejection reasons live in one place (`prepare_verification`). The processor's
-batch verifier (processor/verify.py) reuses them and only swaps in a faster Ed25519 backend.
+batch verifier (argus/signatures.py) reuses them and only swaps in a faster Ed25519 backend.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol, TypeAlias
 
@@ -99,13 +100,12 @@ class PemSigner:
 class CallableSigner:
     """Adapts a plain `(bytes) -> bytes` function (e.g. a KMS call) to the Signer protocol."""
 
-    sign: Any  # Callable[[bytes], bytes]; Any so mypy accepts lambdas and bound methods alike
+    sign: Callable[[bytes], bytes]
     algorithm: str
     key_id: str
 
     def __call__(self, data: bytes) -> bytes:
-        result: bytes = self.sign(data)
-        return result
+        return self.sign(data)
 
 
 def sign_event(event: Event, signer: Signer, *, format: str = "v1") -> Event:

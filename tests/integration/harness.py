@@ -69,13 +69,17 @@ def make_event(actor: str, index: int, **overrides: Any) -> dict[str, Any]:
     return event
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.25) -> None:
+def wait_for(
+    predicate: Callable[[], bool], timeout: float, what: str | Callable[[], str], interval: float = 0.25
+) -> None:
+    """Poll until `predicate()`; on timeout fail with `what` (a callable is evaluated then, e.g. logs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    detail = what() if callable(what) else what
+    raise AssertionError(f"timed out after {timeout}s waiting for {detail}")
 
 
 @dataclass
@@ -115,6 +119,7 @@ class Stack:
                 "ARGUS_CONSUMER_GROUP": f"g.{self.name}",
                 "ARGUS_AUTH_TOKEN": TOKEN,
                 "ARGUS_PROCESSOR_BATCH_WITHIN": "0.1",
+                "ARGUS_PROCESSOR_SESSION_TIMEOUT": "6",
             }
         )
         env.update(self.extra_env)
@@ -149,7 +154,9 @@ class Stack:
         """Write envelopes straight to Kafka (as the SDK's Kafka transport does)."""
         producer = Producer({"bootstrap.servers": self.kafka, "enable.idempotence": True, "acks": "all"})
         for event in events:
-            producer.produce(self.topic, encode_envelope(event, source=source, received_at=None), key=message_key(event))
+            producer.produce(
+                self.topic, encode_envelope(event, source=source, received_at=None), key=message_key(event)
+            )
             producer.poll(0)
         assert producer.flush(60) == 0
 

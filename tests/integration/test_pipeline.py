@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -43,6 +44,7 @@ async def test_single_and_bulk_events_are_stored_with_every_field_and_chained(
     trace = str(uuid.uuid4())
     message = base64.b64encode(b"raw payload \x00\xff").decode()
     single = make_event("svc-orders", 1, traceId=trace, message=message)
+    single["metadata"].update({"nanos": 2**60 + 1, "html": "<a&b>", "unicode": "żółw 🐢", "nested": {"z": [], "a": None}})
     response = await gateway.post("/api/audit-logs", json=single, headers=AUTH)
     assert response.status == 201, await response.text()
     single_id = (await response.json())["id"]
@@ -54,14 +56,14 @@ async def test_single_and_bulk_events_are_stored_with_every_field_and_chained(
     assert body["failed"] == [] and [s["index"] for s in body["succeeded"]] == list(range(15))
 
     stack.start_processor()
-    wait_for(lambda: stack.stored_count() == 16, 90, f"16 stored records; logs:\n{stack.logs()}")
+    wait_for(lambda: stack.stored_count() == 16, 90, lambda: f"16 stored records; logs:\n{stack.logs()}")
 
     records = stack.records()
     assert chain_problems(records) == []
     orders = [r for r in records if r["actorId"] == "svc-orders"]
     assert [r["seq"] for r in orders] == list(range(1, 12))
     assert orders[0]["previousHash"] == GENESIS_HASH
-    for earlier, later in zip(orders, orders[1:], strict=False):
+    for earlier, later in itertools.pairwise(orders):
         assert later["previousHash"] == earlier["currentHash"]
     first = orders[0]
     assert first["id"] == single_id
@@ -118,8 +120,12 @@ async def test_retry_with_the_same_id_is_stored_once(stack: Stack, gateway: Test
         ),
         (orjson.dumps(make_event("a", 1, publicKeyId="k1")), "application/json", 400, "publicKeyId"),
         (orjson.dumps(make_event("a", 1, colour="red")), "application/json", 400, "colour"),
-        (orjson.dumps({k: v for k, v in make_event("a", 1).items() if k != "actorId"}), "application/json", 400, "actorId"),
-        (orjson.dumps(make_event("a", 1, metadata={"big": 2**60 + 1})), "application/json", 400, "metadata"),
+        (
+            orjson.dumps({k: v for k, v in make_event("a", 1).items() if k != "actorId"}),
+            "application/json",
+            400,
+            "actorId",
+        ),
         (orjson.dumps(make_event("a", 1)), "text/plain", 415, None),
         (b"x" * (6 * 1024 * 1024), "application/json", 413, "$"),
     ],
@@ -127,9 +133,7 @@ async def test_retry_with_the_same_id_is_stored_once(stack: Stack, gateway: Test
 async def test_bad_input_is_a_4xx_naming_the_field_and_never_reaches_kafka(
     stack: Stack, gateway: TestClient[Any, Any], body: bytes, content_type: str, status: int, field: str | None
 ) -> None:
-    response = await gateway.post(
-        "/api/audit-logs", data=body, headers={**AUTH, "Content-Type": content_type}
-    )
+    response = await gateway.post("/api/audit-logs", data=body, headers={**AUTH, "Content-Type": content_type})
     assert response.status == status, await response.text()
     payload = await response.json()
     assert payload["error"] and payload["message"]

@@ -13,15 +13,15 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from argus_client.event import EVENT_FIELDS
-from argus_client.hashchain import GENESIS_HASH, chain_record, record_hash
-from argus_client.signing import PemSigner, sign_event
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import Connection, Engine, create_engine, insert, text
 
 from argus import export, verify
 from argus.db.schema import audit_records, metadata
+from argus_client.event import EVENT_FIELDS
+from argus_client.hashchain import GENESIS_HASH, chain_record, record_hash
+from argus_client.signing import PemSigner, sign_event
 
 pytestmark = pytest.mark.integration
 
@@ -238,6 +238,22 @@ def test_signatures_catch_what_the_chain_cannot(trail: Any, schema_url: str, tmp
         t="rewritten", h=record_hash(newest))  # fmt: skip
     assert check(schema_url, tmp_path, capsys) == []  # invisible to the chain alone (docs/hash-chain.md, 5)
     assert check(schema_url, tmp_path, capsys, keys=keys) == [("signer", 3, "bad_signature")]
+
+
+def test_embedded_sqlite_store_verifies_too(tmp_path: Path, capsys: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'argus.db'}"
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    previous, rows = GENESIS_HASH, []
+    for seq in range(1, 6):
+        rows.append(db_row(make_record("solo", seq, previous)))
+        previous = rows[-1]["current_hash"]
+    with engine.begin() as connection:
+        connection.execute(insert(audit_records), rows)
+    assert check(url, tmp_path, capsys) == []
+    sql(engine, "UPDATE audit_records SET status = 'FAILURE' WHERE seq = 3")
+    assert check(url, tmp_path, capsys) == [("solo", 3, "modified")]
+    engine.dispose()
 
 
 def test_unreachable_database_is_an_error_not_a_pass(capsys: Any) -> None:

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 import rfc8785
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from argus_client.event import EVENT_FIELDS
 from argus_client.hashchain import (
     GENESIS_HASH,
@@ -22,8 +25,6 @@ from argus_client.hashchain import (
     record_hash_input,
     record_row,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "hashchain" / "records.json"
 HASHED = [f for f in RECORD_FIELDS if f != "currentHash"]
@@ -123,7 +124,9 @@ def test_canonical_metadata() -> None:
     assert canonical_metadata(None) is None
     assert canonical_metadata({}) == "{}"
     assert canonical_metadata({"b": 1.0, "a": [1e21, "é"]}) == '{"a":[1e+21,"é"],"b":1}'
-    for bad in ({"n": 2**53}, {"n": -(2**53)}, {"n": math.nan}, {"n": math.inf}):
+    # integers beyond 2**53 keep their exact digits (Go int64 such as UnixNano)
+    assert canonical_metadata({"n": 2**53, "m": -(2**63)}) == '{"m":-9223372036854775808,"n":9007199254740992}'
+    for bad in ({"n": math.nan}, {"n": math.inf}):
         with pytest.raises(ValueError, match="RFC 8785"):
             canonical_metadata(bad)
 
@@ -196,6 +199,12 @@ def test_inserted_duplicate_seq() -> None:
         assert verify(records) == [("a", 5, "inserted")]
     records = list(genuine)
     records.insert(5, {**forged, "currentHash": "2" * 64})
+    assert verify(records) == [("a", 5, "inserted")]
+
+
+def test_duplicated_line_is_inserted_not_forked() -> None:
+    records = trail()
+    records.insert(5, dict(records[4]))
     assert verify(records) == [("a", 5, "inserted")]
 
 

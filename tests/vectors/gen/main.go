@@ -4,7 +4,7 @@
 //
 // Outputs (in -out): gojson.json (encoding/json behaviour), go_v1.json (events signed exactly as
 // the reference Go client pkg/audit signs them), go_v2.json (Argus v2 / JCS, signed from Go), and
-// the TEST-ONLY key pairs as PEM.
+// ed25519_edge.json (Ed25519 strictness edge cases) and the TEST-ONLY key pairs as PEM.
 package main
 
 import (
@@ -193,6 +193,10 @@ func main() {
 		if err := writeJSON(filepath.Join(*outDir, "go_"+format+".json"), doc); err != nil {
 			log.Fatal(err)
 		}
+	}
+	edge := map[string]any{"generator": generator, "keys": keyInfo, "vectors": edgeVectors(keys["test-ed25519-2026"])}
+	if err := writeJSON(filepath.Join(*outDir, "ed25519_edge.json"), edge); err != nil {
+		log.Fatal(err)
 	}
 	if err := writeJSON(filepath.Join(*outDir, "gojson.json"), gj); err != nil {
 		log.Fatal(err)

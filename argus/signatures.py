@@ -1,9 +1,11 @@
 """Batch signature verification for the processor (and the gateway): one reason or None per event.
 
-Why a batch function with no I/O and no event loop: verification is CPU work (~40 us per Ed25519
-event, ~25 us per RSA-2048), so callers run it off the event loop, `await asyncio.to_thread(
+Why a batch function with no I/O and no event loop: verification is CPU work (~45 us per Ed25519
+event, ~22 us per RSA-2048), so callers run it off the event loop, `await asyncio.to_thread(
 verify_batch, events, registry)` or in a process pool (`init_worker` + `verify_batch_in_worker`).
-PyNaCl (libsodium) releases the GIL and is ~1.6x faster than `cryptography` for Ed25519.
+Ed25519 backends (bench/bench_signatures.py): PyNaCl (libsodium, the default) is ~1.6x faster per
+core than `cryptography`; both release the GIL, so a verifying thread runs beside the event loop
+and two threads use two cores. `ed25519_backend="cryptography"` is there for cross-checks.
 
 libsodium vs Go/OpenSSL Ed25519: all three check S < L (no malleability) and use the same
 cofactorless equation; libsodium additionally rejects small-order public keys and small-order R.
@@ -14,24 +16,28 @@ signature could pass in Go and fail here - failing closed. tests/unit/test_signi
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
 
-from argus_client.event import parse_timestamp
-from argus_client.signing import SignatureError, prepare_verification, verify_signature
 from nacl.exceptions import BadSignatureError
 
-from argus.keys import KeyLookupError, KeyRegistry, PublicKeyEntry
+from argus.config import ConfigError, Settings
+from argus.keys import KeyLookupError, KeyRegistry, KeyRegistryError, PublicKeyEntry, install_sighup_reload
+from argus_client.event import parse_timestamp
+from argus_client.signing import SignatureError, prepare_verification, verify_signature
 
 log = logging.getLogger(__name__)
 
+Ed25519Backend = Literal["pynacl", "cryptography"]
 REQUIRED = "signature: required"
 DOES_NOT_VERIFY = "signature: does not verify"
 
 
-def _crypto_ok(entry: PublicKeyEntry, signature: bytes, data: bytes) -> bool:
-    if entry.nacl_key is not None:
+def _crypto_ok(entry: PublicKeyEntry, signature: bytes, data: bytes, backend: Ed25519Backend) -> bool:
+    if entry.nacl_key is not None and backend == "pynacl":
         try:
             entry.nacl_key.verify(data, signature)
         except BadSignatureError:
@@ -46,6 +52,7 @@ def verify_one(
     *,
     require_signatures: bool = False,
     received_at: datetime | None = None,
+    ed25519_backend: Ed25519Backend = "pynacl",
 ) -> str | None:
     """None if the event verifies (or is unsigned and signatures are optional), else the reason."""
     if not event.get("signature"):
@@ -63,7 +70,7 @@ def verify_one(
         return exc.reason
     except ValueError as exc:  # EventValidationError from the timestamp: "timestamp: ..."
         return str(exc)
-    return None if _crypto_ok(entry, signature, data) else DOES_NOT_VERIFY
+    return None if _crypto_ok(entry, signature, data, ed25519_backend) else DOES_NOT_VERIFY
 
 
 def verify_batch(
@@ -72,6 +79,7 @@ def verify_batch(
     *,
     require_signatures: bool = False,
     received_at: datetime | None = None,
+    ed25519_backend: Ed25519Backend = "pynacl",
 ) -> list[str | None]:
     """Verify normalized events (validate_event output); never raises for one bad event.
 
@@ -81,7 +89,14 @@ def verify_batch(
     results: list[str | None] = []
     for event in events:
         try:
-            results.append(verify_one(event, registry, require_signatures=require_signatures, received_at=received_at))
+            reason = verify_one(
+                event,
+                registry,
+                require_signatures=require_signatures,
+                received_at=received_at,
+                ed25519_backend=ed25519_backend,
+            )
+            results.append(reason)
         except Exception as exc:  # a bug must fail the event, not the batch (and never pass it)
             log.exception("unexpected error verifying event %r", event.get("id"))
             results.append(f"signature: cannot be verified ({type(exc).__name__})")
@@ -104,3 +119,33 @@ def verify_batch_in_worker(
     if _worker_registry is None:
         raise RuntimeError("verify_batch_in_worker needs init_worker(keys_config) as the pool initializer")
     return verify_batch(events, _worker_registry, require_signatures=require_signatures, received_at=received_at)
+
+
+BatchVerifier = Callable[[list[dict[str, Any]]], list[str | None]]
+
+
+def load_key_registry(settings: Settings) -> KeyRegistry:
+    """The configured registry (ARGUS_KEYS_CONFIG); with none, an empty one: every signature fails."""
+    if settings.keys_config is None:
+        return KeyRegistry()
+    try:
+        return KeyRegistry.load(settings.keys_config)
+    except KeyRegistryError as exc:
+        raise ConfigError(f"ARGUS_KEYS_CONFIG: {exc}") from exc
+
+
+def make_batch_verifier(settings: Settings, registry: KeyRegistry) -> BatchVerifier:
+    """verify_batch bound to the registry and the REQUIRE_SIGNATURES policy."""
+
+    def verify(events: list[dict[str, Any]]) -> list[str | None]:
+        # Live ingest: arrival time is now, which enables the registry's ingestGraceSeconds check.
+        now = datetime.now(UTC)
+        return verify_batch(events, registry, require_signatures=settings.require_signatures, received_at=now)
+
+    return verify
+
+
+def watch_for_reload(registry: KeyRegistry) -> None:
+    """Reload the registry on SIGHUP (from the running loop); a no-op for an in-memory registry."""
+    if registry.source is not None:
+        install_sighup_reload(registry, asyncio.get_running_loop())

@@ -1,0 +1,156 @@
+"""Crashes, restarts, rebalances, zombies and poison messages: nothing lost, nothing duplicated, no forks."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from argus.db.engine import make_engine
+from argus_client.enums import EnumConfig
+from argus_client.envelope import encode_envelope
+from argus_client.uuid7 import uuid7
+from processor.decode import RawMessage
+from processor.pipeline import BatchProcessor
+from tests.integration.harness import Stack, chain_problems, make_event, running_stack, wait_for
+
+ACTORS = [f"svc-{i:02d}" for i in range(40)]
+
+
+def _events(count: int, seed: int = 7) -> list[dict[str, object]]:
+    rng = random.Random(seed)
+    return [make_event(rng.choice(ACTORS), i, id=uuid7()) for i in range(count)]
+
+
+@pytest.fixture
+def stack(kafka_bootstrap: str, pg_url: str, unique_name: str, tmp_path: Path) -> Iterator[Stack]:
+    with running_stack(
+        kafka_bootstrap, pg_url, unique_name, tmp_path, extra_env={"ARGUS_PROCESSOR_BATCH_SIZE": "300"}
+    ) as running:
+        yield running
+
+
+def _assert_exactly_once(stack: Stack, events: list[dict[str, object]]) -> None:
+    records = stack.records()
+    assert len(records) == len(events), f"stored {len(records)} of {len(events)}\n{stack.logs()}"
+    assert {r["id"] for r in records} == {e["id"] for e in events}
+    assert chain_problems(records) == []
+    # per actor, the chain follows production order
+    by_actor: dict[str, list[str]] = {}
+    for event in events:
+        by_actor.setdefault(str(event["actorId"]), []).append(str(event["id"]))
+    stored: dict[str, list[str]] = {}
+    for record in records:
+        stored.setdefault(record["actorId"], []).append(record["id"])
+    assert stored == by_actor
+
+
+def test_sigkill_at_random_points_then_restart(stack: Stack) -> None:
+    events = _events(6000)
+    stack.produce_envelopes(events)
+    for threshold in (800, 2500, 4200):
+        process = stack.start_processor()
+        wait_for(
+            lambda t=threshold: stack.stored_count() >= t,
+            120,
+            lambda t=threshold: f">= {t} stored\n{stack.logs()}",
+            0.05,
+        )
+        time.sleep(random.uniform(0, 0.3))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    stack.start_processor()
+    wait_for(lambda: stack.stored_count() >= len(events), 120, lambda: f"all stored\n{stack.logs()}")
+    time.sleep(2)  # anything extra (a duplicate) would land now
+    _assert_exactly_once(stack, events)
+
+
+@pytest.mark.parametrize("point", ["before_commit", "after_commit"])
+def test_crash_at_exact_protocol_points(stack: Stack, point: str) -> None:
+    events = _events(2000, seed=11)
+    stack.produce_envelopes(events)
+    stack.extra_env["ARGUS_FAULT_CRASH"] = f"{point}:2"
+    crashed = stack.start_processor()
+    assert crashed.wait(timeout=120) == 137, stack.logs()
+    stored_at_crash = stack.stored_count()
+    assert stored_at_crash < len(events)
+    del stack.extra_env["ARGUS_FAULT_CRASH"]
+    stack.start_processor()
+    wait_for(lambda: stack.stored_count() >= len(events), 120, lambda: f"all stored\n{stack.logs()}")
+    time.sleep(2)
+    _assert_exactly_once(stack, events)
+
+
+def test_two_replicas_one_killed_mid_stream(stack: Stack) -> None:
+    events = _events(6000, seed=3)
+    first = stack.start_processor("a")
+    stack.start_processor("b")
+    time.sleep(8)  # both join the group
+    stack.produce_envelopes(events[:3000])
+    wait_for(lambda: stack.stored_count() >= 1500, 120, lambda: f">= 1500 stored\n{stack.logs()}", 0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    stack.produce_envelopes(events[3000:])
+    wait_for(lambda: stack.stored_count() >= len(events), 180, lambda: f"all stored\n{stack.logs()}")
+    time.sleep(2)
+    _assert_exactly_once(stack, events)
+
+
+def test_bad_messages_are_dead_lettered_and_never_block_the_partition(stack: Stack) -> None:
+    good = [make_event("svc-dlq", i, id=uuid7()) for i in range(3)]
+    stack.produce_envelopes([good[0]])
+    stack.produce_raw(b"\xff not json", b"svc-dlq")
+    stack.produce_raw(None, b"svc-dlq")
+    stack.produce_raw(
+        encode_envelope(make_event("svc-dlq", 9, status="BAD"), source=None, received_at=None), b"svc-dlq"
+    )
+    stack.produce_raw(encode_envelope(make_event("someone-else", 9), source=None, received_at=None), b"svc-dlq")
+    stack.produce_raw(orjson.dumps({"hello": "world"}), b"svc-dlq")
+    stack.produce_envelopes(good[1:])
+    stack.start_processor()
+    wait_for(lambda: stack.stored_count() == 3, 90, lambda: f"3 stored\n{stack.logs()}")
+    wait_for(lambda: len(stack.query("SELECT 1 FROM dead_letters")) == 5, 30, "5 dead letters")
+    records = stack.records()
+    assert [r["seq"] for r in records] == [1, 2, 3] and chain_problems(records) == []
+    reasons = sorted(row.reason.split(":")[0] for row in stack.query("SELECT reason FROM dead_letters"))
+    assert reasons == ["$", "$", "$", "actorId", "status"]
+    dlq = stack.topic_messages(stack.dlq_topic, expected=5)
+    assert len(dlq) == 5
+    headers = [dict(m.headers()) for m in dlq]
+    assert all(h["argus.reason"] for h in headers)
+    assert {m.value() for m in dlq} >= {b"\xff not json", orjson.dumps({"hello": "world"})}
+
+
+def _raw(topic: str, partition: int, offset: int, event: dict[str, object]) -> RawMessage:
+    value = encode_envelope(event, source="test", received_at="2026-01-01T00:00:00.000000Z")
+    return RawMessage(topic, partition, offset, str(event["actorId"]).encode(), value, None)
+
+
+async def test_a_zombie_writer_cannot_fork_a_chain(pg_url: str) -> None:
+    """Two replicas believe they own partition 0; the stale one's batch fails and is skipped."""
+    topic = "zombie.events"
+    events = [make_event("svc-z", i, id=uuid7()) for i in range(20)]
+    messages = [_raw(topic, 0, offset, event) for offset, event in enumerate(events)]
+    engine = make_engine(pg_url)
+
+    def verify(batch: list[dict[str, object]]) -> list[str | None]:
+        return [None] * len(batch)
+
+    owner = BatchProcessor(engine, topic, EnumConfig(), verify, 1000)
+    zombie = BatchProcessor(engine, topic, EnumConfig(), verify, 1000)
+    await zombie.handle(messages[:1])  # the zombie caches progress and the chain head...
+    await owner.handle(messages[:1])  # ...the owner sees it stored and skips
+    await owner.handle(messages[1:10])
+    result = await zombie.handle(messages[1:10])  # stale: conflicts, reloads, skips everything
+    assert result.records == [] and result.skipped == 9
+    await zombie.handle(messages[10:])  # after reloading it continues the chain correctly
+    stack_records = Stack(kafka="", db_url=pg_url, name="z", tmp=Path("."))
+    records = stack_records.records()
+    assert [r["seq"] for r in records] == list(range(1, 21))
+    assert chain_problems(records) == []
+    engine.dispose()
