@@ -53,7 +53,7 @@ def _tables(url: str) -> set[str]:
 
 def test_migrations_up_and_down_on_postgresql(pg_url: str) -> None:
     assert _tables(pg_url) >= TABLES
-    assert migrate.current(pg_url) == "0001"
+    assert migrate.current(pg_url) == migrate.head()
     migrate.downgrade(pg_url, "base")
     assert not (TABLES & _tables(pg_url))
     assert migrate.current(pg_url) is None
@@ -66,4 +66,4 @@ def test_migrations_up_and_down_on_sqlite(sqlite_url: str) -> None:
     migrate.downgrade(sqlite_url, "base")
     assert not (TABLES & _tables(sqlite_url))
     migrate.upgrade(sqlite_url)
-    assert migrate.current(sqlite_url) == "0001"
+    assert migrate.current(sqlite_url) == migrate.head()

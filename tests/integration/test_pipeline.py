@@ -44,7 +44,8 @@ async def test_single_and_bulk_events_are_stored_with_every_field_and_chained(
     trace = str(uuid.uuid4())
     message = base64.b64encode(b"raw payload \x00\xff").decode()
     single = make_event("svc-orders", 1, traceId=trace, message=message)
-    single["metadata"].update({"nanos": 2**60 + 1, "html": "<a&b>", "unicode": "żółw 🐢", "nested": {"z": [], "a": None}})
+    extra = {"nanos": 2**60 + 1, "html": "<a&b>", "unicode": "żółw 🐢", "nested": {"z": [], "a": None}}
+    single["metadata"].update(extra)
     response = await gateway.post("/api/audit-logs", json=single, headers=AUTH)
     assert response.status == 201, await response.text()
     single_id = (await response.json())["id"]
