@@ -17,8 +17,9 @@ ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd -P)
 
 readonly KAFKA_VERSION=3.9.1
 readonly HOST=127.0.0.1 # loopback only, never anything else
-readonly PORT=19092
-readonly CONTROLLER_PORT=19093
+# Ports can be moved (e.g. to run a second checkout's services beside these).
+readonly PORT=${ARGUS_LOCAL_KAFKA_PORT:-19092}
+readonly CONTROLLER_PORT=$((PORT + 1))
 readonly START_TIMEOUT=60
 readonly STOP_TIMEOUT=30
 
@@ -177,7 +178,9 @@ render_props() {
   # log.dirs is a comma-separated list and .properties treats '\' as an escape.
   [[ $DATA != *[,\\]* ]] || die "the repo path $ROOT contains ',' or '\\', which Kafka's log.dirs cannot express"
   tpl=$(<"$PROPS_TEMPLATE")
-  printf '%s\n' "${tpl//@KAFKA_DATA_DIR@/$DATA}" >"$PROPS.tmp"
+  tpl=${tpl//@KAFKA_DATA_DIR@/$DATA}
+  tpl=${tpl//@CONTROLLER_PORT@/$CONTROLLER_PORT}
+  printf '%s\n' "${tpl//@PORT@/$PORT}" >"$PROPS.tmp"
   mv "$PROPS.tmp" "$PROPS"
 }
 

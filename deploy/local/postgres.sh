@@ -18,7 +18,7 @@ SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd -P)
 
 readonly HOST=127.0.0.1 # loopback only, never anything else
-readonly PORT=55432
+readonly PORT=${ARGUS_LOCAL_PG_PORT:-55432}
 readonly DB_USER=argus
 readonly DB_PASSWORD=argus
 readonly DATABASES=(argus argus_test)

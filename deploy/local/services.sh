@@ -12,11 +12,13 @@ SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd -P)
 readonly ENV_FILE=$ROOT/.local/env.sh
 
+KAFKA_PORT=${ARGUS_LOCAL_KAFKA_PORT:-19092}
+PG_PORT=${ARGUS_LOCAL_PG_PORT:-55432}
 ENV_LINES=(
-  "export ARGUS_KAFKA_BOOTSTRAP=127.0.0.1:19092"
-  "export ARGUS_TEST_KAFKA_BOOTSTRAP=127.0.0.1:19092"
-  "export ARGUS_DATABASE_URL=postgresql+psycopg2://argus:argus@127.0.0.1:55432/argus"
-  "export ARGUS_TEST_DATABASE_URL=postgresql+psycopg2://argus:argus@127.0.0.1:55432/argus_test"
+  "export ARGUS_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
+  "export ARGUS_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
+  "export ARGUS_DATABASE_URL=postgresql+psycopg2://argus:argus@127.0.0.1:$PG_PORT/argus"
+  "export ARGUS_TEST_DATABASE_URL=postgresql+psycopg2://argus:argus@127.0.0.1:$PG_PORT/argus_test"
 )
 
 write_env() {
@@ -45,8 +47,8 @@ cmd_start() {
   fi
   write_env
   echo "services: all up in $((SECONDS - started))s"
-  echo "  kafka     PLAINTEXT 127.0.0.1:19092 (KRaft controller 127.0.0.1:19093), log $ROOT/.local/kafka/logs/server.log"
-  echo "  postgres  127.0.0.1:55432, user argus/argus, databases argus + argus_test, log $ROOT/.local/postgres/log/postgres.log"
+  echo "  kafka     PLAINTEXT 127.0.0.1:$KAFKA_PORT (KRaft controller 127.0.0.1:$((KAFKA_PORT + 1))), log $ROOT/.local/kafka/logs/server.log"
+  echo "  postgres  127.0.0.1:$PG_PORT, user argus/argus, databases argus + argus_test, log $ROOT/.local/postgres/log/postgres.log"
   echo "services: wrote $ENV_FILE (source it with: . $ENV_FILE)"
   printf '%s\n' "${ENV_LINES[@]}"
 }
