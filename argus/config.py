@@ -112,7 +112,7 @@ class Settings:
     chain_cache_size: int = _setting("ARGUS_CHAIN_CACHE_SIZE", 200_000, _int_in(1, 100_000_000))
     require_signatures: bool = _setting("REQUIRE_SIGNATURES", False, _bool)
     gateway_verify_signatures: bool = _setting("ARGUS_GATEWAY_VERIFY_SIGNATURES", True, _bool)
-    processor_web_port: int = _setting("ARGUS_PROCESSOR_WEB_PORT", 6066, _int_in(1, 65535))
+    processor_metrics_port: int = _setting("ARGUS_PROCESSOR_METRICS_PORT", 9108, _int_in(0, 65535))
     kafka_security_protocol: str | None = _setting("ARGUS_KAFKA_SECURITY_PROTOCOL", None, _optional_text)
     kafka_sasl_mechanism: str | None = _setting("ARGUS_KAFKA_SASL_MECHANISM", None, _optional_text)
     kafka_sasl_username: str | None = _setting("ARGUS_KAFKA_SASL_USERNAME", None, _optional_text)

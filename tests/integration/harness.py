@@ -120,6 +120,7 @@ class Stack:
                 "ARGUS_AUTH_TOKEN": TOKEN,
                 "ARGUS_PROCESSOR_BATCH_WITHIN": "0.1",
                 "ARGUS_PROCESSOR_SESSION_TIMEOUT": "6",
+                "ARGUS_PROCESSOR_METRICS_PORT": "0",
             }
         )
         env.update(self.extra_env)

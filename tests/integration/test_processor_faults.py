@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import signal
+import socket
+import urllib.request
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,6 +114,8 @@ def test_bad_messages_are_dead_lettered_and_never_block_the_partition(stack: Sta
     stack.produce_raw(encode_envelope(make_event("someone-else", 9), source=None, received_at=None), b"svc-dlq")
     stack.produce_raw(orjson.dumps({"hello": "world"}), b"svc-dlq")
     stack.produce_envelopes(good[1:])
+    metrics_port = _free_port()
+    stack.extra_env["ARGUS_PROCESSOR_METRICS_PORT"] = str(metrics_port)
     stack.start_processor()
     wait_for(lambda: stack.stored_count() == 3, 90, lambda: f"3 stored\n{stack.logs()}")
     wait_for(lambda: len(stack.query("SELECT 1 FROM dead_letters")) == 5, 30, "5 dead letters")
@@ -124,6 +128,16 @@ def test_bad_messages_are_dead_lettered_and_never_block_the_partition(stack: Sta
     headers = [dict(m.headers()) for m in dlq]
     assert all(h["argus.reason"] for h in headers)
     assert {m.value() for m in dlq} >= {b"\xff not json", orjson.dumps({"hello": "world"})}
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+        exposition = response.read().decode()
+    assert "argus_records_stored_total 3.0" in exposition
+    assert 'argus_dead_letters_total{field="status"} 1.0' in exposition
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _raw(topic: str, partition: int, offset: int, event: dict[str, object]) -> RawMessage:
