@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import signal
 import socket
-import urllib.request
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
