@@ -147,5 +147,9 @@ def make_batch_verifier(settings: Settings, registry: KeyRegistry) -> BatchVerif
 
 def watch_for_reload(registry: KeyRegistry) -> None:
     """Reload the registry on SIGHUP (from the running loop); a no-op for an in-memory registry."""
-    if registry.source is not None:
+    if registry.source is None:
+        return
+    try:
         install_sighup_reload(registry, asyncio.get_running_loop())
+    except (RuntimeError, ValueError) as exc:  # signal handlers exist only in the main thread
+        log.warning("SIGHUP key reload not installed: %s", exc)

@@ -9,8 +9,12 @@ and on every assignment the consumer is moved to the stored offset + 1. Agent co
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -24,11 +28,14 @@ from argus.keys import KeyRegistry
 from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
 from processor.decode import RawMessage
 from processor.pipeline import BatchProcessor, BatchResult
+from processor.resume import install_resume_from_database
 from sinks.dead_letter import DeadLetterSink
 from sinks.fanout import Fanout
 from sinks.registry import load_sinks
 
 log = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 30.0
 
 
 @dataclass
@@ -77,16 +84,38 @@ def _dead_letter_records(result: BatchResult) -> list[dict[str, Any]]:
     ]
 
 
+async def _store(batch: BatchProcessor, messages: list[RawMessage]) -> BatchResult:
+    """Store a batch even if the worker is told to stop meanwhile.
+
+    `take_events` acknowledges a batch when the loop body ends, also when it ends by
+    cancellation; faust then commits those offsets on shutdown. So a batch in flight is allowed
+    to finish (bounded); if it cannot, the process exits at once, without acknowledging it.
+    """
+    task = asyncio.ensure_future(batch.handle(messages))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        try:
+            await asyncio.wait_for(task, timeout=STOP_GRACE_SECONDS)
+        except BaseException:
+            log.critical("stopping with a batch that could not be stored; exiting without acknowledging it")
+            os._exit(70)
+        raise
+
+
 def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust.App:
     """Build the faust app and its single agent; signatures are checked against `registry`
     (default: ARGUS_KEYS_CONFIG, reloaded on SIGHUP), always, whatever the gateway did."""
     registry = registry or load_key_registry(settings)
     verifier = make_batch_verifier(settings, registry)
+    datadir = Path(tempfile.gettempdir()) / "argus-faust" / settings.consumer_group  # unused by a memory store
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.consumer_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=_broker_credentials(settings),
         store="memory://",
+        datadir=str(datadir),
         autodiscover=False,
         web_enabled=False,
         topic_disable_leader=True,
@@ -122,26 +151,16 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(_app: faust.App, revoked: set[TP], **_kwargs: Any) -> None:
-        if "r" in runtime:
-            runtime["r"].batch.forget_partitions([tp.partition for tp in revoked if tp.topic == settings.topic])
+        batch.forget_partitions([tp.partition for tp in revoked if tp.topic == settings.topic])
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(_app: faust.App, assigned: set[TP], **_kwargs: Any) -> None:
-        """Resume each partition from the database's progress, not from Kafka's committed offset."""
-        if "r" not in runtime:
-            return
-        mine = [tp for tp in assigned if tp.topic == settings.topic]
-        batch = runtime["r"].batch
-        batch.forget_partitions([tp.partition for tp in mine])
-        progress = batch.stored_progress([tp.partition for tp in mine])  # synchronous: seek before fetching
-        for tp in mine:
-            if tp.partition in progress:
-                await app.consumer.seek(tp, progress[tp.partition].last_offset + 1)
-        log.info(
-            "assigned %s; resuming from stored progress %s",
-            sorted(tp.partition for tp in mine),
-            {p: v.last_offset + 1 for p, v in progress.items()},
-        )
+        """Assigned partitions restart from the database: its progress positions the consumer
+        (see processor/resume.py) and cached heads are dropped so they reload."""
+        partitions = [tp.partition for tp in assigned if tp.topic == settings.topic]
+        install_resume_from_database(app.consumer, settings.topic, batch.stored_progress)  # before any await
+        batch.forget_partitions(partitions)
+        log.info("assigned partitions %s", sorted(partitions))
 
     @app.agent(topic, concurrency=1)
     async def chain_and_store(stream: Any) -> None:
@@ -149,7 +168,7 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         state.dead_letters.start()
         watch_for_reload(registry)
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
-            result = await state.batch.handle([_to_raw(event) for event in events])
+            result = await _store(state.batch, [_to_raw(event) for event in events])
             state.sinks.submit(result.records)
             state.dead_letters.submit(_dead_letter_records(result))
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 
 metadata = MetaData(
@@ -63,7 +64,17 @@ audit_records = Table(
     UniqueConstraint("actor_id", "previous_hash"),
     UniqueConstraint("current_hash"),
     UniqueConstraint("kafka_partition", "kafka_offset"),
-    Index(None, "event_time"),
+    # Mirrors migration 0002 (query indexes); see its docstring for why each exists.
+    Index(None, "event_time", "id"),
+    Index(None, "actor_id", "event_time"),
+    Index(
+        None,
+        "target_id",
+        "event_time",
+        postgresql_where=text("target_id IS NOT NULL"),
+        sqlite_where=text("target_id IS NOT NULL"),
+    ),
+    Index(None, "trace_id", postgresql_where=text("trace_id IS NOT NULL"), sqlite_where=text("trace_id IS NOT NULL")),
 )
 
 #: One row per committed processor batch and partition: consumer progress kept in the same

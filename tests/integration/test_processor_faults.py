@@ -12,6 +12,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from argus.db.engine import make_engine
 from argus_client.enums import EnumConfig
@@ -85,6 +86,29 @@ def test_crash_at_exact_protocol_points(stack: Stack, point: str) -> None:
     stack.start_processor()
     wait_for(lambda: stack.stored_count() >= len(events), 120, lambda: f"all stored\n{stack.logs()}")
     time.sleep(2)
+    _assert_exactly_once(stack, events)
+
+
+def test_resumes_from_the_database_even_if_kafka_offsets_ran_ahead(stack: Stack) -> None:
+    """Kafka's committed offsets claim everything was consumed; the database says otherwise."""
+    events = _events(1500, seed=5)
+    stack.produce_envelopes(events[:500])
+    stack.start_processor()
+    wait_for(lambda: stack.stored_count() == 500, 120, lambda: f"500 stored\n{stack.logs()}")
+    stack.stop_all()
+    stack.produce_envelopes(events[500:])
+    consumer = Consumer({"bootstrap.servers": stack.kafka, "group.id": f"g.{stack.name}"})
+    try:
+        ahead = [
+            TopicPartition(stack.topic, p, consumer.get_watermark_offsets(TopicPartition(stack.topic, p))[1])
+            for p in range(stack.partitions)
+        ]
+        consumer.commit(offsets=ahead, asynchronous=False)
+    finally:
+        consumer.close()
+    stack.start_processor()
+    wait_for(lambda: stack.stored_count() >= len(events), 120, lambda: f"all stored\n{stack.logs()}")
+    time.sleep(1)
     _assert_exactly_once(stack, events)
 
 

@@ -1,0 +1,262 @@
+"""The OpenAPI 3.1 document of the whole HTTP API, built here and served at GET /openapi.json.
+
+Built from Python so the served document and `docs/openapi.json` (regenerated with
+`python -m ingest_gateway.openapi docs/openapi.json`) cannot diverge: a test compares them, and the
+integration tests validate every real response they receive against these schemas.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ingest_gateway.ops import argus_version
+
+J = dict[str, Any]
+STR: J = {"type": "string"}
+NSTR: J = {"type": ["string", "null"]}
+INT: J = {"type": "integer"}
+UUID: J = {"type": "string", "format": "uuid"}
+TIME: J = {"type": "string", "format": "date-time"}
+HASH: J = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+COUNTS: J = {"type": "object", "additionalProperties": INT}
+
+
+def _ref(name: str, kind: str = "schemas") -> J:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _obj(props: J, required: list[str] | None = None, *, closed: bool = True) -> J:
+    schema: J = {"type": "object", "properties": props, "required": list(props) if required is None else required}
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _json(schema: J, description: str, headers: J | None = None) -> J:
+    response: J = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _q(name: str, schema: J, description: str, *, where: str = "query") -> J:
+    return {"name": name, "in": where, "required": where == "path", "description": description, "schema": schema}
+
+
+def _op(summary: str, ok: J, *errors: str, params: list[J] | None = None, public: bool = False, **extra: Any) -> J:
+    op: J = {"summary": summary, "responses": {**ok, **{code: _ref(code, "responses") for code in errors}}, **extra}
+    if params:
+        op["parameters"] = params
+    if public:
+        op["security"] = []
+    return op
+
+
+# fmt: off
+_RETRY = {"Retry-After": {"description": "seconds to wait before retrying", "schema": STR}}
+_NUUID: J = {"type": ["string", "null"], "format": "uuid"}
+_EVENT_PROPS: J = {  # optional fields may also be sent as null
+    "id": {**_NUUID, "description": "client-chosen id (idempotency key); assigned (UUIDv7) when absent"},
+    "timestamp": {**TIME, "description": "RFC 3339, as the client saw the event; kept exactly as sent"},
+    "traceId": _NUUID, "eventType": {**NSTR, "description": "one of the configured eventTypes"},
+    "action": {**STR, "description": "one of the configured eventActions"}, "status": {"enum": ["SUCCESS", "FAILURE"]},
+    "actorType": {**STR, "description": "one of the configured actorTypes"},
+    "actorId": {"type": "string", "minLength": 1, "maxLength": 1024},
+    "targetType": {**STR, "description": "one of the configured targetTypes"},
+    "targetId": NSTR, "message": {**NSTR, "description": "standard base64, at most 1 MiB"},
+    "metadata": {"type": ["object", "null"], "description": "any JSON object; stored as RFC 8785 canonical text"},
+    "signature": {**NSTR, "description": "standard base64; see docs/signatures.md"},
+    "signatureAlgorithm": {"enum": ["RS256", "EdDSA", None]}, "publicKeyId": NSTR,
+    "signatureFormat": {"enum": ["v1", "v2", None]},
+}
+_RECORD_PROPS: J = {
+    "id": UUID, "timestamp": STR, "traceId": NSTR, "eventType": NSTR, "action": STR, "status": STR,
+    "actorType": STR, "actorId": STR, "targetType": STR, "targetId": NSTR,
+    "message": {**NSTR, "description": "only with includeMessage=true; standard base64"},
+    "metadata": {"type": ["object", "null", "string"],
+                 "description": "parsed from the stored canonical text (a string only if that text is not JSON)"},
+    "signature": NSTR, "signatureAlgorithm": NSTR, "publicKeyId": NSTR, "signatureFormat": NSTR,
+    "source": {**NSTR, "description": "name of the token that sent it; null for direct Kafka writes"},
+    "receivedAt": {**STR, "description": "RFC 3339 UTC, set by the gateway"},
+    "seq": {**INT, "minimum": 1, "description": "position in the actor's chain, 1..n"},
+    "previousHash": HASH, "currentHash": HASH, "kafkaPartition": INT, "kafkaOffset": INT, "storedAt": TIME,
+}
+_BREAK = _obj({"actorId": STR, "seq": INT, "kind": {"enum": ["modified", "missing", "inserted", "reordered",
+              "forked", "bad_signature"]}, "detail": STR})
+
+SCHEMAS: J = {
+    "Error": _obj({"error": STR, "message": STR, "field": {**STR, "description": "the parameter or event field"}},
+                  ["error", "message"]),
+    "Event": _obj(_EVENT_PROPS, ["timestamp", "action", "status", "actorType", "actorId", "targetType"]),
+    "Accepted": _obj({"id": UUID, "status": {"const": "accepted"}, "partition": INT, "offset": INT}),
+    "BulkResult": _obj({
+        "succeeded": {"type": "array", "items": _obj({"index": INT, "id": UUID})},
+        "failed": {"type": "array", "items": _obj({"index": INT, "field": STR, "error": STR})},
+    }),
+    "Record": _obj(_RECORD_PROPS, [p for p in _RECORD_PROPS if p != "message"]),
+    "LogPage": _obj({
+        "logs": {"type": "array", "items": _ref("Record")},
+        "total": {**INT, "description": "matching records; omitted with a cursor unless includeTotal=true"},
+        "limit": INT,
+        "offset": {**INT, "description": "omitted with a cursor"},
+        "nextCursor": {**NSTR, "description": "pass as cursor= for the next page; null on the last page"},
+    }, ["logs", "limit", "nextCursor"]),
+    "Summary": _obj({
+        "date": {"type": "string", "format": "date"}, "from": TIME, "to": TIME,
+        "total": INT, "byAction": COUNTS, "byStatus": COUNTS,
+        "byEventType": {**COUNTS, "description": 'events without an eventType are counted under ""'},
+        "byActorType": COUNTS, "uniqueActors": INT,
+        "topActors": {"type": "array", "items": _obj({"actorId": STR, "count": INT})},
+    }),
+    "Chain": _obj({"actorId": STR, "fromSeq": INT, "limit": INT, "records": {"type": "array", "items": _ref("Record")},
+                   "nextFromSeq": {"type": ["integer", "null"], "description": "null when the page reached the head"}}),
+    "ChainBreak": _BREAK,
+    "Verification": _obj({
+        "actorId": STR, "ok": {"type": "boolean"}, "records": INT,
+        "head": _obj({"seq": INT, "currentHash": HASH}),
+        "breakCount": INT, "breaks": {"type": "array", "items": _ref("ChainBreak"), "maxItems": 1000},
+        "notes": {"type": "array", "items": STR},
+    }),
+    "Health": _obj({"status": {"const": "ok"}}),
+    "Ready": _obj({"status": {"const": "ready"}, "kafka": _obj({"brokers": INT, "topic": STR})}),
+    "Version": _obj({"name": STR, "version": STR}),
+}
+RESPONSES: J = {
+    "400": _json(_ref("Error"), "a parameter or field is unknown or malformed; `field` names it"),
+    "401": _json(_ref("Error"), "no valid bearer token", {"WWW-Authenticate": {"schema": STR}}),
+    "403": _json(_ref("Error"), "the token lacks the scope: `ingest` for POST, `read` for GET"),
+    "404": _json(_ref("Error"), "no such record, actor or path"),
+    "413": _json(_ref("Error"), "body larger than ARGUS_MAX_BODY_BYTES, or more events than ARGUS_BULK_MAX_EVENTS"),
+    "415": _json(_ref("Error"), "Content-Type is not application/json"),
+    "503": _json(_ref("Error"), "Kafka (writes) or the database (reads) did not answer; retry later", _RETRY),
+}
+PARAMETERS: J = {
+    "limit": _q("limit", {**INT, "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
+    "includeMessage": _q("includeMessage", {"type": "boolean", "default": False},
+                         "include the (possibly large) base64 message"),
+    "actorId": _q("actorId", {"type": "string", "minLength": 1, "maxLength": 1024},
+                  "the actor, percent-encoded", where="path"),
+}
+_FILTERS = [
+    _q(name, UUID if name == "traceId" else STR, f"only records whose {name} equals this")
+    for name in ("traceId", "eventType", "action", "status", "actorId", "actorType", "targetType", "targetId")
+]
+_LIST_PARAMS = [
+    *_FILTERS,
+    _q("from", TIME, "event time >= this (RFC 3339 with zone)"),
+    _q("to", TIME, "event time < this (RFC 3339 with zone); must be later than from"),
+    _ref("includeMessage", "parameters"),
+    _ref("limit", "parameters"),
+    _q("offset", {**INT, "minimum": 0, "maximum": 10_000_000, "default": 0}, "rows to skip; not with cursor"),
+    _q("cursor", STR, "nextCursor of the previous page (keyset pagination; fast at any depth)"),
+    _q("includeTotal", {"type": "boolean"}, "count matching records (default: true without cursor, false with)"),
+]
+_INGEST = ["400", "401", "403", "413", "415", "503"]
+_READ = ["400", "401", "403", "503"]
+_JSON_BODY = {"required": True, "content": {"application/json": {"schema": _ref("Event")}}}
+
+PATHS: J = {
+    "/api/audit-logs": {
+        "post": _op("Record one event (answered after Kafka durably accepted it)",
+                    {"201": _json(_ref("Accepted"), "accepted")}, *_INGEST, requestBody=_JSON_BODY),
+        "get": _op("List records, newest first (event time, then id, descending)",
+                   {"200": _json(_ref("LogPage"), "one page")}, *_READ, params=_LIST_PARAMS),
+    },
+    "/api/audit-logs/bulk": {
+        "post": _op("Record up to ARGUS_BULK_MAX_EVENTS events with per-item results", {
+            "201": _json(_ref("BulkResult"), "all accepted"),
+            "207": _json(_ref("BulkResult"), "some rejected"),
+            "400": _json({"oneOf": [_ref("BulkResult"), _ref("Error")]}, "all rejected, or the body is not an array"),
+        }, *[c for c in _INGEST if c != "400"], requestBody={
+            "required": True, "content": {"application/json": {"schema": {"type": "array", "items": _ref("Event")}}},
+        }),
+    },
+    "/api/audit-logs/{id}": {
+        "get": _op("One record with its chain position and Kafka coordinates",
+                   {"200": _json(_ref("Record"), "the record")}, *_READ, "404",
+                   params=[_q("id", UUID, "the record id", where="path"), _ref("includeMessage", "parameters")]),
+    },
+    "/api/audit-summary": {
+        "get": _op("Activity of one UTC day", {"200": _json(_ref("Summary"), "the summary")}, *_READ, params=[
+            _q("date", {"type": "string", "format": "date"}, "YYYY-MM-DD (default: today, UTC)"),
+            _q("top", {**INT, "minimum": 1, "maximum": 100, "default": 10}, "how many top actors"),
+        ]),
+    },
+    "/api/actors/{actorId}/chain": {
+        "get": _op("One actor's chain in seq order", {"200": _json(_ref("Chain"), "one page of the chain")},
+                   *_READ, "404", params=[
+                       _ref("actorId", "parameters"),
+                       _q("fromSeq", {**INT, "minimum": 1, "default": 1}, "first seq to return"),
+                       _ref("limit", "parameters"), _ref("includeMessage", "parameters"),
+                   ]),
+    },
+    "/api/actors/{actorId}/verify": {
+        "get": _op("Verify the actor's whole chain on the server (hashes, seq 1..n, links)",
+                   {"200": _json(_ref("Verification"), "the report (ok=false lists the breaks)")},
+                   *_READ, "404", params=[_ref("actorId", "parameters")]),
+    },
+    "/health": {"get": _op("Liveness", {"200": _json(_ref("Health"), "alive")}, public=True)},
+    "/ready": {"get": _op("Readiness: Kafka reachable", {"200": _json(_ref("Ready"), "ready")}, "503", public=True)},
+    "/version": {"get": _op("Version", {"200": _json(_ref("Version"), "name and version")}, public=True)},
+    "/metrics": {"get": _op("Prometheus metrics", {"200": {"description": "text exposition format",
+                            "content": {"text/plain": {"schema": STR}}}}, public=True)},
+    "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"}, "OpenAPI 3.1")}, public=True)},
+}
+
+# fmt: on
+
+
+@functools.cache
+def document() -> J:
+    """The whole OpenAPI document (built once; the version comes from the installed package)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Argus audit-logging API",
+            "version": argus_version(),
+            "description": "Tamper-evident audit trail: write events, read them back, verify per-actor hash "
+            "chains. Errors are JSON {error, message, field?}. See docs/api.md.",
+        },
+        "servers": [{"url": "http://127.0.0.1:3001"}],
+        "security": [{"bearerAuth": []}],
+        "paths": PATHS,
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "ARGUS_AUTH_TOKEN(S); scope `ingest` for POST, `read` for GET",
+                }
+            },
+            "schemas": SCHEMAS,
+            "responses": RESPONSES,
+            "parameters": PARAMETERS,
+        },
+    }
+
+
+def render() -> bytes:
+    return orjson.dumps(document(), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+async def serve(_request: web.Request) -> web.Response:
+    return web.Response(body=render(), content_type="application/json")
+
+
+def main(argv: list[str]) -> int:
+    """Write the document to the path given (or stdout): keeps docs/openapi.json current."""
+    if argv:
+        with open(argv[0], "wb") as handle:
+            handle.write(render())
+    else:
+        sys.stdout.buffer.write(render())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
