@@ -194,3 +194,23 @@ async def test_kafka_down_answers_503_with_retry_after(stack: Stack) -> None:
         assert (await client.get("/ready")).status == 503
     finally:
         await client.close()
+
+
+async def test_embedded_sqlite_store_end_to_end(
+    kafka_bootstrap: str, sqlite_url: str, unique_name: str, tmp_path: Path
+) -> None:
+    """The laptop default: Kafka plus the embedded SQLite store, same guarantees."""
+    with running_stack(kafka_bootstrap, sqlite_url, f"sq{unique_name}", tmp_path) as stack:
+        client = TestClient(TestServer(init(load_settings(stack.settings_env()))))
+        await client.start_server()
+        try:
+            events = [make_event(f"svc-{i % 3}", i) for i in range(30)]
+            response = await client.post("/api/audit-logs/bulk", json=events, headers=AUTH)
+            assert response.status == 201
+        finally:
+            await client.close()
+        stack.start_processor()
+        wait_for(lambda: stack.stored_count() == 30, 90, lambda: f"30 stored\n{stack.logs()}")
+        records = stack.records()
+        assert chain_problems(records) == []
+        assert sorted({r["seq"] for r in records if r["actorId"] == "svc-0"}) == list(range(1, 11))
