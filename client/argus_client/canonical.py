@@ -32,22 +32,7 @@ V1_TEXT_FIELDS: Final = (
 )
 
 #: v2 members besides "format", all always present (null when absent or empty).
-V2_FIELDS: Final = (
-    "id",
-    "traceId",
-    "timestamp",
-    "eventType",
-    "action",
-    "status",
-    "actorType",
-    "actorId",
-    "targetType",
-    "targetId",
-    "message",
-    "metadata",
-    "publicKeyId",
-    "signatureAlgorithm",
-)
+V2_FIELDS: Final = ("id", *V1_TEXT_FIELDS, "message", "metadata", "publicKeyId", "signatureAlgorithm")
 
 Event = dict[str, Any]
 

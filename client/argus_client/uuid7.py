@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 
 
 def uuid7() -> str:
@@ -16,4 +15,5 @@ def uuid7() -> str:
     value |= ((rand >> 62) & 0xFFF) << 64
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
-    return str(uuid.UUID(int=value))
+    text = f"{value:032x}"  # formatting by hand is ~0.6 us cheaper than str(uuid.UUID(int=value))
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
