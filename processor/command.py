@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 import faust
+from confluent_kafka import KafkaException
 from prometheus_client import start_http_server
 
 from argus.config import load_settings
@@ -21,7 +23,11 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings.processor_metrics_port:  # Prometheus scrape endpoint; 0 disables it
         start_http_server(settings.processor_metrics_port, addr=settings.host)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except KafkaException as exc:  # e.g. the broker is unreachable while topics are ensured
+        print(f"argus processor: cannot reach Kafka at {settings.kafka_bootstrap}: {exc}", file=sys.stderr)
+        return 1
     worker = faust.Worker(app, loglevel=args.log_level.lower(), quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
     return 0
