@@ -7,20 +7,26 @@ when the broker has the message under `acks=all` (or definitively failed), which
 the moment the gateway may answer its caller.
 
 Delivery reports are handed to the event loop once per `poll()` (one wake-up for every report
-that call served), not once per message: a wake-up per message (a self-pipe write and a loop
-callback each) was ~15% of the processor's CPU at saturation (docs/benchmarks.md).
+that call served), not once per message, and `produce_many` gives a whole batch one future: a
+future, a wake-up and a loop callback per message cost the gateway ~10% of its CPU per event
+and the processor's committed-topic sink as much again (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+RDKAFKA_LOG = logging.getLogger("librdkafka")
 
 
 class DeliveryError(Exception):
@@ -43,6 +49,7 @@ def durable_producer_config(client_config: dict[str, str], *, delivery_timeout: 
         "compression.type": "lz4",
         "message.timeout.ms": int(delivery_timeout * 1000),
         "queue.buffering.max.messages": 500_000,
+        "logger": RDKAFKA_LOG,  # librdkafka's own log lines go through Python logging, not raw stderr
     }
 
 
@@ -52,7 +59,6 @@ class AsyncProducer:
     def __init__(self, config: dict[str, Any], observe_latency: Callable[[float], None] | None = None) -> None:
         self._producer = Producer(config)
         self._observe_latency = observe_latency
-        # (loop, future, result, error) of served delivery reports, until handed to their loop
         self._reports: deque[_Report] = deque()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._poll_loop, name="kafka-producer-poll", daemon=True)
@@ -104,6 +110,44 @@ class AsyncProducer:
             future.set_exception(DeliveryError(str(exc), retriable=False))
         return future
 
+    def produce_many(
+        self, topic: str, messages: Sequence[tuple[bytes, bytes | None]]
+    ) -> asyncio.Future[list[tuple[int, int] | DeliveryError]]:
+        """Queue (value, key) messages in order; the one future resolves when every message has its
+        delivery report, to each one's (partition, offset) or DeliveryError, in the same order."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[tuple[int, int] | DeliveryError]] = loop.create_future()
+        results: list[Any] = [None] * len(messages)
+        finished = itertools.count(1)  # next() is atomic: reports may arrive from two threads (poll, flush)
+        total = len(messages)
+        started = time.perf_counter()
+        observe = self._observe_latency
+
+        def on_delivery(index: int, err: KafkaError | None, msg: Message) -> None:
+            if err is not None:
+                results[index] = DeliveryError(err.str(), retriable=err.retriable() or not err.fatal())
+            else:
+                results[index] = (msg.partition() or 0, msg.offset() or 0)
+                if observe is not None:
+                    observe(time.perf_counter() - started)
+            if next(finished) == total:
+                self._reports.append((loop, future, results, None))
+
+        produce = self._producer.produce
+        for index, (value, key) in enumerate(messages):
+            try:
+                produce(topic, value=value, key=key, on_delivery=partial(on_delivery, index))
+            except (BufferError, KafkaException) as exc:
+                if isinstance(exc, BufferError):
+                    results[index] = DeliveryError("local produce queue is full")
+                else:
+                    results[index] = DeliveryError(str(exc), retriable=False)
+                if next(finished) == total:  # the last one, and on the loop: settle right here
+                    future.set_result(results)
+        if total == 0:
+            future.set_result([])
+        return future
+
     def list_topics(self, timeout: float) -> Any:
         """Broker metadata; raises KafkaException when no broker answers within `timeout`."""
         return self._producer.list_topics(timeout=timeout)
@@ -114,15 +158,22 @@ class AsyncProducer:
         return remaining
 
     def close(self, timeout: float = 10.0) -> None:
-        """Deliver what is queued (bounded by `timeout`), then stop the poll thread."""
-        self._producer.flush(timeout)
+        """Deliver what is queued (bounded by `timeout`), then stop the poll thread.
+
+        Whatever is still undelivered then is purged, so its futures fail (never a false success)
+        and librdkafka stops retrying a broker that is gone.
+        """
+        if self._producer.flush(timeout):
+            self._producer.purge()
+            self._producer.flush(0)
         self._dispatch()
         self._stopping.set()
         self._thread.join(timeout=1.0)
         self._dispatch()
 
 
-_Report = tuple[asyncio.AbstractEventLoop, "asyncio.Future[tuple[int, int]]", tuple[int, int] | None, Exception | None]
+#: (loop, future, result, error) of one served delivery report (or of a whole produce_many batch)
+_Report = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Any, Exception | None]
 
 
 def _settle(reports: list[_Report]) -> None:
