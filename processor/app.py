@@ -31,6 +31,7 @@ from processor.pipeline import BatchProcessor, BatchResult
 from processor.resume import install_resume_from_database
 from sinks.dead_letter import DeadLetterSink
 from sinks.fanout import Fanout
+from sinks.outbox import SinkOutbox
 from sinks.registry import load_sinks
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,14 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
     )
     state = ProcessorRuntime(
         batch=batch,
-        sinks=Fanout(load_sinks(settings, producer)),
+        sinks=Fanout(
+            load_sinks(settings, producer),
+            outbox=SinkOutbox(
+                make_engine(settings.database_url),
+                settings.topic,
+                lambda: [tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic],
+            ),
+        ),
         dead_letters=Fanout([DeadLetterSink("dead-letter-topic", producer, settings.dlq_topic)]),
         producer=producer,
     )
@@ -169,7 +177,7 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         watch_for_reload(registry)
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
             result = await _store(state.batch, [_to_raw(event) for event in events])
-            state.sinks.submit(result.records)
+            state.sinks.submit(result.records, [(e.message.partition, e.message.offset, e.message.key) for e in events])
             state.dead_letters.submit(_dead_letter_records(result))
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]

@@ -1,8 +1,10 @@
-"""Concurrent fan-out to non-critical sinks, each with its own bounded backlog and retry loop.
+"""Concurrent fan-out to non-critical sinks, one lane per sink; `submit` never blocks the processor.
 
-A slow or failing sink never blocks the processor: `submit` only enqueues. A failing send is
-retried with exponential backoff and counted in metrics. If a sink's backlog passes its bound,
-the oldest batch is dropped and counted loudly (the records stay in the critical store).
+With an outbox (the database) every lane is a `DurableLane`: at-least-once delivery of every
+committed record, surviving crashes and slow or failing sinks, by catching up from the database
+(sinks/durable.py). Without one, lanes are in memory only: a bounded backlog whose oldest batch
+is dropped (and counted) on overflow. That is what the dead-letter topic uses, since the
+`dead_letters` table, written in the batch transaction, is its record of truth.
 """
 
 from __future__ import annotations
@@ -10,20 +12,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 
 from sinks import metrics
 from sinks.base import Record, Sink
+from sinks.catchup import Consumed, batch_marks
+from sinks.durable import DurableLane, send_with_retry
+from sinks.outbox import SinkOutbox
 
 log = logging.getLogger(__name__)
 
+#: Records a durable lane holds in memory before it lets them go and reads from the database.
+DEFAULT_MAX_BACKLOG = 20_000
+#: Records an in-memory lane holds before it drops the oldest batch.
+MEMORY_MAX_BACKLOG = 200_000
 
-class _Lane:
+
+class MemoryLane:
+    """Best-effort lane: retries with backoff while the process lives, drops oldest on overflow."""
+
     def __init__(self, sink: Sink, max_backlog: int) -> None:
         self.sink = sink
         self.max_backlog = max_backlog
         self.queue: asyncio.Queue[list[Record]] = asyncio.Queue()
         self.backlog = 0
         self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self.run(), name=f"sink-{self.sink.name}")
 
     def submit(self, records: list[Record]) -> None:
         self.queue.put_nowait(records)
@@ -39,52 +56,71 @@ class _Lane:
     async def run(self) -> None:
         while True:
             records = await self.queue.get()
-            backoff = 0.1
-            while True:
-                try:
-                    await self.sink.send(records)
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    metrics.SINK_FAILURES.labels(sink=self.sink.name).inc()
-                    log.warning("sink %s failed (%s), retrying in %.1fs", self.sink.name, exc, backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 30.0)
+            await send_with_retry(self.sink, records)
             self.backlog -= len(records)
             metrics.SINK_BACKLOG.labels(sink=self.sink.name).set(self.backlog)
             self.queue.task_done()
 
+    async def drained(self) -> None:
+        await self.queue.join()
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        await self.sink.close()
+
 
 class Fanout:
-    def __init__(self, sinks: list[Sink], max_backlog: int = 200_000) -> None:
-        self._lanes = [_Lane(sink, max_backlog) for sink in sinks]
+    """Hands committed records to every sink's lane.
+
+    `outbox` makes the lanes durable (the processor's committed-record sinks); without it they
+    are in memory (the dead-letter topic). `max_backlog` bounds the records a lane keeps in memory.
+    """
+
+    def __init__(self, sinks: list[Sink], max_backlog: int | None = None, outbox: SinkOutbox | None = None) -> None:
+        self._durable: list[DurableLane] = []
+        self._memory: list[MemoryLane] = []
+        for sink in sinks:
+            if outbox is not None:
+                self._durable.append(DurableLane(sink, outbox, max_backlog or DEFAULT_MAX_BACKLOG))
+            else:
+                self._memory.append(MemoryLane(sink, max_backlog or MEMORY_MAX_BACKLOG))
+
+    def _lanes(self) -> list[DurableLane | MemoryLane]:
+        return [*self._durable, *self._memory]
 
     @property
     def sinks(self) -> list[Sink]:
-        return [lane.sink for lane in self._lanes]
+        return [lane.sink for lane in self._lanes()]
 
     def start(self) -> None:
         """Start each lane's delivery task (idempotent: a running lane is left alone)."""
-        for lane in self._lanes:
-            if lane.task is None or lane.task.done():
-                lane.task = asyncio.create_task(lane.run(), name=f"sink-{lane.sink.name}")
+        for lane in self._lanes():
+            lane.start()
 
-    def submit(self, records: list[Record]) -> None:
+    def submit(self, records: list[Record], consumed: Iterable[Consumed] = ()) -> None:
+        """Queue a committed batch for every sink. `consumed` lists the (partition, offset, key) of
+        every message the batch consumed, stored or not: durable lanes need it to tell which
+        partition commits the records are (and so notice any they missed); records submitted
+        without it are still sent, but only a catch-up can then record them as delivered."""
+        if self._durable:
+            marks = batch_marks(consumed, records)
+            if marks or records:
+                for durable in self._durable:
+                    durable.submit(records, marks)
         if records:
-            for lane in self._lanes:
-                lane.submit(records)
+            for memory in self._memory:
+                memory.submit(records)
 
     async def drain(self, timeout: float) -> None:
-        """Wait (bounded) until every lane has delivered its backlog."""
+        """Wait (bounded) until every lane has delivered what it holds in memory."""
+        waits = [lane.idle.wait() for lane in self._durable] + [lane.drained() for lane in self._memory]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*(lane.queue.join() for lane in self._lanes)), timeout)
+            await asyncio.wait_for(asyncio.gather(*waits), timeout)
 
     async def close(self, timeout: float = 10.0) -> None:
         await self.drain(timeout)
-        for lane in self._lanes:
-            if lane.task is not None:
-                lane.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await lane.task
-            await lane.sink.close()
+        for lane in self._lanes():
+            await lane.close()

@@ -12,7 +12,7 @@ import asyncio
 
 import orjson
 
-from argus.kafka_producer import AsyncProducer
+from argus.kafka_producer import AsyncProducer, DeliveryError
 from sinks.base import Record
 
 
@@ -23,11 +23,13 @@ class KafkaTopicSink:
         self._topic = topic
 
     async def send(self, records: list[Record]) -> None:
-        futures = [
-            self._producer.produce(self._topic, orjson.dumps(record), key=str(record["actorId"]).encode())
-            for record in records
-        ]
-        await asyncio.gather(*futures)
+        """Raise the first DeliveryError if any record was not delivered (the fan-out retries the batch)."""
+        results = await self._producer.produce_many(
+            self._topic, [(orjson.dumps(record), str(record["actorId"]).encode()) for record in records]
+        )
+        for result in results:
+            if isinstance(result, DeliveryError):
+                raise result
 
     async def close(self) -> None:
         await asyncio.to_thread(self._producer.flush, 10.0)

@@ -105,3 +105,16 @@ dead_letters = Table(
     Column("key", LargeBinary),
     Column("rejected_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+#: Per sink and partition, the last partition commit whose records the sink has fully received
+#: (sinks/durable.py). Written by the sink lanes after each delivery, never in the batch
+#: transaction; a lane resumes (catches up from the database) after this commit.
+sink_progress = Table(
+    "sink_progress",
+    metadata,
+    Column("sink", String(256), primary_key=True),
+    Column("topic", String(249), primary_key=True),
+    Column("kafka_partition", Integer, primary_key=True),
+    Column("commit_seq", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
