@@ -61,18 +61,14 @@ async def _publish(request: web.Request, events: list[dict[str, Any]]) -> list[t
     producer = request.app[PRODUCER]
     source: str | None = request.get(SOURCE_KEY)
     received_at = utc_now_rfc3339()
-    futures = [
-        producer.produce(
-            settings.topic, encode_envelope(event, source=source, received_at=received_at), key=message_key(event)
-        )
-        for event in events
-    ]
-    results = await asyncio.gather(*futures, return_exceptions=True)
-    failed = [r for r in results if isinstance(r, BaseException)]
+    results = await producer.produce_many(
+        settings.topic,
+        [(encode_envelope(event, source=source, received_at=received_at), message_key(event)) for event in events],
+    )
+    failed = [r for r in results if isinstance(r, DeliveryError)]
     if failed:
-        reason = failed[0].reason if isinstance(failed[0], DeliveryError) else str(failed[0])
         metrics.PRODUCE_FAILURES.labels(reason="delivery").inc(len(failed))
-        raise DeliveryError(reason)
+        raise DeliveryError(failed[0].reason)
     metrics.LOGS_INGESTED.inc(len(events))
     return [r for r in results if isinstance(r, tuple)]
 

@@ -153,12 +153,29 @@ def _copy_value(value: Any) -> str:
     return str(value)
 
 
+def _copy_text(rows: Sequence[Sequence[Any]]) -> str:
+    """The rows as COPY text, each value exactly as `_copy_value` renders it. Inlined, and strings
+    are translated only when they hold a character to escape: 3 us a row instead of 12, which
+    was ~5% of the processor's CPU (docs/benchmarks.md)."""
+    table = _COPY_ESCAPES
+    lines = []
+    for row in rows:
+        values = []
+        for value in row:
+            if not isinstance(value, str):
+                value = "\\N" if value is None else str(value)
+            elif "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+                value = value.translate(table)
+            values.append(value)
+        lines.append("\t".join(values))
+    lines.append("")
+    return "\n".join(lines)
+
+
 def _copy_records(connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
     """COPY in PostgreSQL's text format: NULL is \\N and backslash, tab, newline, CR are escaped,
     so no string value (not even a literal "\\N") can be mistaken for NULL."""
-    buffer = io.StringIO()
-    buffer.writelines("\t".join(_copy_value(value) for value in row) + "\n" for row in rows)
-    buffer.seek(0)
+    buffer = io.StringIO(_copy_text(rows))
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.copy_expert(f"COPY audit_records ({', '.join(RECORD_COLUMNS)}) FROM STDIN", buffer)

@@ -1,0 +1,250 @@
+"""Load generator: realistic events, bulk bodies built up front, and open-loop or closed-loop HTTP load.
+
+Why bodies are built before the clock starts: the generator shares two cores with everything it
+measures, so the Ed25519 signing (~100 us/event) and JSON encoding must not steal CPU during a
+phase. Why open loop for fixed rates: a closed loop slows down with the server and hides latency
+(coordinated omission); here request i is due at start + events_before_i / rate, whatever happened
+to earlier requests, and `max_send_lag_ms` shows whether the generator kept the schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from confluent_kafka import Producer
+
+from argus.kafka_producer import durable_producer_config
+from argus_client.envelope import encode_envelope, utc_now_rfc3339
+from argus_client.signing import PemSigner, sign_event
+from argus_client.uuid7 import uuid7
+
+VECTORS = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "signatures"
+KEY_ID = "bench-ed25519-2026"
+KEY_NAME = "test-ed25519-2026"
+_EVENT_TYPES = ("DATA_FETCH", "MANAGEMENT_EVENT", "USER_MANAGEMENT")
+_ACTIONS = ("CREATE", "READ", "UPDATE", "DELETE")
+_ACTOR_TYPES = ("SERVICE", "MEMBER", "ADMIN", "SYSTEM")
+_METHODS = ("GET", "POST", "PUT", "DELETE")
+
+Body = tuple[bytes, int]  # (JSON array of events, number of events)
+
+
+def signer() -> PemSigner:
+    """The test Ed25519 key; the bench's key registry trusts its public half as KEY_ID."""
+    return PemSigner.from_pem((VECTORS / f"{KEY_NAME}.private.pem").read_bytes(), KEY_ID)
+
+
+def keys_yaml() -> str:
+    """A key registry (ARGUS_KEYS_CONFIG) holding the public key that `signer()` signs with."""
+    return f"keys:\n  - id: {KEY_ID}\n    pemFile: {VECTORS / f'{KEY_NAME}.pem'}\n"
+
+
+def make_event(index: int, actor: str, moment: datetime) -> dict[str, Any]:
+    """One event as a service would send it: client-side UUIDv7 id, ~10 fields, ~350 bytes of metadata."""
+    event: dict[str, Any] = {
+        "id": uuid7(),
+        "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "eventType": _EVENT_TYPES[index % 3],
+        "action": _ACTIONS[index % 4],
+        "status": "FAILURE" if index % 10 == 0 else "SUCCESS",
+        "actorType": _ACTOR_TYPES[index % 4],
+        "actorId": actor,
+        "targetType": "RESOURCE" if index % 5 else "SERVICE",
+        "targetId": f"doc-{index % 50_000}",
+        "metadata": {
+            "requestId": uuid.UUID(int=index * 2654435761 % (1 << 128)).hex,
+            "ip": f"10.{index % 256}.{index // 256 % 256}.{index % 7 + 1}",
+            "method": _METHODS[index % 4],
+            "path": f"/api/v1/tenants/{index % 97}/documents/{index % 50_000}",
+            "httpStatus": 200 if index % 10 else 403,
+            "latencyMs": round(3.5 + (index % 997) / 7, 3),
+            "userAgent": "argus-bench/1.0 (python-aiohttp)",
+            "tags": ["bench", "tenant-" + str(index % 97)],
+            "retries": index % 3,
+        },
+    }
+    if index % 3:
+        event["traceId"] = str(uuid.UUID(int=(index * 11400714819323198485) % (1 << 128), version=4))
+    return event
+
+
+def make_events(count: int, *, actors: int, signed_share: float, offset: int = 0) -> list[dict[str, Any]]:
+    """`count` events over `actors` actors; exactly `signed_share` of them Ed25519-signed (format v2)."""
+    key = signer() if signed_share > 0 else None
+    start = datetime.now(UTC)
+    events = []
+    for i in range(offset, offset + count):
+        event = make_event(i, f"svc-{i % actors:05d}", start + timedelta(microseconds=i))
+        if key is not None and int((i + 1) * signed_share) > int(i * signed_share):
+            event = sign_event(event, key, format="v2")
+        events.append(event)
+    return events
+
+
+def make_bodies(events: list[dict[str, Any]], batch: int) -> list[Body]:
+    return [(orjson.dumps(events[i : i + batch]), len(events[i : i + batch])) for i in range(0, len(events), batch)]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..1); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+
+
+@dataclass
+class LoadResult:
+    """What the client saw: per-request ack latency, accepted events, errors, and wall-clock marks."""
+
+    offered_rate: float | None
+    requests: int = 0
+    events_sent: int = 0
+    events_accepted: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    latencies_ms: list[float] = field(default_factory=list)
+    first_send: float = 0.0
+    first_ack: float = 0.0
+    last_ack: float = 0.0
+    max_send_lag_ms: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        span = self.last_ack - self.first_send
+        return {
+            "offered_events_per_s": self.offered_rate,
+            "requests": self.requests,
+            "events_sent": self.events_sent,
+            "events_accepted": self.events_accepted,
+            "errors": dict(self.errors),
+            "acked_events_per_s": round(self.events_accepted / span) if span > 0 else None,
+            "ack_p50_ms": _round(percentile(self.latencies_ms, 0.50)),
+            "ack_p99_ms": _round(percentile(self.latencies_ms, 0.99)),
+            "ack_max_ms": _round(max(self.latencies_ms, default=None)),
+            "max_send_lag_ms": round(self.max_send_lag_ms, 1),
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+async def _post(session: aiohttp.ClientSession, url: str, body: Body, result: LoadResult) -> None:
+    data, count = body
+    started, wall = time.perf_counter(), time.time()
+    result.first_send = result.first_send or wall
+    result.requests += 1
+    result.events_sent += count
+    try:
+        async with session.post(url, data=data) as response:
+            payload = await response.read()
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        result.errors[type(exc).__name__] += 1
+        return
+    result.latencies_ms.append((time.perf_counter() - started) * 1000)
+    result.last_ack = time.time()
+    result.first_ack = result.first_ack or result.last_ack
+    if status == 201:
+        result.events_accepted += count
+    elif status == 207:
+        result.events_accepted += len(orjson.loads(payload)["succeeded"])
+        result.errors["207"] += 1
+    else:
+        result.errors[str(status)] += 1
+
+
+async def run_load(
+    url: str, token: str, bodies: list[Body], *, rate: float | None, connections: int, max_seconds: float
+) -> LoadResult:
+    """POST every body (or stop issuing at `max_seconds`): at `rate` events/s, or as fast as
+    `connections` concurrent clients go when `rate` is None (saturation)."""
+    result = LoadResult(offered_rate=rate)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=connections)
+    timeout = aiohttp.ClientTimeout(total=60)
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers) as session:
+        deadline = loop.time() + max_seconds
+        if rate is None:
+            queue = iter(bodies)
+
+            async def worker() -> None:
+                for body in queue:  # one shared iterator: each body is posted once
+                    if loop.time() > deadline:
+                        return
+                    await _post(session, url, body, result)
+
+            await asyncio.gather(*(worker() for _ in range(connections)))
+            return result
+        slots = asyncio.Semaphore(connections)
+        tasks: list[asyncio.Task[None]] = []
+        start, due_events = loop.time(), 0
+
+        async def post_and_release(body: Body) -> None:
+            try:
+                await _post(session, url, body, result)
+            finally:
+                slots.release()
+
+        for body in bodies:
+            due = start + due_events / rate
+            if due > deadline:
+                break
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            await slots.acquire()
+            result.max_send_lag_ms = max(result.max_send_lag_ms, (loop.time() - due) * 1000)
+            tasks.append(asyncio.create_task(post_and_release(body)))
+            due_events += body[1]
+        if tasks:
+            await asyncio.wait(tasks, timeout=90)
+    return result
+
+
+_BUCKET = re.compile(
+    r'^argus_http_request_duration_seconds_bucket\{(?=[^}]*method="POST")(?=[^}]*route="/api/audit-logs/bulk")'
+    r'[^}]*le="([^"]+)"[^}]*\} (\S+)$',
+    re.MULTILINE,
+)
+
+
+def server_latency(metrics_url: str) -> dict[str, float]:
+    """The gateway's own histogram of bulk request durations (cumulative count per bucket bound `le`).
+
+    Why: the client's ack latency includes this generator's own scheduling delays on a busy
+    machine; the server-side share of requests within 50 ms does not."""
+    with urllib.request.urlopen(metrics_url, timeout=10) as response:
+        text = response.read().decode()
+    return {le: float(count) for le, count in _BUCKET.findall(text)}
+
+
+def produce_direct(bootstrap: str, topic: str, actors: int, *, source: str, first: int = 0) -> float:
+    """One unsigned event for each of `actors` new actors straight to Kafka (as the SDK's Kafka
+    transport would), with `source` and receivedAt set; returns seconds spent producing."""
+    producer = Producer(durable_producer_config({"bootstrap.servers": bootstrap}, delivery_timeout=60))
+    moment = datetime.now(UTC)
+    started = time.perf_counter()
+    for i in range(first, first + actors):
+        actor = f"mem-{i:07d}"
+        event = make_event(i, actor, moment)
+        envelope = encode_envelope(event, source=source, received_at=utc_now_rfc3339())
+        while True:
+            try:
+                producer.produce(topic, value=envelope, key=actor.encode())
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    if producer.flush(60) != 0:
+        raise RuntimeError("direct produce: messages still undelivered after 60 s")
+    return time.perf_counter() - started

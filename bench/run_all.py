@@ -1,0 +1,136 @@
+"""The single benchmark entry: the machine's baselines, then the pipeline end to end, in one run.
+
+    python -m bench.run_all [--quick] [--scale X] [--out FILE] [--profile-dir DIR]
+
+Prints one JSON document on stdout and a short table on stderr. Why one run: the machine is
+shared and noisy, so the pipeline's figures are only compared with raw COPY and raw Kafka rates
+measured minutes apart on the same machine (docs/benchmarks.md explains every figure).
+`--quick` (a few thousand events per phase, < 1 min) is the CI smoke run; the full run takes
+~5-10 min. Needs PostgreSQL and Kafka: ARGUS_DATABASE_URL and ARGUS_KAFKA_BOOTSTRAP
+(`source .local/env.sh`), or --database-url / --kafka.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import baselines, e2e
+
+DOC_KEYS = ("mode", "machine", "baselines", "e2e", "ratios", "bulk_load", "goals", "wall_s")
+GOAL_KEYS = ("committed_10k_per_s", "copy_ratio_40pct", "ack_p99_50ms_at_5k", "commit_p99_2s_at_5k", "rss_500mb_1m")
+
+
+def _goal(one: float | None, two: float | None, target: float, higher_is_better: bool) -> dict[str, Any]:
+    """A goal judged on the better of one and two processor replicas (`by`); both are reported."""
+    better_two = two is not None and (one is None or (two > one if higher_is_better else two < one))
+    best = two if better_two else one
+    met = best is not None and (best >= target if higher_is_better else best <= target)
+    by = "2 processors" if better_two else "1 processor"
+    return {"target": target, "measured": best, "met": met, "by": by, "one_processor": one, "two_processors": two}
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return round(numerator / denominator, 3) if numerator and denominator else None
+
+
+def summarize(copy: dict[str, Any], kafka: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """Ratios to the baselines and the issue's goals: throughput at saturation, latency at 5k/s
+    offered (each with one and with two processor replicas), memory from the actor stream."""
+    phases = result["phases"]
+    saturation, at_5k, at_5k_2p = phases["saturation"], phases["rate_5k"], phases.get("rate_5k_2p", {})
+    committed = saturation["committed_events_per_s"]
+    scaled = phases.get("saturation_2p", {}).get("committed_events_per_s")
+    ratios = {
+        "committed_vs_raw_copy": _ratio(committed, copy["rows_per_s"]),
+        "committed_vs_raw_kafka": _ratio(committed, kafka["produce_consume_msgs_per_s"]),
+        "committed_2p_vs_raw_copy": _ratio(scaled, copy["rows_per_s"]),
+        "committed_2p_vs_raw_kafka": _ratio(scaled, kafka["produce_consume_msgs_per_s"]),
+        "acked_vs_raw_kafka_produce": _ratio(saturation["acked_events_per_s"], kafka["produce_msgs_per_s"]),
+    }
+    bulk = {
+        "events": saturation["events_accepted"],
+        "committed_events_per_s": committed,
+        "is_100k_figure": saturation["events_accepted"] >= 100_000,
+    }
+    goals = {
+        "committed_10k_per_s": _goal(committed, scaled, 10_000, True),
+        "copy_ratio_40pct": _goal(ratios["committed_vs_raw_copy"], ratios["committed_2p_vs_raw_copy"], 0.4, True),
+        "ack_p99_50ms_at_5k": _goal(at_5k["ack_p99_ms"], at_5k_2p.get("ack_p99_ms"), 50, False),
+        "commit_p99_2s_at_5k": _goal(
+            at_5k["ingest_to_commit_p99_ms"], at_5k_2p.get("ingest_to_commit_p99_ms"), 2000, False
+        ),
+        "rss_500mb_1m": _goal(result["memory"]["rss_1m_actors_est_mb"], None, 500, False),
+    }
+    return {"ratios": ratios, "bulk_load": bulk, "goals": goals}
+
+
+def table(doc: dict[str, Any]) -> str:
+    """A short human summary of the document."""
+    lines = [f"{'phase':<14}{'offered/s':>10}{'acked/s':>9}{'commit/s':>9}{'ack p50/p99 ms':>17}{'i2c p50/p99 ms':>18}"]
+    for name, p in doc["e2e"]["phases"].items():
+        offered = p["offered_events_per_s"] or "max"
+        lines.append(
+            f"{name:<14}{offered:>10}{p['acked_events_per_s'] or 0:>9}{p['committed_events_per_s'] or 0:>9}"
+            f"{p['ack_p50_ms']:>9}/{p['ack_p99_ms']:<7}{p['ingest_to_commit_p50_ms']:>10}/{p['ingest_to_commit_p99_ms']}"
+        )
+    copy, kafka, memory, goals = doc["baselines"]["copy"], doc["baselines"]["kafka"], doc["e2e"]["memory"], doc["goals"]
+    lines += [
+        f"raw COPY {copy['rows_per_s']} rows/s; raw Kafka produce+consume {kafka['produce_consume_msgs_per_s']} msgs/s "
+        f"(produce {kafka['produce_msgs_per_s']})",
+        "ratios: " + ", ".join(f"{k} {v}" for k, v in doc["ratios"].items()),
+        f"memory: {memory['actors']} actors, cache {memory['chain_cache_size']}: processor RSS "
+        f"{memory['rss_before_mb']} -> {memory['rss_after_mb']} MB; est. 1M actors {memory['rss_1m_actors_est_mb']} MB",
+        f"peak RSS MB: {doc['e2e']['peak_rss_mb']}",
+    ]
+    lines += [f"goal {k}: {'MET' if g['met'] else 'missed'} ({g['measured']}, {g['by']})" for k, g in goals.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a few thousand events per phase (the CI smoke run)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply --quick's event counts")
+    parser.add_argument("--kafka", default=os.environ.get("ARGUS_KAFKA_BOOTSTRAP", "127.0.0.1:19092"))
+    parser.add_argument("--database-url", default=os.environ.get("ARGUS_DATABASE_URL"), help="PostgreSQL URL")
+    parser.add_argument("--out", type=Path, help="also write the JSON document here")
+    parser.add_argument("--profile-dir", type=Path, help="py-spy the gateway and processor during saturation")
+    args = parser.parse_args(argv)
+    if not args.database_url or not args.database_url.startswith("postgresql"):
+        parser.error("a PostgreSQL --database-url (or ARGUS_DATABASE_URL) is required")
+    started, load_before = time.monotonic(), os.getloadavg()
+    rows = max(2000, int(10_000 * args.scale)) if args.quick else 100_000
+    repeats = 1 if args.quick else 3
+    copy = baselines.bench_copy(args.database_url, rows=rows, repeats=repeats)
+    kafka = baselines.bench_kafka(args.kafka, messages=rows, repeats=repeats)
+    result = e2e.run(args.kafka, args.database_url, e2e.make_plan(args.quick, args.scale), args.profile_dir)
+    machine = {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+    }
+    doc = {
+        "mode": "quick" if args.quick else "full",
+        "machine": machine,
+        "baselines": {"copy": copy, "kafka": kafka},
+        "e2e": result,
+        **summarize(copy, kafka, result),
+        "wall_s": round(time.monotonic() - started, 1),
+    }
+    text = json.dumps(doc, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+    print(table(doc), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
