@@ -2,16 +2,15 @@
 
 Faust brings the consumer group, rebalancing and batching; correctness does not depend on
 its offset commits. The database holds each partition's progress (committed with the records),
-and on every assignment the consumer is moved to the stored offset + 1. Agent concurrency is
-1 (more would reorder a partition), and storage failures are retried inside the loop body so
-`take_events` never acknowledges a batch that is not stored.
+and after every assignment the consumer is moved to the stored offset + 1 (processor/resume.py).
+Agent concurrency is 1 (more would reorder a partition); batches are stored strictly in the
+order consumed, by one storage task that retries storage failures until they succeed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,8 @@ from sinks.registry import load_sinks
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE_SECONDS = 30.0
+#: Batches handed to the storage task but not yet stored (bounds memory and redelivery after a crash).
+PIPELINE_DEPTH = 1
 
 
 @dataclass
@@ -83,25 +83,6 @@ def _dead_letter_records(result: BatchResult) -> list[dict[str, Any]]:
         }
         for d in result.dead_letters
     ]
-
-
-async def _store(batch: BatchProcessor, messages: list[RawMessage]) -> BatchResult:
-    """Store a batch even if the worker is told to stop meanwhile.
-
-    `take_events` acknowledges a batch when the loop body ends, also when it ends by
-    cancellation; faust then commits those offsets on shutdown. So a batch in flight is allowed
-    to finish (bounded); if it cannot, the process exits at once, without acknowledging it.
-    """
-    task = asyncio.ensure_future(batch.handle(messages))
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        try:
-            await asyncio.wait_for(task, timeout=STOP_GRACE_SECONDS)
-        except BaseException:
-            log.critical("stopping with a batch that could not be stored; exiting without acknowledging it")
-            os._exit(70)
-        raise
 
 
 def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust.App:
@@ -172,12 +153,38 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
 
     @app.agent(topic, concurrency=1)
     async def chain_and_store(stream: Any) -> None:
+        """Consume batches and hand each to the storage task, so consuming the next batch
+        (faust's per-message work on this loop) overlaps storing this one (a worker thread).
+
+        Faust acknowledges a batch once it is handed over, before it is stored; that is safe
+        because positions come from the database (processor/resume.py), never from those acks.
+        """
         state.sinks.start()
         state.dead_letters.start()
         watch_for_reload(registry)
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
-            result = await _store(state.batch, [_to_raw(event) for event in events])
-            state.sinks.submit(result.records, [(e.message.partition, e.message.offset, e.message.key) for e in events])
+        handed_over: asyncio.Queue[tuple[list[RawMessage], list[tuple[int, int, bytes | None]]]] = asyncio.Queue(
+            maxsize=PIPELINE_DEPTH
+        )
+        storer = asyncio.ensure_future(_store_batches(handed_over))
+        try:
+            async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+                consumed = [(e.message.partition, e.message.offset, e.message.key) for e in events]
+                put = asyncio.ensure_future(handed_over.put(([_to_raw(event) for event in events], consumed)))
+                await asyncio.wait({put, storer}, return_when=asyncio.FIRST_COMPLETED)
+                if storer.done():  # a bug in storage must stop the worker, not silently stall it
+                    put.cancel()
+                    storer.result()
+                    raise RuntimeError("the storage task ended unexpectedly")
+        finally:
+            storer.cancel()
+
+    async def _store_batches(
+        handed_over: asyncio.Queue[tuple[list[RawMessage], list[tuple[int, int, bytes | None]]]],
+    ) -> None:
+        while True:
+            messages, consumed = await handed_over.get()
+            result = await state.batch.handle(messages)  # retries until stored; never raises for bad data
+            state.sinks.submit(result.records, consumed)
             state.dead_letters.submit(_dead_letter_records(result))
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
