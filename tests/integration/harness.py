@@ -248,3 +248,18 @@ def chain_problems(records: list[dict[str, Any]]) -> list[str]:
             problems.append(f"{actor}#{record['seq']}: currentHash does not match the record")
         previous[actor] = record
     return problems
+
+
+def run_two_replicas_killing_one(stack: Stack, events: list[dict[str, Any]], kill_after: int) -> None:
+    """Two replicas share the stream; one is SIGKILLed once `kill_after` events are stored, the
+    second half of the events arrives after that, and the survivor must store everything."""
+    first = stack.start_processor("a")
+    stack.start_processor("b")
+    time.sleep(8)  # both join the group
+    half = len(events) // 2
+    stack.produce_envelopes(events[:half])
+    wait_for(lambda: stack.stored_count() >= kill_after, 120, lambda: f">= {kill_after} stored\n{stack.logs()}", 0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    stack.produce_envelopes(events[half:])
+    wait_for(lambda: stack.stored_count() >= len(events), 180, lambda: f"all stored\n{stack.logs()}")

@@ -20,7 +20,14 @@ from argus_client.envelope import encode_envelope
 from argus_client.uuid7 import uuid7
 from processor.decode import RawMessage
 from processor.pipeline import BatchProcessor
-from tests.integration.harness import Stack, chain_problems, make_event, running_stack, wait_for
+from tests.integration.harness import (
+    Stack,
+    chain_problems,
+    make_event,
+    run_two_replicas_killing_one,
+    running_stack,
+    wait_for,
+)
 
 ACTORS = [f"svc-{i:02d}" for i in range(40)]
 
@@ -114,15 +121,7 @@ def test_resumes_from_the_database_even_if_kafka_offsets_ran_ahead(stack: Stack)
 
 def test_two_replicas_one_killed_mid_stream(stack: Stack) -> None:
     events = _events(6000, seed=3)
-    first = stack.start_processor("a")
-    stack.start_processor("b")
-    time.sleep(8)  # both join the group
-    stack.produce_envelopes(events[:3000])
-    wait_for(lambda: stack.stored_count() >= 1500, 120, lambda: f">= 1500 stored\n{stack.logs()}", 0.05)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    stack.produce_envelopes(events[3000:])
-    wait_for(lambda: stack.stored_count() >= len(events), 180, lambda: f"all stored\n{stack.logs()}")
+    run_two_replicas_killing_one(stack, events, kill_after=1500)
     time.sleep(2)
     _assert_exactly_once(stack, events)
 

@@ -36,7 +36,7 @@ from processor.decode import RawMessage
 from processor.pipeline import BatchProcessor
 from sinks.catchup import Chunk, CommitSpan, Delivered
 from sinks.outbox import SinkOutbox
-from tests.integration.harness import Stack, make_event, running_stack, wait_for
+from tests.integration.harness import Stack, make_event, run_two_replicas_killing_one, running_stack, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTORS = [f"svc-{i:02d}" for i in range(40)]
@@ -144,15 +144,7 @@ def test_committed_topic_gets_every_record_through_crashes(stack: Stack) -> None
 def test_committed_topic_is_complete_when_a_replica_dies_and_its_partitions_move(stack: Stack) -> None:
     """The survivor is assigned the dead replica's partitions and catches them up from sink_progress."""
     events = _events(4000, seed=24)
-    first = stack.start_processor("a")
-    stack.start_processor("b")
-    time.sleep(8)  # both join the group
-    stack.produce_envelopes(events[:2000])
-    wait_for(lambda: stack.stored_count() >= 1000, 120, lambda: f">= 1000 stored\n{stack.logs()}", 0.05)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    stack.produce_envelopes(events[2000:])
-    wait_for(lambda: stack.stored_count() >= len(events), 180, lambda: f"all stored\n{stack.logs()}")
+    run_two_replicas_killing_one(stack, events, kill_after=1000)
     stored = _stored(stack)
     ids = {orjson.loads(m.value())["id"] for m in _read_topic(stack, set(stored), timeout=120)}
     assert ids == set(stored), f"{len(set(stored) - ids)} missing\n{stack.logs()}"
