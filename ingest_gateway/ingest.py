@@ -15,8 +15,8 @@ from aiohttp import web
 
 from argus.kafka_producer import DeliveryError
 from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
-from argus_client.event import EventValidationError, validate_event
-from argus_client.hashchain import canonical_metadata
+from argus_client.event import EventValidationError
+from argus_client.hashchain import validate_storable_event
 from ingest_gateway import metrics
 from ingest_gateway.errors import error_response, json_response
 from ingest_gateway.keys import PRODUCER, SETTINGS, VERIFIER, BatchVerifier
@@ -36,11 +36,7 @@ async def _read_json(request: web.Request) -> Any | web.Response:
 
 
 def _validate(raw: Any, request: web.Request) -> dict[str, Any]:
-    event = validate_event(raw, request.app[SETTINGS].enums)
-    try:
-        canonical_metadata(event["metadata"])
-    except ValueError as exc:
-        raise EventValidationError("metadata", str(exc)) from None
+    event, _metadata_text = validate_storable_event(raw, request.app[SETTINGS].enums)
     return event
 
 

@@ -130,7 +130,6 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         dead_letters=Fanout([DeadLetterSink("dead-letter-topic", producer, settings.dlq_topic)]),
         producer=producer,
     )
-    runtime = {"r": state}
     log.info(
         "processor: topic=%s group=%s sinks=%s",
         settings.topic,
@@ -189,10 +188,8 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_resources(_app: faust.App, **_kwargs: Any) -> None:
-        if "r" in runtime:
-            state = runtime.pop("r")
-            await state.sinks.close()
-            await state.dead_letters.close()
-            state.producer.close()
+        await state.sinks.close()
+        await state.dead_letters.close()
+        state.producer.close()
 
     return app

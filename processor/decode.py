@@ -15,8 +15,8 @@ import orjson
 
 from argus_client.enums import EnumConfig
 from argus_client.envelope import ENVELOPE_VERSION
-from argus_client.event import EventValidationError, validate_event
-from argus_client.hashchain import canonical_metadata
+from argus_client.event import EventValidationError
+from argus_client.hashchain import validate_storable_event
 
 #: Namespace for ids of events that arrived without one: derived from the Kafka position so a
 #: re-read of the same message after a crash gets the same id (and is deduplicated).
@@ -43,6 +43,7 @@ class Decoded:
     event: dict[str, Any]
     source: str | None
     received_at: str
+    metadata_text: str | None  # the canonical text stored and hashed, computed once while validating
 
 
 class Rejected(Exception):
@@ -69,12 +70,9 @@ def decode_message(message: RawMessage, enums: EnumConfig) -> Decoded:
     if not isinstance(envelope, dict) or envelope.get("v") != ENVELOPE_VERSION or "event" not in envelope:
         raise Rejected(f"$: not an Argus envelope v{ENVELOPE_VERSION} ({{v, event, source, receivedAt}})")
     try:
-        event = validate_event(envelope["event"], enums, assign_id=False)
-        canonical_metadata(event["metadata"])
+        event, metadata_text = validate_storable_event(envelope["event"], enums, assign_id=False)
     except EventValidationError as exc:
         raise Rejected(str(exc)) from None
-    except ValueError as exc:
-        raise Rejected(f"metadata: {exc}") from None
     if event["id"] is None:
         event["id"] = str(uuid.uuid5(KAFKA_POSITION_NAMESPACE, f"{message.topic}/{message.partition}/{message.offset}"))
     key = message.key.decode("utf-8", "replace") if message.key is not None else None
@@ -88,4 +86,4 @@ def decode_message(message: RawMessage, enums: EnumConfig) -> Decoded:
         received_at = _kafka_time(message.timestamp_ms)
     elif not isinstance(received_at, str) or len(received_at) > 64:
         raise Rejected("receivedAt: must be an RFC 3339 string")
-    return Decoded(message=message, event=event, source=source, received_at=received_at)
+    return Decoded(message=message, event=event, source=source, received_at=received_at, metadata_text=metadata_text)

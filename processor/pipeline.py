@@ -245,7 +245,12 @@ class BatchProcessor:
                 cached = self._heads.get(actor_id) or loaded_heads.get(actor_id)
                 seq, previous = cached if cached is not None else (0, GENESIS_HASH)
             record = chain_record(
-                event, source=item.source, received_at=item.received_at, seq=seq + 1, previous_hash=previous
+                event,
+                source=item.source,
+                received_at=item.received_at,
+                seq=seq + 1,
+                previous_hash=previous,
+                metadata_text=item.metadata_text,
             )
             pending[actor_id] = (seq + 1, record["currentHash"], message.partition)
             rows.append(record_row(record, message, commit_seqs[message.partition]))

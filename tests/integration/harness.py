@@ -7,6 +7,7 @@ Processors run as real `argus processor` subprocesses so crash tests can SIGKILL
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from sqlalchemy import text
 
 from argus.db.engine import make_engine
 from argus_client.envelope import encode_envelope, message_key
+from argus_client.uuid7 import uuid7
 
 TOKEN = "test-token-ingest-and-read"
 #: record field -> audit_records column
@@ -67,6 +69,13 @@ def make_event(actor: str, index: int, **overrides: Any) -> dict[str, Any]:
     }
     event.update(overrides)
     return event
+
+
+def random_events(count: int, seed: int, actors: int = 40) -> list[dict[str, Any]]:
+    """`count` events with client ids, spread over `actors` actors in a reproducible random order."""
+    rng = random.Random(seed)
+    names = [f"svc-{i:02d}" for i in range(actors)]
+    return [make_event(rng.choice(names), i, id=uuid7()) for i in range(count)]
 
 
 def wait_for(

@@ -24,17 +24,11 @@ from tests.integration.harness import (
     Stack,
     chain_problems,
     make_event,
+    random_events,
     run_two_replicas_killing_one,
     running_stack,
     wait_for,
 )
-
-ACTORS = [f"svc-{i:02d}" for i in range(40)]
-
-
-def _events(count: int, seed: int = 7) -> list[dict[str, object]]:
-    rng = random.Random(seed)
-    return [make_event(rng.choice(ACTORS), i, id=uuid7()) for i in range(count)]
 
 
 @pytest.fixture
@@ -61,7 +55,7 @@ def _assert_exactly_once(stack: Stack, events: list[dict[str, object]]) -> None:
 
 
 def test_sigkill_at_random_points_then_restart(stack: Stack) -> None:
-    events = _events(6000)
+    events = random_events(6000, seed=7)
     stack.produce_envelopes(events)
     for threshold in (800, 2500, 4200):
         process = stack.start_processor()
@@ -82,7 +76,7 @@ def test_sigkill_at_random_points_then_restart(stack: Stack) -> None:
 
 @pytest.mark.parametrize("point", ["before_commit", "after_commit"])
 def test_crash_at_exact_protocol_points(stack: Stack, point: str) -> None:
-    events = _events(2000, seed=11)
+    events = random_events(2000, seed=11)
     stack.produce_envelopes(events)
     stack.extra_env["ARGUS_FAULT_CRASH"] = f"{point}:2"
     crashed = stack.start_processor()
@@ -98,7 +92,7 @@ def test_crash_at_exact_protocol_points(stack: Stack, point: str) -> None:
 
 def test_resumes_from_the_database_even_if_kafka_offsets_ran_ahead(stack: Stack) -> None:
     """Kafka's committed offsets claim everything was consumed; the database says otherwise."""
-    events = _events(1500, seed=5)
+    events = random_events(1500, seed=5)
     stack.produce_envelopes(events[:500])
     stack.start_processor()
     wait_for(lambda: stack.stored_count() == 500, 120, lambda: f"500 stored\n{stack.logs()}")
@@ -120,7 +114,7 @@ def test_resumes_from_the_database_even_if_kafka_offsets_ran_ahead(stack: Stack)
 
 
 def test_two_replicas_one_killed_mid_stream(stack: Stack) -> None:
-    events = _events(6000, seed=3)
+    events = random_events(6000, seed=3)
     run_two_replicas_killing_one(stack, events, kill_after=1500)
     time.sleep(2)
     _assert_exactly_once(stack, events)

@@ -36,10 +36,16 @@ from processor.decode import RawMessage
 from processor.pipeline import BatchProcessor
 from sinks.catchup import Chunk, CommitSpan, Delivered
 from sinks.outbox import SinkOutbox
-from tests.integration.harness import Stack, make_event, run_two_replicas_killing_one, running_stack, wait_for
+from tests.integration.harness import (
+    Stack,
+    make_event,
+    random_events,
+    run_two_replicas_killing_one,
+    running_stack,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-ACTORS = [f"svc-{i:02d}" for i in range(40)]
 
 
 class FileSink:
@@ -62,11 +68,6 @@ class FileSink:
 
     async def close(self) -> None:
         return None
-
-
-def _events(count: int, seed: int) -> list[dict[str, Any]]:
-    rng = random.Random(seed)
-    return [make_event(rng.choice(ACTORS), i, id=uuid7()) for i in range(count)]
 
 
 @pytest.fixture
@@ -118,7 +119,7 @@ def _read_topic(stack: Stack, want: set[str], timeout: float) -> list[Any]:
 
 
 def test_committed_topic_gets_every_record_through_crashes(stack: Stack) -> None:
-    events = _events(4000, seed=21)
+    events = random_events(4000, seed=21)
     stack.produce_envelopes(events)
     # Dies right after the third commit: that batch is stored but was never handed to a sink.
     stack.extra_env["ARGUS_FAULT_CRASH"] = "after_commit:3"
@@ -143,7 +144,7 @@ def test_committed_topic_gets_every_record_through_crashes(stack: Stack) -> None
 
 def test_committed_topic_is_complete_when_a_replica_dies_and_its_partitions_move(stack: Stack) -> None:
     """The survivor is assigned the dead replica's partitions and catches them up from sink_progress."""
-    events = _events(4000, seed=24)
+    events = random_events(4000, seed=24)
     run_two_replicas_killing_one(stack, events, kill_after=1000)
     stored = _stored(stack)
     ids = {orjson.loads(m.value())["id"] for m in _read_topic(stack, set(stored), timeout=120)}
@@ -208,7 +209,7 @@ def test_a_failing_sink_never_blocks_commits_and_catches_up_from_the_database(st
     out = stack.tmp / "file-sink.ndjson"
     down = Path(f"{out}.down")
     down.touch()
-    events = _events(3000, seed=22)
+    events = random_events(3000, seed=22)
     stack.produce_envelopes(events)
     port = _start_with_file_sink(stack, out, backlog=1000)
     wait_for(lambda: stack.stored_count() == len(events), 120, lambda: f"all stored while down\n{stack.logs()}")
@@ -230,7 +231,7 @@ def test_a_failing_sink_never_blocks_commits_and_catches_up_from_the_database(st
 def test_a_slow_sink_over_a_tiny_backlog_loses_nothing(stack: Stack) -> None:
     out = stack.tmp / "slow-sink.ndjson"
     port = _start_with_file_sink(stack, out, delay=0.2, backlog=50)
-    events = _events(3000, seed=23)
+    events = random_events(3000, seed=23)
     for start in range(0, len(events), 500):  # ingest keeps going while the sink lags behind
         stack.produce_envelopes(events[start : start + 500])
         time.sleep(0.3)
