@@ -113,9 +113,7 @@ def bench_copy(
     }
 
 
-def _consume_all(
-    consumer: Consumer, expected: int, deadline: float, ready: threading.Event, done: list[float]
-) -> None:
+def _consume_all(consumer: Consumer, expected: int, deadline: float, ready: threading.Event, done: list[float]) -> None:
     """Signal `ready` once every (empty) partition reported EOF, so fetch start-up is not timed."""
     seen, eofs = 0, 0
     while not ready.is_set() and time.monotonic() < deadline:
@@ -148,9 +146,7 @@ def bench_kafka(
     for _ in range(repeats):
         topic = f"bench.raw.{uuid.uuid4().hex[:10]}"
         ensure_topic({"bootstrap.servers": bootstrap}, topic, partitions)
-        consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": f"{topic}.g", "enable.partition.eof": True}
-        )
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}.g", "enable.partition.eof": True})
         consumer.assign([TopicPartition(topic, p, -2) for p in range(partitions)])  # -2: from the beginning
         producer = Producer(durable_producer_config({"bootstrap.servers": bootstrap}, delivery_timeout=60))
         done: list[float] = []

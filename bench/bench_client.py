@@ -75,8 +75,12 @@ def start_gateway(kafka: str, topic: str, token: str) -> tuple[subprocess.Popen[
 def percentiles(samples_ns: list[int]) -> dict[str, float]:
     ordered = sorted(samples_ns)
     pick = lambda q: round(ordered[min(len(ordered) - 1, int(len(ordered) * q))] / 1000, 2)  # noqa: E731
-    return {"median_us": pick(0.5), "p99_us": pick(0.99), "p999_us": pick(0.999), "mean_us": round(
-        sum(ordered) / len(ordered) / 1000, 2)}
+    return {
+        "median_us": pick(0.5),
+        "p99_us": pick(0.99),
+        "p999_us": pick(0.999),
+        "mean_us": round(sum(ordered) / len(ordered) / 1000, 2),
+    }
 
 
 def timed_calls(client: AuditClient, events: list[dict[str, Any]]) -> list[int]:

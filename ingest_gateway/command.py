@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from argus.config import load_settings
+from argus.runtime import tune_garbage_collector
 from ingest_gateway.app import init
 
 
@@ -23,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     app = init(settings)
+    tune_garbage_collector()
     print(f"argus gateway listening on http://{host}:{port}", flush=True)
     web.run_app(app, host=host, port=port, print=None, access_log=None)
     return 0

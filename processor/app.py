@@ -26,6 +26,7 @@ from argus.kafka_producer import AsyncProducer, durable_producer_config
 from argus.keys import KeyRegistry
 from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
 from processor.decode import RawMessage
+from processor.faust_tuning import ArgusFaustApp, QuietMonitor
 from processor.pipeline import BatchProcessor, BatchResult
 from processor.resume import install_resume_from_database
 from sinks.dead_letter import DeadLetterSink
@@ -92,8 +93,9 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
     verifier = make_batch_verifier(settings, registry)
     datadir = Path(tempfile.gettempdir()) / "argus-faust" / settings.consumer_group  # unused by a memory store
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = ArgusFaustApp(
         settings.consumer_group,
+        monitor=QuietMonitor(),  # faust's per-message statistics are never read (processor/faust_tuning.py)
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=_broker_credentials(settings),
         store="memory://",

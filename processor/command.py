@@ -11,6 +11,7 @@ from confluent_kafka import KafkaException
 from prometheus_client import start_http_server
 
 from argus.config import load_settings
+from argus.runtime import tune_garbage_collector
 from processor.app import create_app
 
 
@@ -28,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     except KafkaException as exc:  # e.g. the broker is unreachable while topics are ensured
         print(f"argus processor: cannot reach Kafka at {settings.kafka_bootstrap}: {exc}", file=sys.stderr)
         return 1
+    tune_garbage_collector()
     worker = faust.Worker(app, loglevel=args.log_level.lower(), quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
     return 0

@@ -61,8 +61,11 @@ def main() -> None:
     try:
         from confluent_kafka import OFFSET_END, Consumer, KafkaError, Producer
     except ImportError as exc:
-        _fail(f"confluent-kafka is not importable by {sys.executable} ({exc}); "
-              "install the project's dev dependencies or set ARGUS_PYTHON", code=2)
+        _fail(
+            f"confluent-kafka is not importable by {sys.executable} ({exc}); "
+            "install the project's dev dependencies or set ARGUS_PYTHON",
+            code=2,
+        )
 
     started = time.monotonic()
     deadline = started + args.timeout
@@ -86,19 +89,20 @@ def main() -> None:
         delivered["err"] = err
         delivered["msg"] = msg
 
-    producer = Producer({
-        **common,
-        "acks": "all",
-        "enable.idempotence": True,
-        # The topic may not exist yet: auto-creation + leader election happen inside this window.
-        "message.timeout.ms": max(1000, int(remaining() * 1000) - 500),
-    }, logger=log)
-    producer.produce(args.topic, key=token.encode(), value=f"argus selftest {token}".encode(),
-                     on_delivery=on_delivery)
+    producer = Producer(
+        {
+            **common,
+            "acks": "all",
+            "enable.idempotence": True,
+            # The topic may not exist yet: auto-creation + leader election happen inside this window.
+            "message.timeout.ms": max(1000, int(remaining() * 1000) - 500),
+        },
+        logger=log,
+    )
+    producer.produce(args.topic, key=token.encode(), value=f"argus selftest {token}".encode(), on_delivery=on_delivery)
     producer.flush(remaining())
     if "err" not in delivered:
-        _fail(f"produce to {args.topic} on {args.bootstrap} not acknowledged within "
-              f"{args.timeout:.0f}s", tail)
+        _fail(f"produce to {args.topic} on {args.bootstrap} not acknowledged within {args.timeout:.0f}s", tail)
     if delivered["err"] is not None:
         _fail(f"produce to {args.topic} on {args.bootstrap}: {delivered['err']}", tail)
     msg = delivered["msg"]
@@ -112,13 +116,16 @@ def main() -> None:
             tp.offset = offset if tp.partition == partition else OFFSET_END
         consumer.assign(partitions)
 
-    consumer = Consumer({
-        **common,
-        "group.id": f"argus-selftest-{token}",
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "session.timeout.ms": 10000,
-    }, logger=log)
+    consumer = Consumer(
+        {
+            **common,
+            "group.id": f"argus-selftest-{token}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 10000,
+        },
+        logger=log,
+    )
     try:
         consumer.subscribe([args.topic], on_assign=on_assign)
         while remaining() > 0:
@@ -133,12 +140,16 @@ def main() -> None:
                 continue  # transient (e.g. coordinator still loading); keep polling
             if m.key() == token.encode():
                 now = time.monotonic()
-                print(f"kafka round trip ok: {args.bootstrap} topic {args.topic} "
-                      f"partition {partition} offset {offset} "
-                      f"(produce {produced_at - started:.2f}s, consume {now - produced_at:.2f}s)")
+                print(
+                    f"kafka round trip ok: {args.bootstrap} topic {args.topic} "
+                    f"partition {partition} offset {offset} "
+                    f"(produce {produced_at - started:.2f}s, consume {now - produced_at:.2f}s)"
+                )
                 return
-        _fail(f"message produced to {args.topic}[{partition}]@{offset} was not consumed back "
-              f"within {args.timeout:.0f}s", tail)
+        _fail(
+            f"message produced to {args.topic}[{partition}]@{offset} was not consumed back within {args.timeout:.0f}s",
+            tail,
+        )
     finally:
         consumer.close()
 

@@ -44,15 +44,24 @@ async def test_4xx_once_207_per_event_and_retry_after() -> None:
         if hit == 0:
             return 503, {}, {"Retry-After": "0.3"}
         if hit == 1:
-            return 207, {"succeeded": [{"index": 0, "id": events[0]["id"]}], "failed": [
-                {"index": 1, "field": "status", "error": "status: bad"}]}, {}
+            return (
+                207,
+                {
+                    "succeeded": [{"index": 0, "id": events[0]["id"]}],
+                    "failed": [{"index": 1, "field": "status", "error": "status: bad"}],
+                },
+                {},
+            )
         return 403, {"message": "forbidden"}, {}
 
     failures: list[tuple[str, DeliveryError]] = []
     with FakeGateway(script) as server:
         client = AsyncAuditClient(
-            server.url, api_key="k", retry=FAST_RETRY, workers=1, on_failure=lambda e, err: failures.append(
-                (e["targetId"], err))
+            server.url,
+            api_key="k",
+            retry=FAST_RETRY,
+            workers=1,
+            on_failure=lambda e, err: failures.append((e["targetId"], err)),
         )
         await client.start()
         client.log_audit_event(event(0))

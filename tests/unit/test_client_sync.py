@@ -142,10 +142,14 @@ def test_a_4xx_is_answered_once_and_reported_without_retry() -> None:
 
 def test_207_hands_each_rejected_event_to_on_failure() -> None:
     def partial(_hit: int, events: list[dict[str, Any]]) -> tuple[int, Any, dict[str, str]]:
-        return 207, {
-            "succeeded": [{"index": i, "id": e["id"]} for i, e in enumerate(events) if i != 1],
-            "failed": [{"index": 1, "field": "metadata", "error": "metadata: integer out of range"}],
-        }, {}
+        return (
+            207,
+            {
+                "succeeded": [{"index": i, "id": e["id"]} for i, e in enumerate(events) if i != 1],
+                "failed": [{"index": 1, "field": "metadata", "error": "metadata: integer out of range"}],
+            },
+            {},
+        )
 
     failures: list[tuple[dict[str, Any], DeliveryError]] = []
     with FakeGateway(partial) as server:

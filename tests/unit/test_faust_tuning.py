@@ -1,0 +1,44 @@
+"""processor/faust_tuning.py replaces one faust method and the default monitor: guard both."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from typing import Any
+
+from faust.transport.consumer import Consumer
+from faust.types import TP
+
+from processor.faust_tuning import ArgusFaustApp, LeanConsumer, QuietMonitor
+
+#: sha256 of faust-streaming 0.15.3's Consumer._drain_messages, which LeanConsumer copies.
+FAUST_DRAIN_SHA256 = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
+
+
+def test_faust_drain_loop_is_the_one_we_copied() -> None:
+    source = inspect.getsource(Consumer._drain_messages)
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    assert digest == FAUST_DRAIN_SHA256, (
+        "faust's Consumer._drain_messages changed: port the change into processor/faust_tuning.py "
+        "(LeanConsumer._drain_messages), then update FAUST_DRAIN_SHA256"
+    )
+    assert "self.wait_first(" in source and "callback(message), self.suspend_flow.wait()" in source
+
+
+def test_app_uses_the_lean_consumer_and_quiet_monitor() -> None:
+    app = ArgusFaustApp("argus-test", broker="kafka://127.0.0.1:1", monitor=QuietMonitor())
+    assert isinstance(app.consumer, LeanConsumer)
+    assert isinstance(app.monitor, QuietMonitor)
+
+
+def test_quiet_monitor_keeps_no_per_message_state() -> None:
+    class FakeMessage:
+        time_in: Any = None
+
+    monitor, tp, message = QuietMonitor(), TP("t", 0), FakeMessage()
+    monitor.on_message_in(tp, 1, message)  # type: ignore[arg-type]
+    assert monitor.on_stream_event_in(tp, 1, object(), object()) is None
+    monitor.on_stream_event_out(tp, 1, object(), object(), None)
+    monitor.on_message_out(tp, 1, message)  # type: ignore[arg-type]
+    assert monitor.messages_received_total == 0 and monitor.events_total == 0
+    assert message.time_in is None
