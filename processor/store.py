@@ -14,7 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg2
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, tuple_
+from sqlalchemy.exc import DBAPIError
 
 from argus.db.engine import is_sqlite
 from argus.db.schema import audit_records, dead_letters, partition_commits
@@ -134,6 +136,9 @@ def existing_ids(connection: Connection, ids: Sequence[str]) -> set[str]:
     """Ids already stored: retries of acknowledged events, which must not be stored twice."""
     if not ids:
         return set()
+    if connection.dialect.name == "postgresql":  # one array parameter: no 2,000-parameter statement to build
+        rows = connection.exec_driver_sql("SELECT id FROM audit_records WHERE id = ANY(%(ids)s)", {"ids": list(ids)})
+        return {row[0] for row in rows}
     found: set[str] = set()
     for start in range(0, len(ids), 5000):
         chunk = list(ids[start : start + 5000])
@@ -175,10 +180,15 @@ def _copy_text(rows: Sequence[Sequence[Any]]) -> str:
 def _copy_records(connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
     """COPY in PostgreSQL's text format: NULL is \\N and backslash, tab, newline, CR are escaped,
     so no string value (not even a literal "\\N") can be mistaken for NULL."""
+    statement = f"COPY audit_records ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
     buffer = io.StringIO(_copy_text(rows))
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.copy_expert(f"COPY audit_records ({', '.join(RECORD_COLUMNS)}) FROM STDIN", buffer)
+        cursor.copy_expert(statement, buffer)
+    except psycopg2.Error as exc:
+        # The raw cursor bypasses SQLAlchemy's error translation; the pipeline's retry policy
+        # tells a conflict (IntegrityError) from data (DataError) from an outage by those types.
+        raise DBAPIError.instance(statement, None, exc, psycopg2.Error, dialect=connection.dialect) from exc
     finally:
         cursor.close()
 

@@ -13,11 +13,13 @@ from pathlib import Path
 import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from prometheus_client import REGISTRY
 
 from argus.db.engine import make_engine
 from argus_client.enums import EnumConfig
 from argus_client.envelope import encode_envelope
 from argus_client.uuid7 import uuid7
+from processor import pipeline
 from processor.decode import RawMessage
 from processor.pipeline import BatchProcessor
 from tests.integration.harness import (
@@ -184,4 +186,33 @@ async def test_a_zombie_writer_cannot_fork_a_chain(pg_url: str) -> None:
     records = stack_records.records()
     assert [r["seq"] for r in records] == list(range(1, 21))
     assert chain_problems(records) == []
+    engine.dispose()
+
+
+async def test_an_id_stored_before_is_stored_once_whether_looked_up_or_caught_by_the_key(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retried event (same id, later offset) is a duplicate: found by the id lookup (first
+    batches), or, once lookups stop, refused by the primary key and the batch retried with it."""
+    monkeypatch.setattr(pipeline, "ID_CHECK_BATCHES", 1)
+    topic = "duplicates.events"
+    events = [make_event("svc-d", i, id=uuid7()) for i in range(6)]
+    engine = make_engine(pg_url)
+    processor = BatchProcessor(engine, topic, EnumConfig(), lambda batch: [None] * len(batch), 1000)
+
+    def caught_by_key() -> float:
+        return REGISTRY.get_sample_value("argus_batch_retries_total", {"reason": "duplicate_id"}) or 0.0
+
+    await processor.handle([_raw(topic, 0, offset, event) for offset, event in enumerate(events[:4])])
+    before = caught_by_key()
+    for offset, (again, new) in enumerate([(events[1], events[4]), (events[2], events[5])], start=4):
+        result = await processor.handle([_raw(topic, 0, 2 * offset - 4, again), _raw(topic, 0, 2 * offset - 3, new)])
+        assert result.duplicates == 1 and [r["id"] for r in result.records] == [new["id"]]
+    assert caught_by_key() == before + 2  # no lookups after the first batch: the key caught both
+    restarted = BatchProcessor(engine, topic, EnumConfig(), lambda batch: [None] * len(batch), 1000)
+    result = await restarted.handle([_raw(topic, 0, 8, events[0])])  # a new replica looks ids up
+    assert result.duplicates == 1 and result.records == [] and caught_by_key() == before + 2
+    records = Stack(kafka="", db_url=pg_url, name="d", tmp=Path(".")).records()
+    assert sorted(r["id"] for r in records) == sorted(e["id"] for e in events)
+    assert [r["seq"] for r in records] == list(range(1, 7)) and chain_problems(records) == []
     engine.dispose()
