@@ -38,6 +38,12 @@ log = logging.getLogger(__name__)
 
 #: Batches handed to the storage task but not yet stored (bounds memory and redelivery after a crash).
 PIPELINE_DEPTH = 1
+#: faust's stream buffer, in batches. faust stops fetching a partition once its buffer is 80% full
+#: and resumes only when the buffer is found empty, so a buffer of two batches stalled the agent
+#: on a fetch round trip every other batch: draining 60,000 events ran at 7,988 events/s with 2
+#: batches, 8,682 with 5, 11,987 with 10 and 11,873 with 20 (docs/benchmarks.md). Ten batches of
+#: raw envelopes are ~30 MB.
+STREAM_BUFFER_BATCHES = 10
 
 
 @dataclass
@@ -105,7 +111,7 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         topic_disable_leader=True,
         topic_partitions=settings.topic_partitions,
         consumer_auto_offset_reset="earliest",
-        stream_buffer_maxsize=max(4096, settings.batch_size * 2),
+        stream_buffer_maxsize=STREAM_BUFFER_BATCHES * settings.batch_size,
         broker_commit_interval=1.0,
         # A replica that dies without leaving the group is replaced after this long.
         broker_session_timeout=settings.processor_session_timeout,
