@@ -4,7 +4,8 @@ Faust brings the consumer group, rebalancing and batching; correctness does not 
 its offset commits. The database holds each partition's progress (committed with the records),
 and after every assignment the consumer is moved to the stored offset + 1 (processor/resume.py).
 Agent concurrency is 1 (more would reorder a partition); batches are stored strictly in the
-order consumed, by one storage task that retries storage failures until they succeed.
+order consumed: a preparing stage (decode, validate, verify) feeds one storage stage that retries
+storage failures until they succeed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from argus.keys import KeyRegistry
 from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
 from processor.decode import RawMessage
 from processor.faust_tuning import ArgusFaustApp, QuietMonitor
-from processor.pipeline import BatchProcessor, BatchResult
+from processor.pipeline import BatchProcessor, BatchResult, PreparedBatch
 from processor.resume import install_resume_from_database
 from sinks.dead_letter import DeadLetterSink
 from sinks.fanout import Fanout
@@ -36,7 +37,7 @@ from sinks.registry import load_sinks
 
 log = logging.getLogger(__name__)
 
-#: Batches handed to the storage task but not yet stored (bounds memory and redelivery after a crash).
+#: Batches waiting at each hand-over (consumed -> prepare -> store); bounds memory and redelivery.
 PIPELINE_DEPTH = 1
 #: faust's stream buffer, in batches. faust stops fetching a partition once its buffer is 80% full
 #: and resumes only when the buffer is found empty, so a buffer of two batches stalled the agent
@@ -44,6 +45,19 @@ PIPELINE_DEPTH = 1
 #: batches, 8,682 with 5, 11,987 with 10 and 11,873 with 20 (docs/benchmarks.md). Ten batches of
 #: raw envelopes are ~30 MB.
 STREAM_BUFFER_BATCHES = 10
+
+
+#: A consumed batch (its messages, and (partition, offset, key) of each for the sinks) and the same prepared.
+Consumed = tuple[list[RawMessage], list[tuple[int, int, bytes | None]]]
+Prepared = tuple[PreparedBatch, list[tuple[int, int, bytes | None]]]
+
+
+async def _forever(inbox: asyncio.Queue[Any], work: Any, outbox: asyncio.Queue[Any] | None = None) -> None:
+    """One pipeline stage: take an item, work on it, pass the result on (in order, one at a time)."""
+    while True:
+        result = await work(await inbox.get())
+        if outbox is not None:
+            await outbox.put(result)
 
 
 @dataclass
@@ -160,8 +174,9 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
 
     @app.agent(topic, concurrency=1)
     async def chain_and_store(stream: Any) -> None:
-        """Consume batches and hand each to the storage task, so consuming the next batch
-        (faust's per-message work on this loop) overlaps storing this one (a worker thread).
+        """Consume batches and pass each down a three-step pipeline: faust consumes batch N+2 on
+        this loop while a worker thread prepares (decodes, validates, verifies) batch N+1 and
+        another stores batch N. Each hand-over holds PIPELINE_DEPTH batches.
 
         Faust acknowledges a batch once it is handed over, before it is stored; that is safe
         because positions come from the database (processor/resume.py), never from those acks.
@@ -169,30 +184,35 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         state.sinks.start()
         state.dead_letters.start()
         watch_for_reload(registry)
-        handed_over: asyncio.Queue[tuple[list[RawMessage], list[tuple[int, int, bytes | None]]]] = asyncio.Queue(
-            maxsize=PIPELINE_DEPTH
-        )
-        storer = asyncio.ensure_future(_store_batches(handed_over))
+        to_prepare: asyncio.Queue[Consumed] = asyncio.Queue(maxsize=PIPELINE_DEPTH)
+        to_store: asyncio.Queue[Prepared] = asyncio.Queue(maxsize=PIPELINE_DEPTH)
+        stages = {
+            asyncio.ensure_future(_forever(to_prepare, _prepare, to_store)),
+            asyncio.ensure_future(_forever(to_store, _store)),
+        }
         try:
             async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
                 consumed = [(e.message.partition, e.message.offset, e.message.key) for e in events]
-                put = asyncio.ensure_future(handed_over.put(([_to_raw(event) for event in events], consumed)))
-                await asyncio.wait({put, storer}, return_when=asyncio.FIRST_COMPLETED)
-                if storer.done():  # a bug in storage must stop the worker, not silently stall it
-                    put.cancel()
-                    storer.result()
-                    raise RuntimeError("the storage task ended unexpectedly")
+                put = asyncio.ensure_future(to_prepare.put(([_to_raw(event) for event in events], consumed)))
+                await asyncio.wait({put, *stages}, return_when=asyncio.FIRST_COMPLETED)
+                for stage in stages:
+                    if stage.done():  # a bug in a stage must stop the worker, not silently stall it
+                        put.cancel()
+                        stage.result()
+                        raise RuntimeError("a pipeline stage ended unexpectedly")
         finally:
-            storer.cancel()
+            for stage in stages:
+                stage.cancel()
 
-    async def _store_batches(
-        handed_over: asyncio.Queue[tuple[list[RawMessage], list[tuple[int, int, bytes | None]]]],
-    ) -> None:
-        while True:
-            messages, consumed = await handed_over.get()
-            result = await state.batch.handle(messages)  # retries until stored; never raises for bad data
-            state.sinks.submit(result.records, consumed)
-            state.dead_letters.submit(_dead_letter_records(result))
+    async def _prepare(item: Consumed) -> Prepared:
+        messages, consumed = item
+        return await asyncio.to_thread(state.batch.prepare, messages), consumed
+
+    async def _store(item: Prepared) -> None:
+        prepared, consumed = item
+        result = await state.batch.store(prepared)  # retries until stored; never raises for bad data
+        state.sinks.submit(result.records, consumed)
+        state.dead_letters.submit(_dead_letter_records(result))
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_resources(_app: faust.App, **_kwargs: Any) -> None:

@@ -1,4 +1,4 @@
-"""One batch, start to finish: decode → validate → verify → deduplicate → chain → commit → publish.
+"""One batch, start to finish: decode → validate → verify (`prepare`) → deduplicate → chain → commit (`store`).
 
 `BatchProcessor.handle` never raises for a bad message or a storage failure: bad messages
 become dead letters, and storage failures are retried (with backoff, after reloading chain
@@ -50,6 +50,26 @@ RECORD_PRIMARY_KEY = "pk_audit_records"
 
 class _Poison(Exception):
     """The database refuses this batch as data; retrying it unchanged can never succeed."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a message cannot be stored (its dead-letter reason); `signature` marks a failed verification."""
+
+    reason: str
+    signature: bool = False
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch decoded, validated and signature-checked, one outcome per message (same order).
+
+    Preparing needs no database and no per-partition state, so batch N+1 is prepared while
+    batch N is stored (processor/app.py); which messages are fresh is decided when storing.
+    """
+
+    messages: Sequence[RawMessage]
+    outcomes: Sequence[Decoded | Refused]
 
 
 @dataclass
@@ -119,7 +139,29 @@ class BatchProcessor:
         with self._engine.connect() as connection:
             return load_progress(connection, self._topic, partitions)
 
+    def prepare(self, messages: Sequence[RawMessage]) -> PreparedBatch:
+        """Decode, validate and verify every message (CPU only; run it in a worker thread)."""
+        outcomes: list[Decoded | Refused] = []
+        decoded: list[Decoded] = []
+        for message in messages:
+            try:
+                item = decode_message(message, self._enums)
+            except Rejected as exc:
+                outcomes.append(Refused(exc.reason))
+                continue
+            outcomes.append(item)
+            decoded.append(item)
+        reasons = iter(self._verify([d.event for d in decoded]) if decoded else [])
+        for index, outcome in enumerate(outcomes):
+            if isinstance(outcome, Decoded) and (reason := next(reasons)) is not None:
+                outcomes[index] = Refused(reason, signature=True)
+        return PreparedBatch(messages, outcomes)
+
     async def handle(self, messages: Sequence[RawMessage]) -> BatchResult:
+        """Prepare and store a batch (`store` for a batch prepared already)."""
+        return await self.store(await asyncio.to_thread(self.prepare, messages))
+
+    async def store(self, batch: PreparedBatch) -> BatchResult:
         """Store the batch exactly once, retrying storage failures until it commits.
 
         Conflicts with another writer reload state and retry; a database outage retries with
@@ -127,18 +169,18 @@ class BatchProcessor:
         conflicting after reloads) is split so only the offending message is dead-lettered.
         """
         try:
-            return await self._commit_with_retries(messages)
+            return await self._commit_with_retries(batch)
         except _Poison:
-            return await self._isolate(messages)
+            return await self._isolate(batch)
 
-    async def _commit_with_retries(self, messages: Sequence[RawMessage], reject: str | None = None) -> BatchResult:
+    async def _commit_with_retries(self, batch: PreparedBatch, reject: str | None = None) -> BatchResult:
         backoff = 0.1
         conflicts = 0
-        partitions = sorted({m.partition for m in messages})
+        partitions = sorted({m.partition for m in batch.messages})
         while True:
             started = time.perf_counter()
             try:
-                result = await asyncio.to_thread(self._process_locked, messages, reject)
+                result = await asyncio.to_thread(self._process_locked, batch, reject)
                 metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
                 metrics.CHAIN_HEADS.set(len(self._heads))
                 return result
@@ -166,55 +208,52 @@ class BatchProcessor:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
-    async def _isolate(self, messages: Sequence[RawMessage]) -> BatchResult:
+    async def _isolate(self, batch: PreparedBatch) -> BatchResult:
         """Store message by message; one the database will not take becomes a dead letter."""
         merged = BatchResult()
-        for message in messages:
+        for message, outcome in zip(batch.messages, batch.outcomes, strict=True):
+            single = PreparedBatch([message], [outcome])
             try:
-                part = await self._commit_with_retries([message])
+                part = await self._commit_with_retries(single)
             except _Poison as poison:
                 log.error("dead-lettering %s/%d@%d: %s", message.topic, message.partition, message.offset, poison)
-                part = await self._commit_with_retries([message], reject=str(poison)[:2000])
+                part = await self._commit_with_retries(single, reject=str(poison)[:2000])
             merged.records.extend(part.records)
             merged.dead_letters.extend(part.dead_letters)
             merged.duplicates += part.duplicates
             merged.skipped += part.skipped
         return merged
 
-    def _process_locked(self, messages: Sequence[RawMessage], reject: str | None = None) -> BatchResult:
+    def _process_locked(self, batch: PreparedBatch, reject: str | None = None) -> BatchResult:
         with self._lock:
-            return self._process(messages, reject)
+            return self._process(batch, reject)
 
-    def _process(self, messages: Sequence[RawMessage], reject: str | None = None) -> BatchResult:
+    def _process(self, batch: PreparedBatch, reject: str | None = None) -> BatchResult:
         result = BatchResult()
+        messages = batch.messages
         partitions = sorted({m.partition for m in messages})
         unknown = [p for p in partitions if p not in self._progress]
         if unknown:
             loaded = self.stored_progress(unknown)
             for partition in unknown:
                 self._progress[partition] = loaded.get(partition, NO_PROGRESS)
-        fresh = [m for m in messages if m.offset > self._progress[m.partition].last_offset]
+        fresh: list[RawMessage] = []
+        valid: list[Decoded] = []
+        for message, outcome in zip(messages, batch.outcomes, strict=True):
+            if message.offset <= self._progress[message.partition].last_offset:
+                continue  # stored already (a redelivery)
+            fresh.append(message)
+            if reject is not None:
+                result.dead_letters.append(_dead_letter(message, reject))
+            elif isinstance(outcome, Refused):
+                if outcome.signature:
+                    metrics.SIGNATURE_ERRORS.inc()
+                result.dead_letters.append(_dead_letter(message, outcome.reason))
+            else:
+                valid.append(outcome)
         result.skipped = len(messages) - len(fresh)
         if not fresh:
             return result
-
-        decoded: list[Decoded] = []
-        for message in fresh:
-            if reject is not None:
-                result.dead_letters.append(_dead_letter(message, reject))
-                continue
-            try:
-                decoded.append(decode_message(message, self._enums))
-            except Rejected as exc:
-                result.dead_letters.append(_dead_letter(message, exc.reason))
-        reasons = self._verify([d.event for d in decoded]) if decoded else []
-        valid: list[Decoded] = []
-        for item, reason in zip(decoded, reasons, strict=True):
-            if reason is None:
-                valid.append(item)
-            else:
-                metrics.SIGNATURE_ERRORS.inc()
-                result.dead_letters.append(_dead_letter(item.message, reason))
 
         commit_seqs = {p: self._progress[p].commit_seq + 1 for p in {m.partition for m in fresh}}
         rows, pending_heads = self._chain(valid, commit_seqs, result)
