@@ -43,7 +43,11 @@ MEMORY_KEYS = (
     "actors", "chain_cache_size", "committed", "complete", "committed_events_per_s", "rss_before_mb", "rss_after_mb",
     "rss_peak_mb", "heads_cached", "bytes_per_head", "cache_full", "rss_1m_actors_est_mb", "rss_1m_unbounded_est_mb",
 )  # fmt: skip
-RESULT_KEYS = ("config", "phases", "memory", "peak_rss_mb", "wall_s")
+DRAIN_KEYS = (
+    "events", "committed", "complete", "events_per_s", "processor_cores", "processor_cpu_us_per_event",
+    "postgres_cpu_us_per_event",
+)  # fmt: skip
+RESULT_KEYS = ("config", "drain", "phases", "memory", "peak_rss_mb", "wall_s")
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class Plan:
     signed_share: float = 0.3
     drain_timeout: float = 180.0
     scale_out: tuple[Phase, ...] = ()  # run last, after a second processor replica joined the group
+    drain_events: int = 60_000  # pre-produced backlog the processor drains alone, first
 
 
 def make_plan(quick: bool, scale: float = 1.0) -> Plan:
@@ -72,7 +77,9 @@ def make_plan(quick: bool, scale: float = 1.0) -> Plan:
     n = [max(500, int(count * scale)) for count in (2500, 10_000, 10_000, 8000)] if quick else full
     one = (Phase("rate_1k", n[0], 1000), Phase("rate_5k", n[1], 5000), Phase("saturation", n[2], None))
     two = (Phase("rate_5k_2p", n[1], 5000), Phase("saturation_2p", n[2], None))
-    return Plan(one, n[3], 5000 if quick else 200_000, drain_timeout=60 if quick else 180, scale_out=two)
+    drain = max(2000, int(3000 * scale)) if quick else 60_000
+    return Plan(one, n[3], 5000 if quick else 200_000, drain_timeout=60 if quick else 180, scale_out=two,
+                drain_events=drain)  # fmt: skip
 
 
 class Stack:
@@ -124,7 +131,7 @@ class Stack:
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.dir.glob("*.log"))
 
-    def start(self) -> None:
+    def start(self, processor: bool = True) -> None:
         self._spawn("gateway")
         deadline = time.monotonic() + 60
         while True:
@@ -136,7 +143,8 @@ class Stack:
                 if time.monotonic() > deadline or self.procs["gateway"].poll() is not None:
                     raise RuntimeError(f"gateway did not become ready:\n{self.logs()}") from None
                 time.sleep(0.2)
-        self._spawn("processor")
+        if processor:
+            self._spawn("processor")
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -172,13 +180,15 @@ class Stack:
 
     def source_stats(self, source: str) -> dict[str, Any]:
         sql = text(
-            "SELECT count(*), extract(epoch FROM max(stored_at)), percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP "
-            "(ORDER BY extract(epoch FROM stored_at - received_at::timestamptz)) FROM audit_records WHERE source = :s"
+            "SELECT count(*), extract(epoch FROM max(stored_at)), extract(epoch FROM min(stored_at)), "
+            "percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM stored_at - "
+            "received_at::timestamptz)) FROM audit_records WHERE source = :s"
         )
         with self.engine.connect() as connection:
-            count, last, latency = connection.execute(sql, {"s": source}).one()
+            count, last, first, latency = connection.execute(sql, {"s": source}).one()
         p50, p99 = latency or (None, None)
-        return {"count": int(count), "last_commit": float(last or 0), "p50": p50, "p99": p99}
+        return {"count": int(count), "first_commit": float(first or 0), "last_commit": float(last or 0), "p50": p50,
+                "p99": p99}  # fmt: skip
 
     def cpu(self) -> dict[str, dict[int, float]]:
         """CPU seconds so far per component and process (PostgreSQL: every backend; Kafka: our broker)."""
@@ -234,6 +244,34 @@ def run_phase(stack: Stack, phase: Phase, profile_dir: Path | None = None) -> di
     }
 
 
+def drain_phase(stack: Stack) -> dict[str, Any]:
+    """The processor alone: a backlog of `plan.drain_events` (same mix as the load: 30% signed, 2,000
+    actors) is produced straight to Kafka, then the processor starts and drains it; events/s from
+    its first commit to its last, so start-up is not counted, and CPU per event over the events
+    committed after the first poll. No gateway or load generator competes."""
+    plan = stack.plan
+    events = loadgen.make_events(plan.drain_events, actors=plan.actors, signed_share=plan.signed_share)
+    loadgen.produce_events(stack.kafka, stack.topics[0], events, source="drain")
+    stack._spawn("processor")
+    if not stack.wait_committed(1, 120):
+        raise RuntimeError(f"the processor did not start committing:\n{stack.logs()}")
+    cpu_before, started, already = stack.cpu(), time.monotonic(), stack.committed_total()
+    complete = stack.wait_committed(plan.drain_events, plan.drain_timeout)
+    wall = time.monotonic() - started
+    cpu = {k: cpu_used(cpu_before[k], now) for k, now in stack.cpu().items()}
+    stats = stack.source_stats("drain")
+    span, counted = stats["last_commit"] - stats["first_commit"], max(1, stats["count"] - already)
+    return {
+        "events": plan.drain_events,
+        "committed": stats["count"],
+        "complete": complete and stats["count"] == plan.drain_events,
+        "events_per_s": round(stats["count"] / span) if span > 0 else None,
+        "processor_cores": round(cpu["processor"] / wall, 2),
+        "processor_cpu_us_per_event": round(cpu["processor"] * 1e6 / counted, 1),
+        "postgres_cpu_us_per_event": round(cpu["postgres"] * 1e6 / counted, 1),
+    }
+
+
 def memory_phase(stack: Stack) -> dict[str, Any]:
     """Stream one event for each of many new actors (straight to Kafka) and watch the processor's RSS:
     the chain-head cache must cap it at ARGUS_CHAIN_CACHE_SIZE heads however many actors there are."""
@@ -272,10 +310,11 @@ def run(kafka: str, database_url: str, plan: Plan, profile_dir: Path | None = No
     with scratch_schema(database_url, "bench_e2e") as db_url, tempfile.TemporaryDirectory(prefix="argus-bench-") as tmp:
         stack = Stack(kafka, db_url, plan, Path(tmp))
         try:
-            stack.start()
+            stack.start(processor=False)
+            drain = drain_phase(stack)
             warm = loadgen.make_bodies(loadgen.make_events(500, actors=plan.actors, signed_share=0.3), 250)
             asyncio.run(loadgen.run_load(stack.url, "token-warmup", warm, rate=None, connections=2, max_seconds=60))
-            if not stack.wait_committed(500, 120):
+            if not stack.wait_committed(plan.drain_events + 500, 120):
                 raise RuntimeError(f"the processor did not commit the warm-up batch:\n{stack.logs()}")
             phases = {phase.name: run_phase(stack, phase, profile_dir) for phase in plan.phases}
             memory = memory_phase(stack)
@@ -288,4 +327,4 @@ def run(kafka: str, database_url: str, plan: Plan, profile_dir: Path | None = No
     settings, wall = stack.settings, round(time.monotonic() - started, 1)
     config = {"plan": asdict(plan), "batch_size": settings.batch_size, "batch_within_s": settings.batch_within}
     config |= {"topic_partitions": settings.topic_partitions, "chain_cache_size": settings.chain_cache_size}
-    return {"config": config, "phases": phases, "memory": memory, "peak_rss_mb": peak, "wall_s": wall}
+    return {"config": config, "drain": drain, "phases": phases, "memory": memory, "peak_rss_mb": peak, "wall_s": wall}

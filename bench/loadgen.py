@@ -15,6 +15,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -231,16 +232,20 @@ def server_latency(metrics_url: str) -> dict[str, float]:
 def produce_direct(bootstrap: str, topic: str, actors: int, *, source: str, first: int = 0) -> float:
     """One unsigned event for each of `actors` new actors straight to Kafka (as the SDK's Kafka
     transport would), with `source` and receivedAt set; returns seconds spent producing."""
-    producer = Producer(durable_producer_config({"bootstrap.servers": bootstrap}, delivery_timeout=60))
     moment = datetime.now(UTC)
+    events = (make_event(i, f"mem-{i:07d}", moment) for i in range(first, first + actors))
+    return produce_events(bootstrap, topic, events, source=source)
+
+
+def produce_events(bootstrap: str, topic: str, events: Iterable[dict[str, Any]], *, source: str) -> float:
+    """Envelopes of `events` straight to Kafka keyed by actorId; returns seconds spent producing."""
+    producer = Producer(durable_producer_config({"bootstrap.servers": bootstrap}, delivery_timeout=60))
     started = time.perf_counter()
-    for i in range(first, first + actors):
-        actor = f"mem-{i:07d}"
-        event = make_event(i, actor, moment)
+    for event in events:
         envelope = encode_envelope(event, source=source, received_at=utc_now_rfc3339())
         while True:
             try:
-                producer.produce(topic, value=envelope, key=actor.encode())
+                producer.produce(topic, value=envelope, key=str(event["actorId"]).encode())
                 break
             except BufferError:
                 producer.poll(0.05)

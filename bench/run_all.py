@@ -53,6 +53,7 @@ def summarize(copy: dict[str, Any], kafka: dict[str, Any], result: dict[str, Any
         "committed_2p_vs_raw_copy": _ratio(scaled, copy["rows_per_s"]),
         "committed_2p_vs_raw_kafka": _ratio(scaled, kafka["produce_consume_msgs_per_s"]),
         "acked_vs_raw_kafka_produce": _ratio(saturation["acked_events_per_s"], kafka["produce_msgs_per_s"]),
+        "processor_drain_vs_raw_copy": _ratio(result["drain"]["events_per_s"], copy["rows_per_s"]),
     }
     bulk = {
         "events": saturation["events_accepted"],
@@ -81,7 +82,10 @@ def table(doc: dict[str, Any]) -> str:
             f"{p['ack_p50_ms']:>9}/{p['ack_p99_ms']:<7}{p['ingest_to_commit_p50_ms']:>10}/{p['ingest_to_commit_p99_ms']}"
         )
     copy, kafka, memory, goals = doc["baselines"]["copy"], doc["baselines"]["kafka"], doc["e2e"]["memory"], doc["goals"]
+    drain = doc["e2e"]["drain"]
     lines += [
+        f"processor alone: drained {drain['committed']} events at {drain['events_per_s']}/s "
+        f"({drain['processor_cores']} cores, {drain['processor_cpu_us_per_event']} us/event)",
         f"raw COPY {copy['rows_per_s']} rows/s; raw Kafka produce+consume {kafka['produce_consume_msgs_per_s']} msgs/s "
         f"(produce {kafka['produce_msgs_per_s']})",
         "ratios: " + ", ".join(f"{k} {v}" for k, v in doc["ratios"].items()),

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from bench import run_all
-from bench.e2e import MEMORY_KEYS, PHASE_KEYS, RESULT_KEYS
+from bench.e2e import DRAIN_KEYS, MEMORY_KEYS, PHASE_KEYS, RESULT_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +35,8 @@ def test_quick_bench_completes_with_every_key(kafka_bootstrap: str, database_url
     for name, phase in doc["e2e"]["phases"].items():
         assert set(PHASE_KEYS) <= phase.keys(), name
         assert phase["complete"] and phase["committed"] == phase["events_accepted"] > 0, (name, phase)
+    drain = doc["e2e"]["drain"]
+    assert set(DRAIN_KEYS) <= drain.keys() and drain["complete"]
     memory = doc["e2e"]["memory"]
     assert set(MEMORY_KEYS) <= memory.keys() and memory["complete"]
     assert set(doc["e2e"]["peak_rss_mb"]) == {"gateway", "processor", "processor2"}
