@@ -30,6 +30,7 @@ from processor.decode import RawMessage
 from processor.faust_tuning import ArgusFaustApp, QuietMonitor
 from processor.pipeline import BatchProcessor, BatchResult, PreparedBatch
 from processor.resume import install_resume_from_database
+from sinks.catchup import CommitSpan
 from sinks.dead_letter import DeadLetterSink
 from sinks.fanout import Fanout
 from sinks.outbox import SinkOutbox
@@ -90,6 +91,12 @@ def _to_raw(event: Any) -> RawMessage:
         value=message.value,
         timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
     )
+
+
+def _commit_spans(result: BatchResult) -> list[tuple[int, CommitSpan]]:
+    return [
+        (c.partition, CommitSpan(c.commit_seq, c.first_offset, c.last_offset, c.record_count)) for c in result.commits
+    ]
 
 
 def _dead_letter_records(result: BatchResult) -> list[dict[str, Any]]:
@@ -211,7 +218,7 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
     async def _store(item: Prepared) -> None:
         prepared, consumed = item
         result = await state.batch.store(prepared)  # retries until stored; never raises for bad data
-        state.sinks.submit(result.records, consumed)
+        state.sinks.submit(result.records, consumed, _commit_spans(result))
         state.dead_letters.submit(_dead_letter_records(result))
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]

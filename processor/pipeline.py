@@ -78,6 +78,7 @@ class BatchResult:
 
     records: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    commits: list[PartitionCommit] = field(default_factory=list)  # the partition_commits rows written
     duplicates: int = 0
     skipped: int = 0
 
@@ -220,6 +221,7 @@ class BatchProcessor:
                 part = await self._commit_with_retries(single, reject=str(poison)[:2000])
             merged.records.extend(part.records)
             merged.dead_letters.extend(part.dead_letters)
+            merged.commits.extend(part.commits)
             merged.duplicates += part.duplicates
             merged.skipped += part.skipped
         return merged
@@ -263,6 +265,7 @@ class BatchProcessor:
         faults.checkpoint("after_commit")
 
         self._id_checks_left = max(0, self._id_checks_left - 1)
+        result.commits = commits
         for commit in commits:
             self._progress[commit.partition] = Progress(commit.commit_seq, commit.last_offset)
         for actor_id, (seq, current_hash, partition) in pending_heads.items():

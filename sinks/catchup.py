@@ -42,18 +42,27 @@ NOTHING = Delivered(0, -1)
 
 @dataclass(frozen=True)
 class BatchMark:
-    """What one processor batch consumed from a partition: its offset range and how many of the
-    batch's records came from it (None when that cannot be told, which forces a catch-up)."""
+    """What one processor batch consumed from a partition: its offset range, how many of the
+    batch's records came from it (None when that cannot be told, which forces a catch-up), and
+    the partition commits the batch itself made there (ascending commit_seq)."""
 
     first_offset: int
     last_offset: int
     records: int | None
+    commits: tuple[CommitSpan, ...] = ()
 
 
-def batch_marks(consumed: Iterable[Consumed], records: Sequence[Record]) -> dict[int, BatchMark]:
-    """Marks per partition of a committed batch. A record's partition is its message's: the key
-    is the actorId (the processor dead-letters any other message). An actor seen in two
-    partitions of one batch leaves both uncounted."""
+def _seq(span: CommitSpan) -> int:
+    return span.commit_seq
+
+
+def batch_marks(
+    consumed: Iterable[Consumed], records: Sequence[Record], commits: Iterable[tuple[int, CommitSpan]] = ()
+) -> dict[int, BatchMark]:
+    """Marks per partition of a committed batch; `commits` are (partition, span) of the commits it
+    made. A record's partition is its message's: the key is the actorId (the processor
+    dead-letters any other message). An actor seen in two partitions of one batch leaves both
+    uncounted."""
     spans: dict[int, tuple[int, int]] = {}
     actors: dict[bytes | None, set[int]] = {}
     for partition, offset, key in consumed:
@@ -68,7 +77,13 @@ def batch_marks(consumed: Iterable[Consumed], records: Sequence[Record]) -> dict
             counts[next(iter(found))] += 1
         else:
             unknown |= found or set(spans)
-    return {p: BatchMark(low, high, None if p in unknown else counts[p]) for p, (low, high) in spans.items()}
+    made: dict[int, list[CommitSpan]] = {}
+    for partition, span in commits:
+        made.setdefault(partition, []).append(span)
+    return {
+        p: BatchMark(low, high, None if p in unknown else counts[p], tuple(sorted(made.get(p, []), key=_seq)))
+        for p, (low, high) in spans.items()
+    }
 
 
 class Verdict(enum.Enum):
@@ -97,14 +112,14 @@ def resolve(
 ) -> Plan:
     """Decide what to do with an in-memory batch.
 
-    `found[p]` are the commits of partition p after the delivered one whose offset ranges lie
-    inside the batch's range for p (what the batch may have committed). The batch may advance p
-    only when they follow the delivered commit without a hole and hold exactly as many records
-    as the batch has from p: then every record of those commits is in the batch. Anything else
-    (a commit missed before it, several writers, uncountable records) means catching up from
-    the database, and so does a batch whose records are partly delivered already (a catch-up
-    read past it): the database has exactly the missing part. Records of partitions this
-    replica does not own are sent (a duplicate is allowed, a loss is not) but never advanced.
+    `found[p]` are the commits the batch made on partition p after the delivered one (the
+    processor hands them over with the records). The batch may advance p only when they follow
+    the delivered commit without a hole and hold exactly as many records as the batch has from
+    p: then every record of those commits is in the batch. Anything else (a commit missed before
+    it, uncountable records) means catching up from the database, and so does a batch whose
+    records are partly delivered already (a catch-up read past it): the database has exactly the
+    missing part. Records of partitions this replica does not own are sent (a duplicate is
+    allowed, a loss is not) but never advanced.
     """
     advance: dict[int, CommitSpan] = {}
     unproven = delivered_records = False

@@ -2,9 +2,9 @@
 database (an outbox keyed by the partition commit sequence).
 
 Fast path: right after a batch commits, the processor hands its records over in memory with
-what the batch consumed per partition (offset range, record count); one primary-key probe of
-`partition_commits` tells which commits those are, and a batch whose commits follow the sink's
-progress is sent as it is. Everything else falls back to the database, where every committed
+what the batch consumed per partition (offset range, record count) and the partition commits it
+made; a batch whose commits follow the sink's progress and hold exactly its records is sent as
+it is (no database read). Everything else falls back to the database, where every committed
 record already is: on start, on a newly assigned partition, when the in-memory backlog overflows
 (a slow or failing sink), on a gap, or after an error, the lane reads the records of the
 commits after its progress in (partition, commit_seq, offset) order and bounded chunks, and
@@ -142,12 +142,11 @@ class DurableLane:
 
     async def _deliver(self, records: list[Record], marks: dict[int, BatchMark]) -> None:
         await self._load(p for p in marks if self._owned(p) and p not in self.delivered)
-        lookups = {
-            p: (self.delivered[p].commit_seq, m.first_offset, m.last_offset)
+        found = {
+            p: [c for c in m.commits if c.commit_seq > self.delivered[p].commit_seq]
             for p, m in marks.items()
             if self._owned(p) and not is_stale(m, self.delivered[p])
         }
-        found = await asyncio.to_thread(self.outbox.batch_commits, lookups) if lookups else {}
         plan = resolve(marks, self.delivered, self._owned, found, bool(records))
         if plan.verdict is Verdict.CATCH_UP:
             self.catchup_needed = True

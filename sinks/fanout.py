@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from sinks import metrics
 from sinks.base import Record, Sink
-from sinks.catchup import Consumed, batch_marks
+from sinks.catchup import CommitSpan, Consumed, batch_marks
 from sinks.durable import DurableLane, send_with_retry
 from sinks.outbox import SinkOutbox
 
@@ -100,13 +100,19 @@ class Fanout:
         for lane in self._lanes():
             lane.start()
 
-    def submit(self, records: list[Record], consumed: Iterable[Consumed] = ()) -> None:
+    def submit(
+        self,
+        records: list[Record],
+        consumed: Iterable[Consumed] = (),
+        commits: Iterable[tuple[int, CommitSpan]] = (),
+    ) -> None:
         """Queue a committed batch for every sink. `consumed` lists the (partition, offset, key) of
-        every message the batch consumed, stored or not: durable lanes need it to tell which
-        partition commits the records are (and so notice any they missed); records submitted
-        without it are still sent, but only a catch-up can then record them as delivered."""
+        every message the batch consumed, stored or not, and `commits` the (partition, commit)
+        rows the batch wrote: durable lanes need both to tell that the records are exactly those
+        commits (and so notice any commits they missed); records submitted without them are
+        still sent, but only a catch-up can then record them as delivered."""
         if self._durable:
-            marks = batch_marks(consumed, records)
+            marks = batch_marks(consumed, records, commits)
             if marks or records:
                 for durable in self._durable:
                     durable.submit(records, marks)

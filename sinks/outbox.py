@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from argus.db.schema import audit_records, partition_commits, sink_progress
@@ -88,28 +88,6 @@ class SinkOutbox:
                 .group_by(t.c.kafka_partition)
             )
             return dict.fromkeys(wanted, 0) | {r.kafka_partition: r.seq for r in rows}
-
-    def batch_commits(self, lookups: Mapping[int, tuple[int, int, int]]) -> dict[int, list[CommitSpan]]:
-        """Per partition p -> (after_seq, first_offset, last_offset): the commits after `after_seq`
-        that lie inside the offset range, ascending. One statement; each branch is a primary-key
-        range scan that starts at the sink's progress, so it reads only the commits since then."""
-        if not lookups:
-            return {}
-        t = partition_commits
-        branches = [
-            and_(t.c.kafka_partition == p, t.c.commit_seq > after, t.c.first_offset >= low, t.c.last_offset <= high)
-            for p, (after, low, high) in lookups.items()
-        ]
-        found: dict[int, list[CommitSpan]] = {p: [] for p in lookups}
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(*_SPAN)
-                .where(t.c.topic == self.topic, or_(*branches))
-                .order_by(t.c.kafka_partition, t.c.commit_seq)
-            )
-            for r in rows:
-                found[r.kafka_partition].append(CommitSpan(r.commit_seq, r.first_offset, r.last_offset, r.record_count))
-        return found
 
     def commits_after(
         self, partition: int, commit_seq: int, limit: int, below_offset: int | None = None

@@ -35,6 +35,14 @@ def test_batch_marks_count_records_per_partition_by_key() -> None:
     assert marks == {0: BatchMark(10, 11, 2), 1: BatchMark(5, 7, 1), 2: BatchMark(3, 3, 0)}
 
 
+def test_batch_marks_carry_the_commits_the_batch_made_per_partition() -> None:
+    consumed = [(0, 10, b"a"), (0, 11, b"a"), (0, 12, b"a"), (1, 5, b"b")]
+    commits = [(0, CommitSpan(8, 12, 12, 1)), (0, CommitSpan(7, 10, 11, 1)), (1, CommitSpan(3, 5, 5, 0))]
+    marks = batch_marks(consumed, [_rec("a", 1), _rec("a", 2)], commits)
+    assert marks[0].commits == (CommitSpan(7, 10, 11, 1), CommitSpan(8, 12, 12, 1))  # ascending commit_seq
+    assert marks[1] == BatchMark(5, 5, 0, (CommitSpan(3, 5, 5, 0),))
+
+
 def test_batch_marks_leave_ambiguous_partitions_uncounted() -> None:
     consumed = [(0, 1, b"a"), (1, 1, b"a"), (2, 1, b"c")]
     marks = batch_marks(consumed, [_rec("a", 1), _rec("c", 1)])
@@ -110,8 +118,8 @@ class ModelStore:
         self.progress: dict[int, int] = {}
         self.assigned: set[int] | None = None
 
-    def commit(self, partition: int, size: int, rejected: int = 0) -> tuple[list[dict[str, Any]], list[Any]]:
-        """Store one batch on one partition; what the processor would submit."""
+    def commit(self, partition: int, size: int, rejected: int = 0) -> tuple[list[dict[str, Any]], list[Any], list[Any]]:
+        """Store one batch on one partition; what the processor would submit (records, consumed, commits)."""
         first = self.next_offset[partition]
         seq = len(self.commits[partition]) + 1
         records = [{"id": f"{partition}-{seq}-{i}", "actorId": f"actor-{partition}"} for i in range(size)]
@@ -119,7 +127,7 @@ class ModelStore:
         self.commits[partition].append((CommitSpan(seq, first, last, size), records))
         self.next_offset[partition] = last + 1
         consumed = [(partition, o, f"actor-{partition}".encode()) for o in range(first, last + 1)]
-        return records, consumed
+        return records, consumed, [(partition, self.commits[partition][-1][0])]
 
     def all_ids(self) -> set[str]:
         return {r["id"] for rows in self.commits.values() for _span, records in rows for r in records}
@@ -137,12 +145,6 @@ class ModelStore:
 
     def latest(self, partitions: Iterable[int]) -> dict[int, int]:
         return {p: len(self.commits[p]) for p in partitions}
-
-    def batch_commits(self, lookups: Mapping[int, tuple[int, int, int]]) -> dict[int, list[CommitSpan]]:
-        return {
-            p: [s for s, _ in self.commits[p] if s.commit_seq > after and s.first_offset >= lo and s.last_offset <= hi]
-            for p, (after, lo, hi) in lookups.items()
-        }
 
     def commits_after(self, p: int, seq: int, limit: int, below_offset: int | None = None) -> list[CommitSpan]:
         spans = [s for s, _ in self.commits[p] if s.commit_seq > seq]
@@ -211,9 +213,9 @@ async def test_lane_delivers_everything_through_crashes_overflow_and_failures(se
     for step in range(120):
         partition = rng.randrange(3)
         size = rng.randrange(0, 8)
-        records, consumed = store.commit(partition, size, rejected=rng.randrange(0 if size else 1, 2))
+        records, consumed, commits = store.commit(partition, size, rejected=rng.randrange(0 if size else 1, 2))
         if rng.random() < 0.9:  # else: never handed over (the lane notices it is behind when idle)
-            lane.submit(records, batch_marks(consumed, records))
+            lane.submit(records, batch_marks(consumed, records, commits))
         if rng.random() < 0.1:
             sink.down = not sink.down
         if crashes and rng.random() < 0.05:  # a new lane resumes from the stored progress
@@ -227,8 +229,8 @@ async def test_lane_delivers_everything_through_crashes_overflow_and_failures(se
     sink.down = False
     if store.assigned is None:  # without an assignment only partitions committed to since start are in scope
         for p in range(3):
-            records, consumed = store.commit(p, 1)
-            lane.submit(records, batch_marks(consumed, records))
+            records, consumed, commits = store.commit(p, 1)
+            lane.submit(records, batch_marks(consumed, records, commits))
     newest = {p: len(store.commits[p]) for p in range(3) if store.commits[p]}
     await _until(lambda: set(sink.received) == store.all_ids(), f"seed {seed}: not everything delivered")
     await _until(lambda: store.progress == newest, f"seed {seed}: progress {store.progress} != {newest}")
@@ -246,9 +248,9 @@ async def test_fast_path_sends_in_memory_batches_once_and_in_order() -> None:
     lane.start()
     expected: list[str] = []
     for i in range(50):
-        records, consumed = store.commit(i % 2, 4)
+        records, consumed, commits = store.commit(i % 2, 4)
         expected += [r["id"] for r in records]
-        lane.submit(records, batch_marks(consumed, records))
+        lane.submit(records, batch_marks(consumed, records, commits))
     await _until(lambda: len(sink.received) >= len(expected), "delivered")
     await lane.close()
     assert sink.received == expected  # no duplicates, commit order
@@ -263,8 +265,8 @@ async def test_a_failing_sink_never_blocks_submit_and_catches_up_after_overflow(
     lane = DurableLane(sink, store, max_backlog=20)
     lane.start()
     for _ in range(30):
-        records, consumed = store.commit(0, 5)
-        lane.submit(records, batch_marks(consumed, records))
+        records, consumed, commits = store.commit(0, 5)
+        lane.submit(records, batch_marks(consumed, records, commits))
         assert lane.queued <= 20  # bounded: overflow lets the backlog go instead of growing
     await _until(lambda: sink.failures >= 3, "retries")
     assert sink.received == [] and store.progress == {}
