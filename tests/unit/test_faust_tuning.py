@@ -42,3 +42,26 @@ def test_quiet_monitor_keeps_no_per_message_state() -> None:
     monitor.on_message_out(tp, 1, message)  # type: ignore[arg-type]
     assert monitor.messages_received_total == 0 and monitor.events_total == 0
     assert message.time_in is None
+
+
+def test_the_fast_path_is_taken_only_when_a_delivery_cannot_block() -> None:
+    """faust's wait_first stays for every case where a delivery may wait: flow suspended (before
+    start and during a rebalance) or a stream buffer full."""
+    app = ArgusFaustApp("argus-test", broker="kafka://127.0.0.1:1", monitor=QuietMonitor(), stream_buffer_maxsize=2)
+    consumer = app.consumer
+    assert isinstance(consumer, LeanConsumer)
+    topic = app.topic("argus-test-events", value_serializer="raw")
+    app.topics.add(topic)
+    assert consumer._can_block()  # flow control starts suspended
+    app.flow_control.resume()
+    assert not consumer._can_block()
+    topic.queue.put_nowait(1)
+    topic.queue.put_nowait(2)
+    assert consumer._can_block()  # a full stream buffer
+    topic.queue.get_nowait()
+    topic.queue.get_nowait()
+    consumer.suspend_flow.set()  # a rebalance
+    assert consumer._can_block()
+    consumer.suspend_flow.clear()
+    app.flow_control.suspend()
+    assert consumer._can_block()
