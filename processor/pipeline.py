@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
+from argus.db.schema import audit_records
 from argus.signatures import BatchVerifier
 from argus_client.event import parse_timestamp
 from argus_client.hashchain import GENESIS_HASH, chain_record
@@ -45,7 +46,7 @@ MAX_CONFLICTS = 5
 #: retried with the lookup: the lookup cost ~4% of the pipeline's CPU (processor and PostgreSQL)
 #: for a case that is rare while things are healthy and clustered when they are not.
 ID_CHECK_BATCHES = 20
-RECORD_PRIMARY_KEY = "pk_audit_records"
+RECORD_PRIMARY_KEY = str(audit_records.primary_key.name)  # named by the schema's naming convention
 
 
 class _Poison(Exception):
