@@ -29,7 +29,7 @@ from argus.kafka_admin import ensure_topic
 from argus.kafka_producer import durable_producer_config
 from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_client.hashchain import GENESIS_HASH, chain_record
-from bench.loadgen import make_events
+from bench.loadgen import make_events, produce_all
 from processor.decode import RawMessage
 from processor.pipeline import record_row
 from processor.store import RECORD_COLUMNS, _copy_text
@@ -157,16 +157,7 @@ def bench_kafka(
             reader.start()
             ready.wait(30)
             started = time.perf_counter()
-            for value, key in payloads:
-                while True:
-                    try:
-                        producer.produce(topic, value=value, key=key)
-                        break
-                    except BufferError:
-                        producer.poll(0.01)
-                producer.poll(0)
-            if producer.flush(60) != 0:
-                raise RuntimeError("raw produce: messages undelivered after 60 s")
+            produce_all(producer, topic, payloads, "raw produce")
             produced = time.perf_counter()
             reader.join(130)
             if len(done) < 2 or int(done[1]) < messages:

@@ -144,7 +144,10 @@ class Stack:
                     raise RuntimeError(f"gateway did not become ready:\n{self.logs()}") from None
                 time.sleep(0.2)
         if processor:
-            self._spawn("processor")
+            self.start_processor()
+
+    def start_processor(self) -> None:
+        self._spawn("processor")
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -251,7 +254,7 @@ def drain_phase(stack: Stack) -> dict[str, Any]:
     plan = stack.plan
     events = loadgen.make_events(plan.drain_events, actors=plan.actors, signed_share=plan.signed_share)
     loadgen.produce_events(stack.kafka, stack.topics[0], events, source="drain")
-    stack._spawn("processor")
+    stack.start_processor()
     if not stack.wait_committed(1, 120):
         raise RuntimeError(f"the processor did not start committing:\n{stack.logs()}")
     cpu_before, started, already, observed = stack.cpu(), time.monotonic(), stack.committed_total(), time.time()

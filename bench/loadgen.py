@@ -26,7 +26,7 @@ import orjson
 from confluent_kafka import Producer
 
 from argus.kafka_producer import durable_producer_config
-from argus_client.envelope import encode_envelope, utc_now_rfc3339
+from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_client.signing import PemSigner, sign_event
 from argus_client.uuid7 import uuid7
 
@@ -241,15 +241,21 @@ def produce_events(bootstrap: str, topic: str, events: Iterable[dict[str, Any]],
     """Envelopes of `events` straight to Kafka keyed by actorId; returns seconds spent producing."""
     producer = Producer(durable_producer_config({"bootstrap.servers": bootstrap}, delivery_timeout=60))
     started = time.perf_counter()
-    for event in events:
-        envelope = encode_envelope(event, source=source, received_at=utc_now_rfc3339())
+    envelopes = ((encode_envelope(e, source=source, received_at=utc_now_rfc3339()), message_key(e)) for e in events)
+    produce_all(producer, topic, envelopes, "direct produce")
+    return time.perf_counter() - started
+
+
+def produce_all(producer: Producer, topic: str, messages: Iterable[tuple[bytes, bytes]], what: str) -> None:
+    """Produce (value, key) pairs, serving delivery reports whenever the local queue is full, then
+    wait for every delivery; raise naming `what` if any is still undelivered after 60 s."""
+    for value, key in messages:
         while True:
             try:
-                producer.produce(topic, value=envelope, key=str(event["actorId"]).encode())
+                producer.produce(topic, value=value, key=key)
                 break
             except BufferError:
-                producer.poll(0.05)
+                producer.poll(0.01)
         producer.poll(0)
     if producer.flush(60) != 0:
-        raise RuntimeError("direct produce: messages still undelivered after 60 s")
-    return time.perf_counter() - started
+        raise RuntimeError(f"{what}: messages still undelivered after 60 s")
