@@ -21,7 +21,7 @@ import pytest
 
 from argus_client.client import AuditClient
 from argus_client.transport import RetryPolicy
-from tests.integration.harness import TOKEN, Stack, chain_problems, make_event, running_stack, wait_for
+from tests.integration.harness import TOKEN, Stack, chain_problems, make_event, wait_for
 
 QUICK_RETRY = RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.2)
 #: The shared test Kafka can be slow when other suites run: ride out ~30 s of 503s before giving up.
@@ -69,12 +69,6 @@ class GatewayProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(sig)
             self.process.wait(30)
-
-
-@pytest.fixture
-def stack(kafka_bootstrap: str, pg_url: str, unique_name: str, tmp_path: Path) -> Iterator[Stack]:
-    with running_stack(kafka_bootstrap, pg_url, unique_name, tmp_path) as running:
-        yield running
 
 
 @pytest.fixture

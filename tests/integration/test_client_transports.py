@@ -15,9 +15,9 @@ from argus_client.client import AuditClient
 from argus_client.kafka_transport import KafkaAuditTransport
 from argus_client.middleware import aiohttp_audit_middleware
 from tests.integration.harness import TOKEN, TOKEN_NAME, Stack, chain_problems, make_event, wait_for
-from tests.integration.test_client_e2e import PATIENT_RETRY, GatewayProcess, assert_stored_exactly, gateway, stack
+from tests.integration.test_client_e2e import PATIENT_RETRY, GatewayProcess, assert_stored_exactly, gateway
 
-__all__ = ["gateway", "stack"]  # fixtures shared with test_client_e2e
+__all__ = ["gateway"]  # a fixture shared with test_client_e2e
 
 SERVER_FIELDS = {"id", "actorId", "source", "receivedAt", "seq", "previousHash", "currentHash"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,6 @@ from ingest_gateway.app import init
 from tests.integration.harness import TOKEN, TOKEN_NAME, Stack, chain_problems, make_event, running_stack, wait_for
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def stack(kafka_bootstrap: str, pg_url: str, unique_name: str, tmp_path: Path) -> Iterator[Stack]:
-    with running_stack(kafka_bootstrap, pg_url, unique_name, tmp_path) as running:
-        yield running
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import signal
 import socket
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -28,17 +27,12 @@ from tests.integration.harness import (
     make_event,
     random_events,
     run_two_replicas_killing_one,
-    running_stack,
     wait_for,
 )
 
-
-@pytest.fixture
-def stack(kafka_bootstrap: str, pg_url: str, unique_name: str, tmp_path: Path) -> Iterator[Stack]:
-    with running_stack(
-        kafka_bootstrap, pg_url, unique_name, tmp_path, extra_env={"ARGUS_PROCESSOR_BATCH_SIZE": "300"}
-    ) as running:
-        yield running
+#: The `stack` fixture (conftest.py) runs processors with small batches here, so a few thousand
+#: events make many batches (more crash points and commits).
+STACK_ENV = {"ARGUS_PROCESSOR_BATCH_SIZE": "300"}
 
 
 def _assert_exactly_once(stack: Stack, events: list[dict[str, object]]) -> None:
