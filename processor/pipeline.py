@@ -112,6 +112,7 @@ def record_row(record: dict[str, Any], message: RawMessage, commit_seq: int) -> 
         message.partition,
         message.offset,
         commit_seq,
+        message.topic,
     )
 
 

@@ -48,6 +48,7 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "kafka_partition",
     "kafka_offset",
     "commit_seq",
+    "kafka_topic",
 )
 
 

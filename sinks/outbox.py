@@ -107,12 +107,13 @@ class SinkOutbox:
     def read_records(self, chunk: Chunk) -> list[Record]:
         """The chunk's records in (commit_seq, offset) order, as the exact dicts the processor hands
         to sinks: `argus.export`'s row mapping (RECORD_FIELDS order, metadata as stored canonical
-        text). The unique (kafka_partition, kafka_offset) index finds them: commits of a partition
+        text). The unique (kafka_topic, kafka_partition, kafka_offset) index finds them: commits of a partition
         cover disjoint offset ranges; the commit_seq bounds only guard that invariant."""
         t = audit_records
         stmt = (
             select(*COLUMNS)
             .where(
+                t.c.kafka_topic == self.topic,
                 t.c.kafka_partition == chunk.partition,
                 t.c.kafka_offset.between(chunk.first_offset, chunk.last_offset),
                 t.c.commit_seq.between(chunk.first_seq, chunk.through_seq),

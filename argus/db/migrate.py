@@ -10,15 +10,17 @@ from alembic.config import Config
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(database_url: str) -> Config:
-    config = Config()
+def alembic_config(database_url: str, *, topic: str | None = None) -> Config:
+    """`topic` is the events topic a migration may need (0004 backfills records with it);
+    default: the configured ARGUS_TOPIC."""
+    config = Config(attributes={"argus_topic": topic} if topic else {})
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head", *, topic: str | None = None) -> None:
+    command.upgrade(alembic_config(database_url, topic=topic), revision)
 
 
 def downgrade(database_url: str, revision: str) -> None:

@@ -59,11 +59,14 @@ audit_records = Table(
     Column("kafka_partition", Integer, nullable=False),
     Column("kafka_offset", BigInteger, nullable=False),
     Column("commit_seq", BigInteger, nullable=False, comment="the partition batch that stored it"),
+    Column("kafka_topic", String(249), nullable=False, comment="the topic it was read from (migration 0004)"),
     Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("actor_id", "seq"),
     UniqueConstraint("actor_id", "previous_hash"),
     UniqueConstraint("current_hash"),
-    UniqueConstraint("kafka_partition", "kafka_offset"),
+    # A Kafka position is (topic, partition, offset): without the topic, a second topic's
+    # events would collide with the first one's (migration 0004).
+    UniqueConstraint("kafka_topic", "kafka_partition", "kafka_offset"),
     # Mirrors migration 0002 (query indexes); see its docstring for why each exists.
     Index(None, "event_time", "id"),
     Index(None, "actor_id", "event_time"),
