@@ -104,7 +104,7 @@ def signing_bytes_v1(event: Event) -> bytes:
 
 def v2_document(event: Event) -> dict[str, Any]:
     """The object whose JCS form is signed in v2. Empty strings and `{}` count as absent (null),
-    because validation normalizes them that way and the signer must not depend on it."""
+    so a signature does not depend on whether a client sends "" or leaves the field out."""
     doc: dict[str, Any] = {"format": V2_FORMAT_TAG}
     for field in V2_FIELDS:
         value = event.get(field)

@@ -16,13 +16,21 @@ from typing import Any
 import orjson
 
 from argus_client.enums import STATUSES, EnumConfig
-from argus_client.event import EVENT_FIELDS, MAX_TEXT_LEN, Event, EventValidationError, parse_timestamp, validate_event
+from argus_client.event import (
+    EVENT_FIELDS,
+    MAX_TEXT_LEN,
+    Event,
+    EventValidationError,
+    check_metadata_depth,
+    parse_timestamp,
+    validate_event,
+)
 from argus_client.uuid7 import uuid7
 
 SignFn = Callable[[Event], Event]
 
 _FAST_KEYS = frozenset(EVENT_FIELDS) - {"message", "signature", "signatureAlgorithm", "publicKeyId", "signatureFormat"}
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}").fullmatch
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch  # canonical only
 
 
 def _plain(values: Iterable[str]) -> frozenset[str]:
@@ -96,6 +104,8 @@ class EventEncoder:
             return None
         try:
             parse_timestamp(timestamp)
+            if metadata:
+                check_metadata_depth(metadata)
         except EventValidationError:
             return None
         return {
@@ -108,7 +118,7 @@ class EventEncoder:
             "actorType": actor_type,
             "actorId": actor_id,
             "targetType": target_type,
-            "targetId": target_id or None,
+            "targetId": target_id,  # "" is kept as sent
             "message": None,
             "metadata": metadata,
             "signature": None,

@@ -11,8 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from argus_client.enums import STATUSES, EnumConfig
@@ -42,9 +41,17 @@ SIGNATURE_ALGORITHMS = frozenset({"RS256", "EdDSA"})
 SIGNATURE_FORMATS = frozenset({"v1", "v2"})
 MAX_TEXT_LEN = 1024
 MAX_MESSAGE_B64_LEN = 1 << 20
+#: PostgreSQL's timestamptz refuses UTC offsets beyond this (and Go's time.Parse allows up to 99:59).
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
+#: Levels of objects/arrays in `metadata`, the metadata object itself being level 1. Deeper
+#: documents hit serializer recursion limits (orjson stops at 255) on the read path.
+MAX_METADATA_DEPTH = 32
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _FIELD_SET = frozenset(EVENT_FIELDS)
+#: Optional fields where "" is a value of its own (kept as sent); elsewhere "" means absent.
+_EMPTY_IS_VALUE = frozenset({"targetId", "message"})
 
 Event = dict[str, Any]
 
@@ -63,7 +70,7 @@ class EventValidationError(ValueError):
 
 def _text(raw: dict[str, Any], name: str, *, required: bool, max_len: int = MAX_TEXT_LEN) -> str | None:
     value = raw.get(name)
-    if value is None or (value == "" and not required):
+    if value is None or (value == "" and not required and name not in _EMPTY_IS_VALUE):
         if required:
             raise EventValidationError(name, "is required")
         return None
@@ -85,17 +92,21 @@ def _enum(raw: dict[str, Any], name: str, allowed: frozenset[str], *, required: 
     return value
 
 
-def _uuid(raw: dict[str, Any], name: str) -> str | None:
+def _uuid(raw: dict[str, Any], name: str, *, signed: bool) -> str | None:
+    """A UUID in its one canonical spelling: 8-4-4-4-12 hex digits, lower case.
+
+    Upper-case digits are lowered, so one id is never stored (or looked up) under two spellings;
+    when a signature covers the field the spelling is the signer's, so it must already be lower case.
+    """
     value = _text(raw, name, required=False)
     if value is None:
         return None
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise EventValidationError(name, "must be a UUID") from None
-    if len(value) != 36:
-        raise EventValidationError(name, "must be a UUID in 8-4-4-4-12 form")
-    return value
+    if not _UUID.fullmatch(value):
+        raise EventValidationError(name, "must be a UUID in 8-4-4-4-12 form, e.g. 0190a0a0-0000-7000-8000-000000000000")
+    lowered = value.lower()
+    if signed and lowered != value:
+        raise EventValidationError(name, "must be lower case: the signature covers it, so it cannot be normalised")
+    return lowered
 
 
 def _base64(raw: dict[str, Any], name: str, max_len: int) -> str | None:
@@ -111,17 +122,45 @@ def _base64(raw: dict[str, Any], name: str, max_len: int) -> str | None:
 
 def parse_timestamp(value: str, name: str = "timestamp") -> datetime:
     """Parse an RFC 3339 date-time (what Go's time.RFC3339Nano produces); nanoseconds are truncated."""
-    if not _RFC3339.match(value):
+    match = _RFC3339.fullmatch(value)
+    if not match:
         raise EventValidationError(name, "must be an RFC 3339 date-time, e.g. 2026-01-02T15:04:05Z")
+    zone = match.group(2).upper()
+    if zone != "Z" and timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])) > MAX_UTC_OFFSET:
+        raise EventValidationError(name, "UTC offset must be within -15:59 and +15:59")
     text = value.upper().replace("Z", "+00:00")
     main, dot, rest = text.partition(".")
     if dot:  # fromisoformat takes at most 6 fractional digits; rest is "<digits><+hh:mm>"
         digits, zone = rest[:-6], rest[-6:]
         text = f"{main}.{digits[:6].ljust(6, '0')}{zone}"
     try:
-        return datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise EventValidationError(name, "is not a valid date-time") from None
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise EventValidationError(name, "must fall within years 0001-9999 when converted to UTC") from None
+    return moment
+
+
+def format_utc(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds and a 4-digit year (strftime's %Y drops leading zeros)."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def check_metadata_depth(metadata: dict[str, Any], name: str = "metadata") -> None:
+    """Refuse metadata nested deeper than MAX_METADATA_DEPTH (iterative: no recursion on input)."""
+    pending: list[tuple[Any, int]] = [(metadata, 1)]
+    while pending:
+        value, depth = pending.pop()
+        children = value.values() if isinstance(value, dict) else value
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth >= MAX_METADATA_DEPTH:
+                    raise EventValidationError(name, f"must not be nested more than {MAX_METADATA_DEPTH} levels deep")
+                pending.append((child, depth + 1))
 
 
 def validate_event(raw: Any, enums: EnumConfig, *, assign_id: bool = True) -> Event:
@@ -136,16 +175,15 @@ def validate_event(raw: Any, enums: EnumConfig, *, assign_id: bool = True) -> Ev
         if key not in _FIELD_SET:
             raise EventValidationError(str(key), "is not a known event field")
 
-    event_id = _uuid(raw, "id")
-    if event_id is None and assign_id:
-        event_id = uuid7()
     timestamp = _text(raw, "timestamp", required=True, max_len=64)
     assert timestamp is not None
     parse_timestamp(timestamp)
 
     metadata = raw.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise EventValidationError("metadata", "must be a JSON object")
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise EventValidationError("metadata", "must be a JSON object")
+        check_metadata_depth(metadata)
 
     signature = _base64(raw, "signature", max_len=4096)
     algorithm = _text(raw, "signatureAlgorithm", required=False, max_len=16)
@@ -173,10 +211,13 @@ def validate_event(raw: Any, enums: EnumConfig, *, assign_id: bool = True) -> Ev
         if sig_format == "v2" and raw.get("id") is None:
             raise EventValidationError("id", "is required when signatureFormat is v2 (the signature covers it)")
 
+    event_id = _uuid(raw, "id", signed=sig_format == "v2")  # v1 leaves the id unsigned
+    if event_id is None and assign_id:
+        event_id = uuid7()
     return {
         "id": event_id,
         "timestamp": timestamp,
-        "traceId": _uuid(raw, "traceId"),
+        "traceId": _uuid(raw, "traceId", signed=signature is not None),
         "eventType": _enum(raw, "eventType", enums.event_types, required=False),
         "action": _enum(raw, "action", enums.actions, required=True),
         "status": _enum(raw, "status", STATUSES, required=True),

@@ -82,7 +82,7 @@ def test_python_signs_exactly_like_go(vector: dict[str, Any]) -> None:
 def _tampered(field: str, value: Any) -> Any:
     if field == "metadata":
         return {**(value or {}), "tampered": True}
-    if value is None:
+    if not value:  # absent or "" (kept as sent)
         return "x"
     return value[:-1] + ("0" if value[-1] != "0" else "1")
 
