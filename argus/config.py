@@ -21,6 +21,8 @@ from argus_client.enums import EnumConfig, EnumConfigError, load_enums
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCOPES = frozenset({"ingest", "read"})
+#: Bytes a Kafka record may exceed the event limit by (docs/operations.md, "Size limits").
+KAFKA_RECORD_HEADROOM = 64 * 1024
 
 
 class ConfigError(ValueError):
@@ -104,7 +106,8 @@ class Settings:
     committed_topic: str = _setting("ARGUS_COMMITTED_TOPIC", "argus.audit.committed")
     consumer_group: str = _setting("ARGUS_CONSUMER_GROUP", "argus-processor")
     bulk_max_events: int = _setting("ARGUS_BULK_MAX_EVENTS", 1000, _int_in(1, 100_000))
-    max_body_bytes: int = _setting("ARGUS_MAX_BODY_BYTES", 5 * 1024 * 1024, _int_in(1024, 1 << 30))
+    max_event_bytes: int = _setting("ARGUS_MAX_EVENT_BYTES", 1280 * 1024, _int_in(4096, 64 << 20))
+    max_body_bytes: int = _setting("ARGUS_MAX_BODY_BYTES", 26 * 1024 * 1024, _int_in(1024, 1 << 30))
     produce_timeout: float = _setting("ARGUS_PRODUCE_TIMEOUT", 10.0, _positive_float)
     batch_size: int = _setting("ARGUS_PROCESSOR_BATCH_SIZE", 2000, _int_in(1, 100_000))
     batch_within: float = _setting("ARGUS_PROCESSOR_BATCH_WITHIN", 0.25, _positive_float)
@@ -118,6 +121,14 @@ class Settings:
     kafka_sasl_username: str | None = _setting("ARGUS_KAFKA_SASL_USERNAME", None, _optional_text)
     kafka_sasl_password: str | None = _setting("ARGUS_KAFKA_SASL_PASSWORD", None, _optional_text)
     kafka_ssl_ca_location: str | None = _setting("ARGUS_KAFKA_SSL_CA_LOCATION", None, _optional_text)
+
+    @property
+    def kafka_max_message_bytes(self) -> int:
+        """The largest Kafka record Argus writes or must read: one event's envelope (at most
+        ARGUS_MAX_EVENT_BYTES, checked by the gateway) plus room for what the committed-topic
+        record adds (hashes, seq, source) and the record-batch framing. The producers' and the
+        topics' limits are both set to this, so the gateway's check is the only one that refuses."""
+        return self.max_event_bytes + KAFKA_RECORD_HEADROOM
 
     @property
     def enums(self) -> EnumConfig:
@@ -200,6 +211,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if unknown:
         raise ConfigError(f"ARGUS_CONFIG: unknown setting {sorted(unknown)[0]!r}")
     settings = Settings(**values)
+    if settings.max_body_bytes < settings.max_event_bytes:
+        raise ConfigError(
+            f"ARGUS_MAX_BODY_BYTES: must be at least ARGUS_MAX_EVENT_BYTES ({settings.max_event_bytes}), "
+            f"else a valid event could never be sent; got {settings.max_body_bytes}"
+        )
     try:
         settings.enums  # noqa: B018 - load now so a bad enums file stops start-up
     except EnumConfigError as exc:

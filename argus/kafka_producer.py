@@ -38,10 +38,16 @@ class DeliveryError(Exception):
         self.retriable = retriable
 
 
-def durable_producer_config(client_config: dict[str, str], *, delivery_timeout: float) -> dict[str, Any]:
-    """Settings for a producer whose acknowledgements mean 'replicated per the topic's min.insync'."""
+def durable_producer_config(
+    client_config: dict[str, str], *, delivery_timeout: float, max_message_bytes: int
+) -> dict[str, Any]:
+    """Settings for a producer whose acknowledgements mean 'replicated per the topic's min.insync'.
+
+    `max_message_bytes` is `Settings.kafka_max_message_bytes`, the same limit Argus sets on its
+    topics, so a record the gateway's size check let through is never refused as too large."""
     return {
         **client_config,
+        "message.max.bytes": max_message_bytes,
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,

@@ -23,6 +23,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import text
 
+from argus.config import Settings
 from argus.db import migrate
 from argus.db.engine import make_engine
 from argus.kafka_admin import ensure_topic
@@ -148,7 +149,13 @@ def bench_kafka(
         ensure_topic({"bootstrap.servers": bootstrap}, topic, partitions)
         consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}.g", "enable.partition.eof": True})
         consumer.assign([TopicPartition(topic, p, -2) for p in range(partitions)])  # -2: from the beginning
-        producer = Producer(durable_producer_config({"bootstrap.servers": bootstrap}, delivery_timeout=60))
+        producer = Producer(
+            durable_producer_config(
+                {"bootstrap.servers": bootstrap},
+                delivery_timeout=60,
+                max_message_bytes=Settings().kafka_max_message_bytes,
+            )
+        )
         done: list[float] = []
         ready = threading.Event()
         deadline = time.monotonic() + 120

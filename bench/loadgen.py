@@ -25,6 +25,7 @@ import aiohttp
 import orjson
 from confluent_kafka import Producer
 
+from argus.config import Settings
 from argus.kafka_producer import durable_producer_config
 from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_client.signing import PemSigner, sign_event
@@ -239,7 +240,11 @@ def produce_direct(bootstrap: str, topic: str, actors: int, *, source: str, firs
 
 def produce_events(bootstrap: str, topic: str, events: Iterable[dict[str, Any]], *, source: str) -> float:
     """Envelopes of `events` straight to Kafka keyed by actorId; returns seconds spent producing."""
-    producer = Producer(durable_producer_config({"bootstrap.servers": bootstrap}, delivery_timeout=60))
+    producer = Producer(
+        durable_producer_config(
+            {"bootstrap.servers": bootstrap}, delivery_timeout=60, max_message_bytes=Settings().kafka_max_message_bytes
+        )
+    )
     started = time.perf_counter()
     envelopes = ((encode_envelope(e, source=source, received_at=utc_now_rfc3339()), message_key(e)) for e in events)
     produce_all(producer, topic, envelopes, "direct produce")

@@ -78,10 +78,20 @@ def init(settings: Settings, *, registry: KeyRegistry | None = None) -> web.Appl
 
     async def kafka_producer(app: web.Application) -> AsyncIterator[None]:
         try:
-            ensure_topic(settings.kafka_client_config(), settings.topic, settings.topic_partitions, timeout=10)
+            ensure_topic(
+                settings.kafka_client_config(),
+                settings.topic,
+                settings.topic_partitions,
+                timeout=10,
+                max_message_bytes=settings.kafka_max_message_bytes,
+            )
         except Exception as exc:  # the gateway still starts; /ready and 503s report Kafka's absence
             log.warning("could not ensure topic %s: %s", settings.topic, exc)
-        config = durable_producer_config(settings.kafka_client_config(), delivery_timeout=settings.produce_timeout)
+        config = durable_producer_config(
+            settings.kafka_client_config(),
+            delivery_timeout=settings.produce_timeout,
+            max_message_bytes=settings.kafka_max_message_bytes,
+        )
         app[PRODUCER] = AsyncProducer(config, observe_latency=metrics.PRODUCE_LATENCY.observe)
         yield
         app[PRODUCER].close(timeout=settings.produce_timeout)

@@ -51,21 +51,44 @@ async def _verify(request: web.Request, events: list[dict[str, Any]]) -> list[st
     return reasons
 
 
-async def _publish(request: web.Request, events: list[dict[str, Any]]) -> list[tuple[int, int]]:
-    """Produce every event and wait for all delivery reports; raise DeliveryError if any failed."""
-    settings = request.app[SETTINGS]
-    producer = request.app[PRODUCER]
+class EventTooLarge(Exception):
+    """The event's Kafka record would exceed ARGUS_MAX_EVENT_BYTES: it can never be stored as sent."""
+
+    def __init__(self, size: int, limit: int, field: str) -> None:
+        super().__init__(f"the event is {size} bytes as stored, at most {limit} are accepted; shrink {field}")
+        self.field = field
+
+
+def _encode(request: web.Request, events: list[dict[str, Any]]) -> list[tuple[bytes, bytes] | EventTooLarge]:
+    """Each event's Kafka record (value, key), or why it is too large. The size is checked here,
+    on the exact bytes produced, so the broker and topic limits (set above it) never refuse one."""
+    limit = request.app[SETTINGS].max_event_bytes
     source: str | None = request.get(SOURCE_KEY)
     received_at = utc_now_rfc3339()
-    results = await producer.produce_many(
-        settings.topic,
-        [(encode_envelope(event, source=source, received_at=received_at), message_key(event)) for event in events],
-    )
+    encoded: list[tuple[bytes, bytes] | EventTooLarge] = []
+    for event in events:
+        value = encode_envelope(event, source=source, received_at=received_at)
+        if len(value) > limit:
+            metrics.LOGS_REJECTED.labels(field="$size").inc()
+            encoded.append(EventTooLarge(len(value), limit, _largest_field(event)))
+        else:
+            encoded.append((value, message_key(event)))
+    return encoded
+
+
+def _largest_field(event: dict[str, Any]) -> str:
+    sizes = {name: len(orjson.dumps(event.get(name))) for name in ("message", "metadata")}
+    return max(sizes, key=lambda name: sizes[name])
+
+
+async def _publish(request: web.Request, records: list[tuple[bytes, bytes]]) -> list[tuple[int, int]]:
+    """Produce every record and wait for all delivery reports; raise DeliveryError if any failed."""
+    results = await request.app[PRODUCER].produce_many(request.app[SETTINGS].topic, records)
     failed = [r for r in results if isinstance(r, DeliveryError)]
     if failed:
         metrics.PRODUCE_FAILURES.labels(reason="delivery").inc(len(failed))
         raise DeliveryError(failed[0].reason)
-    metrics.LOGS_INGESTED.inc(len(events))
+    metrics.LOGS_INGESTED.inc(len(records))
     return [r for r in results if isinstance(r, tuple)]
 
 
@@ -91,8 +114,11 @@ async def create_one(request: web.Request) -> web.Response:
     if reason is not None:
         field, _, message = reason.partition(": ")
         return error_response(400, "signature_error", message or reason, field=field)
+    [record] = _encode(request, [event])
+    if isinstance(record, EventTooLarge):
+        return error_response(413, "event_too_large", str(record), field=record.field)
     try:
-        [(partition, offset)] = await _publish(request, [event])
+        [(partition, offset)] = await _publish(request, [record])
     except DeliveryError as exc:
         return _unavailable(exc)
     return json_response({"id": event["id"], "status": "accepted", "partition": partition, "offset": offset}, 201)
@@ -119,14 +145,22 @@ async def create_bulk(request: web.Request) -> web.Response:
             metrics.LOGS_REJECTED.labels(field=exc.field).inc()
             failed.append({"index": index, "field": exc.field, "error": str(exc)})
     reasons = await _verify(request, [event for _, event in accepted])
-    publishable: list[tuple[int, dict[str, Any]]] = []
+    verified: list[tuple[int, dict[str, Any]]] = []
     for (index, event), reason in zip(accepted, reasons, strict=True):
         if reason is None:
-            publishable.append((index, event))
+            verified.append((index, event))
         else:
             failed.append({"index": index, "field": reason.partition(": ")[0], "error": reason})
+    publishable: list[tuple[int, dict[str, Any]]] = []
+    records: list[tuple[bytes, bytes]] = []
+    for (index, event), record in zip(verified, _encode(request, [event for _, event in verified]), strict=True):
+        if isinstance(record, EventTooLarge):
+            failed.append({"index": index, "field": record.field, "error": f"{record.field}: {record}"})
+        else:
+            publishable.append((index, event))
+            records.append(record)
     try:
-        await _publish(request, [event for _, event in publishable])
+        await _publish(request, records)
     except DeliveryError as exc:
         return _unavailable(exc)
     failed.sort(key=lambda item: item["index"])

@@ -132,6 +132,7 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         topic_disable_leader=True,
         topic_partitions=settings.topic_partitions,
         consumer_auto_offset_reset="earliest",
+        consumer_max_fetch_size=max(1 << 20, settings.kafka_max_message_bytes),  # a fetch holds the largest record
         stream_buffer_maxsize=STREAM_BUFFER_BATCHES * settings.batch_size,
         broker_commit_interval=1.0,
         # A replica that dies without leaving the group is replaced after this long.
@@ -141,8 +142,12 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
     topic = app.topic(settings.topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     client_config = settings.kafka_client_config()
     for name in (settings.topic, settings.dlq_topic, settings.committed_topic):
-        ensure_topic(client_config, name, settings.topic_partitions)
-    producer = AsyncProducer(durable_producer_config(client_config, delivery_timeout=30.0))
+        ensure_topic(client_config, name, settings.topic_partitions, max_message_bytes=settings.kafka_max_message_bytes)
+    producer = AsyncProducer(
+        durable_producer_config(
+            client_config, delivery_timeout=30.0, max_message_bytes=settings.kafka_max_message_bytes
+        )
+    )
     batch = BatchProcessor(
         make_engine(settings.database_url), settings.topic, settings.enums, verifier, settings.chain_cache_size
     )

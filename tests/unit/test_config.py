@@ -61,3 +61,11 @@ def test_kafka_security_passes_through() -> None:
     config = settings.kafka_client_config()
     assert config["security.protocol"] == "SASL_SSL"
     assert config["sasl.mechanism"] == "PLAIN"
+
+
+def test_size_limits_agree() -> None:
+    settings = load_settings({})
+    assert settings.max_body_bytes >= 20 * settings.max_event_bytes  # the Go client's default batch fits
+    assert settings.kafka_max_message_bytes > settings.max_event_bytes
+    with pytest.raises(ConfigError, match="ARGUS_MAX_BODY_BYTES"):
+        load_settings({"ARGUS_MAX_EVENT_BYTES": "2000000", "ARGUS_MAX_BODY_BYTES": "1000000"})
