@@ -122,7 +122,7 @@ async def test_retry_with_the_same_id_is_stored_once(stack: Stack, gateway: Test
             "actorId",
         ),
         (orjson.dumps(make_event("a", 1)), "text/plain", 415, None),
-        (b"x" * (6 * 1024 * 1024), "application/json", 413, "$"),
+        (b"x" * (27 * 1024 * 1024), "application/json", 413, "$"),  # over ARGUS_MAX_BODY_BYTES (26 MiB)
     ],
 )
 async def test_bad_input_is_a_4xx_naming_the_field_and_never_reaches_kafka(
