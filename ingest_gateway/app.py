@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
@@ -17,33 +18,57 @@ from argus.kafka_admin import ensure_topic
 from argus.kafka_producer import AsyncProducer, durable_producer_config
 from argus.keys import KeyRegistry
 from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
-from ingest_gateway import ingest, metrics, openapi, ops, query
+from ingest_gateway import ingest, metrics, openapi, ops, query, server
 from ingest_gateway.auth import authenticate
 from ingest_gateway.errors import error_response
-from ingest_gateway.keys import PRODUCER, SETTINGS, TOKENS, VERIFIER
+from ingest_gateway.keys import INGEST_POOL, PRODUCER, SETTINGS, TOKENS, VERIFIER
 
 log = logging.getLogger(__name__)
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # metric labels stay bounded
+INGEST_THREADS = 4  # signature checks release the GIL; more threads than cores gain nothing
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/version", "/metrics", "/openapi.json"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
 async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn aiohttp's plain-text HTTP errors (404, 405, 413...) into JSON bodies and count every request."""
+    """Every answer is JSON and counted: aiohttp's HTTP errors (404, 405 with Allow, 413...), bodies
+    it cannot read (a bad gzip stream, a client gone mid-body) and any unexpected failure (500)."""
     started = time.perf_counter()
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    status = "499"  # stays so only if the handler is cancelled (the client left)
     try:
-        response = await handler(request)
+        response = await _answer(request, handler)
+        status = str(response.status)
+    finally:
+        method = request.method if request.method in KNOWN_METHODS else "other"
+        metrics.HTTP_REQUESTS.labels(method, route, status).inc()
+        metrics.HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in server.SUPPORTED_ENCODINGS:
+        return error_response(415, "unsupported_content_encoding", server.UNSUPPORTED_ENCODING)
+    try:
+        return await handler(request)
     except web.HTTPRequestEntityTooLarge as exc:
-        response = error_response(413, "payload_too_large", exc.text or "request body too large", field="$")
+        return error_response(413, "payload_too_large", exc.text or "request body too large", field="$")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        response = error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason)
-    metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status)).inc()
-    metrics.HTTP_DURATION.labels(request.method, route).observe(time.perf_counter() - started)
-    return response
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason, headers=allow)
+    except server.CLIENT_ERRORS as exc:
+        log.warning("could not read the request body from %s: %s", request.remote, server.describe_client_error(exc))
+        response = error_response(400, "malformed_body", "the request body could not be read (bad encoding, cut short)")
+        response.force_close()  # the rest of the body is unreadable: this connection cannot carry another request
+        return response
+    except Exception:
+        log.exception("unexpected error handling %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "the gateway failed to handle the request")
 
 
 @web.middleware
@@ -96,10 +121,16 @@ def init(settings: Settings, *, registry: KeyRegistry | None = None) -> web.Appl
         yield
         app[PRODUCER].close(timeout=settings.produce_timeout)
 
+    async def ingest_pool(app: web.Application) -> AsyncIterator[None]:
+        with ThreadPoolExecutor(INGEST_THREADS, thread_name_prefix="ingest") as pool:
+            app[INGEST_POOL] = pool
+            yield
+
     async def reload_keys_on_sighup(_app: web.Application) -> None:
         watch_for_reload(registry)
 
     app.cleanup_ctx.append(kafka_producer)
+    app.cleanup_ctx.append(ingest_pool)
     app.on_startup.append(reload_keys_on_sighup)
     app.router.add_get("/health", ops.health)
     app.router.add_get("/ready", ops.ready)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from aiohttp import web
-
 from argus.config import load_settings
 from argus.runtime import tune_garbage_collector
+from ingest_gateway import server
 from ingest_gateway.app import init
 
 
@@ -26,5 +25,5 @@ def run(args: argparse.Namespace) -> int:
     app = init(settings)
     tune_garbage_collector()
     print(f"argus gateway listening on http://{host}:{port}", flush=True)
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    server.run(app, host, port)
     return 0

@@ -19,7 +19,7 @@ from argus_client.event import EventValidationError
 from argus_client.hashchain import validate_storable_event
 from ingest_gateway import metrics
 from ingest_gateway.errors import error_response, json_response
-from ingest_gateway.keys import PRODUCER, SETTINGS, VERIFIER, BatchVerifier
+from ingest_gateway.keys import INGEST_POOL, PRODUCER, SETTINGS, VERIFIER, BatchVerifier
 
 RETRY_AFTER_SECONDS = "5"
 SOURCE_KEY = web.RequestKey("source", str)
@@ -44,7 +44,8 @@ async def _verify(request: web.Request, events: list[dict[str, Any]]) -> list[st
     verifier: BatchVerifier | None = request.app[VERIFIER]  # type: ignore[assignment]
     if verifier is None or not events:
         return [None] * len(events)
-    reasons = await asyncio.to_thread(verifier, events)
+    pool = request.app[INGEST_POOL]
+    reasons = await asyncio.get_running_loop().run_in_executor(pool, verifier, events)
     failures = sum(1 for reason in reasons if reason is not None)
     if failures:
         metrics.SIGNATURE_ERRORS.inc(failures)
@@ -108,7 +109,7 @@ async def create_one(request: web.Request) -> web.Response:
     try:
         event = _validate(raw, request)
     except EventValidationError as exc:
-        metrics.LOGS_REJECTED.labels(field=exc.field).inc()
+        metrics.LOGS_REJECTED.labels(field=metrics.field_label(exc.field)).inc()
         return error_response(400, "validation_error", exc.message, field=exc.field)
     [reason] = await _verify(request, [event])
     if reason is not None:
@@ -142,7 +143,7 @@ async def create_bulk(request: web.Request) -> web.Response:
         try:
             accepted.append((index, _validate(item, request)))
         except EventValidationError as exc:
-            metrics.LOGS_REJECTED.labels(field=exc.field).inc()
+            metrics.LOGS_REJECTED.labels(field=metrics.field_label(exc.field)).inc()
             failed.append({"index": index, "field": exc.field, "error": str(exc)})
     reasons = await _verify(request, [event for _, event in accepted])
     verified: list[tuple[int, dict[str, Any]]] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from aiohttp import web
 
 from argus.config import Settings, Token
@@ -14,3 +16,7 @@ TOKENS = web.AppKey("tokens", tuple[Token, ...])
 PRODUCER = web.AppKey("producer", AsyncProducer)
 VERIFIER = web.AppKey("verifier", object)  # BatchVerifier | None; AppKey needs a runtime type
 READ_STORE = web.AppKey("read_store", ReadStore)
+#: Separate bounded thread pools, so slow reads can never delay ingest (and the other way round):
+#: signature checks run on INGEST_POOL, database reads on READ_POOL, neither on asyncio's default.
+INGEST_POOL = web.AppKey("ingest_pool", ThreadPoolExecutor)
+READ_POOL = web.AppKey("read_pool", ThreadPoolExecutor)

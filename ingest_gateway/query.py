@@ -11,6 +11,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
 
@@ -19,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from ingest_gateway import query_params as qp
 from ingest_gateway.errors import error_response, json_response
-from ingest_gateway.keys import READ_STORE, SETTINGS
+from ingest_gateway.keys import READ_POOL, READ_STORE, SETTINGS
 from ingest_gateway.read_store import FILTERS, LogQuery, ReadStore
 
 T = TypeVar("T")
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = "5"
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+READ_THREADS = 5  # SQLAlchemy's pool holds 5 connections: more concurrent reads would only queue there
 
 _LIMIT = qp.integer(1, MAX_LIMIT)
 LIST_PARAMS: dict[str, qp.Parser] = {
@@ -55,9 +57,10 @@ class _Unavailable(Exception):
     """The read database did not answer; becomes a 503."""
 
 
-async def _run(work: Callable[..., T], *args: Any) -> T:
+async def _run(request: web.Request, work: Callable[..., T], *args: Any) -> T:
+    """Run a query on the read pool (never the loop's default executor, which ingest would share)."""
     try:
-        return await asyncio.to_thread(work, *args)
+        return await asyncio.get_running_loop().run_in_executor(request.app[READ_POOL], work, *args)
     except OperationalError as exc:  # details go to the log, not to the caller (they name hosts)
         log.warning("read database unavailable: %s", str(exc.orig or exc).strip().splitlines()[0])
         raise _Unavailable from exc
@@ -123,7 +126,7 @@ async def list_logs(request: web.Request) -> web.Response:
         query = log_query(_parse(request, LIST_PARAMS))
     except qp.ParamError as exc:
         return _bad(exc)
-    page = await _run(request.app[READ_STORE].list_logs, query)
+    page = await _run(request, request.app[READ_STORE].list_logs, query)
     body: dict[str, Any] = {"logs": page.records}
     if page.total is not None:
         body["total"] = page.total
@@ -141,8 +144,13 @@ async def get_log(request: web.Request) -> web.Response:
         params = _parse(request, RECORD_PARAMS)
     except qp.ParamError as exc:
         return _bad(exc)
-    record = await _run(request.app[READ_STORE].get_log, record_id, params.get("includeMessage", False))
+    record = await _run(request, request.app[READ_STORE].get_log, record_id, params.get("includeMessage", False))
     return _not_found(f"no audit record with id {record_id}") if record is None else json_response(record)
+
+
+def _seconds(moment: datetime) -> str:
+    """RFC 3339 UTC to the second, 4-digit year (strftime's %Y writes year 820 as "820")."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 @_database_errors
@@ -154,9 +162,8 @@ async def summary(request: web.Request) -> web.Response:
     day = params.get("date") or datetime.now(UTC).date()
     start = datetime.combine(day, time(), tzinfo=UTC)
     end = start + timedelta(days=1)
-    counts = await _run(request.app[READ_STORE].summary, start, end, params.get("top", 10))
-    window = {"date": day.isoformat(), "from": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "to": end.strftime("%Y-%m-%dT%H:%M:%SZ")}  # fmt: skip
+    counts = await _run(request, request.app[READ_STORE].summary, start, end, params.get("top", 10))
+    window = {"date": day.isoformat(), "from": _seconds(start), "to": _seconds(end)}
     return json_response({**window, **counts})
 
 
@@ -169,8 +176,8 @@ async def actor_chain(request: web.Request) -> web.Response:
         return _bad(exc)
     store = request.app[READ_STORE]
     from_seq, limit = params.get("fromSeq", 1), params.get("limit", DEFAULT_LIMIT)
-    records, more = await _run(store.chain, actor, from_seq, limit, params.get("includeMessage", False))
-    if not records and not await _run(store.actor_exists, actor):
+    records, more = await _run(request, store.chain, actor, from_seq, limit, params.get("includeMessage", False))
+    if not records and not await _run(request, store.actor_exists, actor):
         return _not_found(f"no audit records for actor {actor!r}")
     next_from = records[-1]["seq"] + 1 if more else None
     return json_response(
@@ -185,7 +192,7 @@ async def actor_verify(request: web.Request) -> web.Response:
         _parse(request, VERIFY_PARAMS)
     except qp.ParamError as exc:
         return _bad(exc)
-    report = await _run(request.app[READ_STORE].verify_actor, actor)
+    report = await _run(request, request.app[READ_STORE].verify_actor, actor)
     return _not_found(f"no audit records for actor {actor!r}") if report is None else json_response(report)
 
 
@@ -194,8 +201,10 @@ async def _read_store(app: web.Application) -> AsyncIterator[None]:
     lazily, so the gateway starts and ingests even when the database is down."""
     settings = app[SETTINGS]
     app[READ_STORE] = ReadStore(settings.read_database_url or settings.database_url)
-    yield
-    await asyncio.to_thread(app[READ_STORE].close)
+    with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="read") as pool:
+        app[READ_POOL] = pool
+        yield
+    app[READ_STORE].close()
 
 
 def add_routes(app: web.Application) -> None:

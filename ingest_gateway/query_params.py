@@ -17,11 +17,12 @@ from typing import Any
 import orjson
 from multidict import MultiMapping
 
+from argus_client.event import EventValidationError, format_utc, parse_timestamp
+
 Parser = Callable[[str, str], Any]
 
 MAX_TEXT = 1024  # the width of the filterable text columns
 MAX_OFFSET = 10_000_000  # deeper than this, offset pagination is a table scan: use the cursor
-_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\d)[Tt](\d\d:\d\d:\d\d)(\.\d{1,9})?([Zz]|[+-]\d\d:\d\d)$")
 _DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -64,10 +65,10 @@ def text(max_len: int = MAX_TEXT) -> Parser:
 
 
 def uuid_text(name: str, raw: str) -> str:
-    """A UUID in 8-4-4-4-12 form, matched exactly as stored."""
-    if not _UUID.match(raw):
+    """A UUID in 8-4-4-4-12 form, in lower case: the one spelling events are stored under."""
+    if not _UUID.fullmatch(raw):
         raise ParamError(name, "must be a UUID in 8-4-4-4-12 form")
-    return raw
+    return raw.lower()
 
 
 def integer(low: int, high: int) -> Parser:
@@ -92,32 +93,29 @@ def boolean(name: str, raw: str) -> bool:
 
 
 def rfc3339(name: str, raw: str) -> datetime:
-    """An RFC 3339 date-time with a zone (fractions beyond microseconds are truncated), as UTC."""
-    match = _RFC3339.match(raw)
-    if not match:
-        raise ParamError(name, "must be an RFC 3339 date-time with a zone, e.g. 2026-01-02T15:04:05Z")
-    day, clock, fraction, zone = match.groups()
-    zone = "+00:00" if zone in ("Z", "z") else zone
-    micros = (fraction or ".")[1:7].ljust(6, "0")
+    """An RFC 3339 date-time by the events' own rule (`parse_timestamp`), as UTC."""
     try:
-        return datetime.fromisoformat(f"{day}T{clock}.{micros}{zone}").astimezone(UTC)
-    except ValueError:
-        raise ParamError(name, "is not a valid date-time") from None
+        return parse_timestamp(raw, name).astimezone(UTC)
+    except EventValidationError as exc:
+        raise ParamError(name, exc.message) from None
 
 
 def day(name: str, raw: str) -> date:
-    if not _DATE.match(raw):
+    """A UTC day whose whole window [day, day + 1) is representable (so not 9999-12-31)."""
+    if not _DATE.fullmatch(raw):
         raise ParamError(name, "must be a date in YYYY-MM-DD form")
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
         raise ParamError(name, "is not a valid date") from None
+    if value == date.max:
+        raise ParamError(name, "must be at most 9999-12-30 (the day's window ends at the next midnight)")
+    return value
 
 
 def encode_cursor(event_time: datetime, record_id: str) -> str:
     """Opaque keyset position: base64url (unpadded) of JSON [event time in UTC, id]."""
-    moment = event_time.replace(tzinfo=UTC) if event_time.tzinfo is None else event_time.astimezone(UTC)
-    payload = orjson.dumps([moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), record_id])
+    payload = orjson.dumps([format_utc(event_time), record_id])
     return base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
 
 
@@ -129,5 +127,5 @@ def cursor(name: str, raw: str) -> tuple[datetime, str]:
         if not isinstance(moment, str) or not isinstance(record_id, str):
             raise ValueError
         return rfc3339(name, moment), uuid_text(name, record_id)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError, ParamError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, orjson.JSONDecodeError, ParamError):
         raise ParamError(name, "is not a cursor returned by this API (pass nextCursor unchanged)") from None

@@ -12,16 +12,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Engine, Select, func, select, tuple_
+from sqlalchemy import Column, Connection, Engine, Select, event, func, select, tuple_
 
 from argus.db.engine import is_sqlite, make_engine
 from argus.db.schema import audit_records as t
 from argus.export import Scope, db_rows
 from argus.verify import TRUNCATION_NOTE
+from argus_client.event import format_utc
 from argus_client.hashchain import CUR, SEQ, ChainVerifier
 
 #: Output fields in order: the stored record (as hashed) plus where and when it was stored.
@@ -37,6 +38,9 @@ FILTERS: dict[str, Column[Any]] = {
     for name in ("traceId", "eventType", "action", "status", "actorId", "actorType", "targetType", "targetId")
 }
 MAX_BREAKS = 1000  # a verify answer lists at most this many breaks (breakCount has them all)
+#: A page stops taking records once their text passes this many bytes (it always holds one), so
+#: limit=1000 with 1 MiB messages cannot build a 1 GB answer; nextCursor / nextFromSeq continue.
+PAGE_MAX_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,6 @@ class Page:
     last_key: tuple[datetime, str] | None  # (event_time, id) of the last record when more follow
 
 
-def _iso(moment: datetime) -> str:
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _metadata(text: str | None) -> Any:
     """The canonical text parsed back to an object; text that is not JSON (only possible if the
     row was tampered with) is returned as the raw string so auditors can still read it."""
@@ -81,8 +80,36 @@ def to_record(row: Any) -> dict[str, Any]:
     values = row._mapping
     record = {name: values[name] for name in OUTPUT_FIELDS if name in values}
     record["metadata"] = _metadata(record["metadata"])
-    record["storedAt"] = _iso(record["storedAt"])
+    record["storedAt"] = format_utc(record["storedAt"])
     return record
+
+
+def _utc_session(dbapi_connection: Any, _record: Any) -> None:
+    """Sessions in UTC: every stored instant (validation keeps them in years 1-9999 UTC) reads back
+    into a Python datetime, whatever the server's TimeZone setting."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.commit()
+
+
+def _row_bytes(row: Any) -> int:
+    return sum(len(value) for value in row if isinstance(value, str))
+
+
+def _bounded_page(connection: Connection, stmt: Select[Any], limit: int, messages: bool) -> tuple[list[Any], bool]:
+    """Up to `limit` rows within PAGE_MAX_BYTES, fetched a few at a time (server-side cursor), and
+    whether more rows follow."""
+    options = {"stream_results": True, "yield_per": 8 if messages else 500}
+    rows: list[Any] = []
+    size, more = 0, False
+    with connection.execution_options(**options).execute(stmt) as result:
+        for row in result:
+            if len(rows) == limit or size >= PAGE_MAX_BYTES:
+                more = True
+                break
+            rows.append(row)
+            size += _row_bytes(row)
+    return rows, more
 
 
 def _record_select(include_message: bool, *extra: Any) -> Select[Any]:
@@ -98,6 +125,8 @@ class ReadStore:
         if not is_sqlite(url):
             options = {"isolation_level": "REPEATABLE READ", "execution_options": {"postgresql_readonly": True}}
         self.engine: Engine = make_engine(url, **options)
+        if not is_sqlite(url):
+            event.listen(self.engine, "connect", _utc_session)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -114,13 +143,11 @@ class ReadStore:
             stmt = stmt.where(tuple_(t.c.event_time, t.c.id) < tuple_(*query.after))
         stmt = stmt.order_by(t.c.event_time.desc(), t.c.id.desc()).limit(query.limit + 1).offset(query.offset)
         with self.engine.connect() as connection:
-            rows = connection.execute(stmt).all()
+            rows, more = _bounded_page(connection, stmt, query.limit, query.include_message)
             total = None
             if query.include_total:
                 count = select(func.count()).select_from(t).where(*conditions)
                 total = int(connection.execute(count).scalar_one())
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
         last_key = (rows[-1]._mapping["_eventTime"], rows[-1]._mapping["id"]) if more else None
         return Page([to_record(row) for row in rows], total, last_key)
 
@@ -140,8 +167,8 @@ class ReadStore:
             .limit(limit + 1)
         )
         with self.engine.connect() as connection:
-            rows = connection.execute(stmt).all()
-        return [to_record(row) for row in rows[:limit]], len(rows) > limit
+            rows, more = _bounded_page(connection, stmt, limit, include_message)
+        return [to_record(row) for row in rows], more
 
     def actor_exists(self, actor: str) -> bool:
         stmt = select(t.c.seq).where(t.c.actor_id == actor).limit(1)

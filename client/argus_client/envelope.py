@@ -13,12 +13,14 @@ from typing import Any
 
 import orjson
 
+from argus_client.event import format_utc
+
 ENVELOPE_VERSION = 1
 
 
 def utc_now_rfc3339() -> str:
     """Current time as RFC 3339 UTC with microseconds, the form stored in `receivedAt`."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_utc(datetime.now(UTC))
 
 
 def encode_envelope(event: dict[str, Any], *, source: str | None, received_at: str | None) -> bytes:
