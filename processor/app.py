@@ -2,7 +2,8 @@
 
 Faust brings the consumer group, rebalancing and batching; correctness does not depend on
 its offset commits. The database holds each partition's progress (committed with the records),
-and after every assignment the consumer is moved to the stored offset + 1 (processor/resume.py).
+and after every assignment the consumer is moved to the stored offset + 1 (processor/resume.py),
+on faust's consumer thread; while the database is down, assigned partitions wait, paused.
 Agent concurrency is 1 (more would reorder a partition); batches are stored strictly in the
 order consumed: a preparing stage (decode, validate, verify) feeds one storage stage that retries
 storage failures until they succeed.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from argus.signatures import load_key_registry, make_batch_verifier, watch_for_r
 from processor.decode import RawMessage
 from processor.faust_tuning import ArgusFaustApp, QuietMonitor
 from processor.pipeline import BatchProcessor, BatchResult, PreparedBatch
-from processor.resume import install_resume_from_database
+from processor.resume import PartitionStarter, resume_targets
 from sinks.catchup import CommitSpan
 from sinks.dead_letter import DeadLetterSink
 from sinks.fanout import Fanout
@@ -135,6 +137,11 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         consumer_max_fetch_size=max(1 << 20, settings.kafka_max_message_bytes),  # a fetch holds the largest record
         stream_buffer_maxsize=STREAM_BUFFER_BATCHES * settings.batch_size,
         broker_commit_interval=1.0,
+        # A rebalance does not wait for the agent to finish the batches it holds: while the
+        # database is down they cannot finish, and the member would stall the whole group until
+        # it is expelled. Safe, because partitions restart from the database's progress and a
+        # stale batch of a revoked partition conflicts on the progress constraint (store.py).
+        stream_wait_empty=False,
         # A replica that dies without leaving the group is replaced after this long.
         broker_session_timeout=settings.processor_session_timeout,
         broker_heartbeat_interval=settings.processor_session_timeout / 4,
@@ -171,18 +178,24 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         [s.name for s in state.sinks.sinks],
     )
 
+    def start_partitions(partitions: Sequence[int]) -> dict[int, int]:
+        """Run (in a worker thread, retried while the database is down) for newly assigned
+        partitions before any of their messages is fetched: cached heads and progress are
+        dropped so they reload, and the database's progress says where each one resumes."""
+        batch.forget_partitions(partitions)
+        return resume_targets(partitions, batch.stored_progress(partitions))
+
+    starter = PartitionStarter(settings.topic, start_partitions)
+    app.partition_starter = starter
+
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(_app: faust.App, revoked: set[TP], **_kwargs: Any) -> None:
+        starter.cancel()
         batch.forget_partitions([tp.partition for tp in revoked if tp.topic == settings.topic])
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(_app: faust.App, assigned: set[TP], **_kwargs: Any) -> None:
-        """Assigned partitions restart from the database: its progress positions the consumer
-        (see processor/resume.py) and cached heads are dropped so they reload."""
-        partitions = [tp.partition for tp in assigned if tp.topic == settings.topic]
-        install_resume_from_database(app.consumer, settings.topic, batch.stored_progress)  # before any await
-        batch.forget_partitions(partitions)
-        log.info("assigned partitions %s", sorted(partitions))
+        log.info("assigned partitions %s", sorted(tp.partition for tp in assigned if tp.topic == settings.topic))
 
     @app.agent(topic, concurrency=1)
     async def chain_and_store(stream: Any) -> None:

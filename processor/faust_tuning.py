@@ -32,6 +32,8 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 from mode import Service, ServiceT
 
+from processor.resume import PartitionStarter
+
 
 class QuietMonitor(Monitor):
     """faust's Monitor without its per-message and per-event bookkeeping."""
@@ -52,7 +54,15 @@ class QuietMonitor(Monitor):
 
 
 class LeanConsumer(faust_aiokafka.Consumer):
-    """faust's aiokafka consumer; messages that cannot block are delivered without wait_first."""
+    """faust's aiokafka consumer; messages that cannot block are delivered without wait_first, and
+    partitions start where the app's `PartitionStarter` says (processor/resume.py)."""
+
+    async def perform_seek(self) -> None:
+        """faust's seek to the committed offsets, then ours to the database's progress."""
+        await super().perform_seek()
+        starter = cast(ArgusFaustApp, self.app).partition_starter
+        if starter is not None:
+            await starter.position(self)
 
     def _can_block(self) -> bool:
         """True when a delivery might wait: flow suspended (rebalance) or a stream buffer full."""
@@ -122,7 +132,10 @@ class LeanTransport(faust_aiokafka.Transport):
 
 
 class ArgusFaustApp(faust.App):
-    """faust.App with the lean consumer (the monitor is passed in as `monitor=QuietMonitor()`)."""
+    """faust.App with the lean consumer (the monitor is passed in as `monitor=QuietMonitor()`);
+    set `partition_starter` before the worker starts."""
+
+    partition_starter: PartitionStarter | None = None
 
     def _new_transport(self) -> Any:
         return LeanTransport(self.conf.broker_consumer, self)

@@ -24,6 +24,7 @@ from argus.signatures import BatchVerifier
 from argus_client.event import parse_timestamp
 from argus_client.hashchain import GENESIS_HASH, chain_record
 from processor import faults, metrics
+from processor.backoff import backoff_delays
 from processor.chain_heads import ChainHeads
 from processor.decode import Decoded, RawMessage, Rejected, decode_message
 from processor.store import (
@@ -39,7 +40,6 @@ from processor.store import (
 log = logging.getLogger(__name__)
 
 NO_PROGRESS = Progress(commit_seq=0, last_offset=-1)
-MAX_BACKOFF_SECONDS = 10.0
 MAX_CONFLICTS = 5
 #: Batches that look up their ids before COPY after start-up or after any constraint violation.
 #: Otherwise the primary key finds an already-stored id (a client retry) and the batch is
@@ -177,7 +177,7 @@ class BatchProcessor:
             return await self._isolate(batch)
 
     async def _commit_with_retries(self, batch: PreparedBatch, reject: str | None = None) -> BatchResult:
-        backoff = 0.1
+        delays = backoff_delays()
         conflicts = 0
         partitions = sorted({m.partition for m in batch.messages})
         while True:
@@ -206,10 +206,10 @@ class BatchProcessor:
                 raise _Poison(f"storage: {exc.orig}") from exc
             except DBAPIError as exc:
                 metrics.BATCH_RETRIES.labels(reason="database").inc()
-                log.error("database error, retrying batch in %.1fs: %s", backoff, exc.orig)
+                delay = next(delays)
+                log.error("database error, retrying batch in %.1fs: %s", delay, exc.orig)
                 self.forget_partitions(partitions)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                await asyncio.sleep(delay)
 
     async def _isolate(self, batch: PreparedBatch) -> BatchResult:
         """Store message by message; one the database will not take becomes a dead letter."""

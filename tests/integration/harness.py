@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 from sqlalchemy import text
 
 from argus.db.engine import make_engine
@@ -89,6 +90,23 @@ def wait_for(
         time.sleep(interval)
     detail = what() if callable(what) else what
     raise AssertionError(f"timed out after {timeout}s waiting for {detail}")
+
+
+def group_state(admin: AdminClient, group: str) -> tuple[str, int]:
+    """The consumer group's state (e.g. STABLE, PREPARING_REBALANCE) and member count, from the broker."""
+    description = admin.describe_consumer_groups([group])[group].result(timeout=10)
+    return description.state.name, len(description.members)
+
+
+def wait_for_group(stack: Stack, members: int, timeout: float = 120) -> None:
+    """Poll until the stack's processors form a settled group of `members` (a join or a leave done)."""
+    group = f"g.{stack.name}"
+    admin = AdminClient({"bootstrap.servers": stack.kafka})
+    wait_for(
+        lambda: group_state(admin, group) == ("STABLE", members),
+        timeout,
+        lambda: f"group {group} stable with {members} members (now {group_state(admin, group)})\n{stack.logs()}",
+    )
 
 
 @dataclass
@@ -209,14 +227,17 @@ class Stack:
 
     def end_offsets(self, topic: str) -> int:
         """Total messages ever written to `topic` (sum of high watermarks)."""
+        return sum(self.high_watermarks(topic).values())
+
+    def high_watermarks(self, topic: str) -> dict[int, int]:
+        """partition -> the offset the next message written to it will get."""
         consumer = Consumer({"bootstrap.servers": self.kafka, "group.id": f"wm.{self.name}"})
         try:
             metadata = consumer.list_topics(topic, timeout=10)
-            total = 0
-            for partition in metadata.topics[topic].partitions:
-                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-                total += high
-            return total
+            return {
+                partition: consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+                for partition in metadata.topics[topic].partitions
+            }
         finally:
             consumer.close()
 
@@ -259,12 +280,43 @@ def chain_problems(records: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def stored_progress_complete(stack: Stack) -> bool:
+    """True once the database's progress covers every message in the stack's topic: the
+    processors are done, and no later delivery (a duplicate) can be stored any more."""
+    ends = stack.high_watermarks(stack.topic)
+    rows = stack.query(
+        "SELECT kafka_partition, max(last_offset) FROM partition_commits WHERE topic = :topic GROUP BY kafka_partition",
+        topic=stack.topic,
+    )
+    stored = {int(partition): int(last) for partition, last in rows}
+    return all(stored.get(partition, -1) >= end - 1 for partition, end in ends.items())
+
+
+def wait_until_consumed(stack: Stack, timeout: float = 180) -> None:
+    wait_for(lambda: stored_progress_complete(stack), timeout, lambda: f"everything consumed\n{stack.logs()}")
+
+
+def assert_exactly_once(stack: Stack, events: list[dict[str, Any]]) -> None:
+    """Every event stored once, chains intact, and each actor's chain in production order."""
+    records = stack.records()
+    assert len(records) == len(events), f"stored {len(records)} of {len(events)}\n{stack.logs()}"
+    assert {r["id"] for r in records} == {e["id"] for e in events}
+    assert chain_problems(records) == []
+    by_actor: dict[str, list[str]] = {}
+    for event in events:
+        by_actor.setdefault(str(event["actorId"]), []).append(str(event["id"]))
+    stored: dict[str, list[str]] = {}
+    for record in records:
+        stored.setdefault(record["actorId"], []).append(record["id"])
+    assert stored == by_actor
+
+
 def run_two_replicas_killing_one(stack: Stack, events: list[dict[str, Any]], kill_after: int) -> None:
     """Two replicas share the stream; one is SIGKILLed once `kill_after` events are stored, the
     second half of the events arrives after that, and the survivor must store everything."""
     first = stack.start_processor("a")
     stack.start_processor("b")
-    time.sleep(8)  # both join the group
+    wait_for_group(stack, members=2)
     half = len(events) // 2
     stack.produce_envelopes(events[:half])
     wait_for(lambda: stack.stored_count() >= kill_after, 120, lambda: f">= {kill_after} stored\n{stack.logs()}", 0.05)

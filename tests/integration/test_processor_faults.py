@@ -23,31 +23,18 @@ from processor.decode import RawMessage
 from processor.pipeline import BatchProcessor
 from tests.integration.harness import (
     Stack,
+    assert_exactly_once,
     chain_problems,
     make_event,
     random_events,
     run_two_replicas_killing_one,
     wait_for,
+    wait_until_consumed,
 )
 
 #: The `stack` fixture (conftest.py) runs processors with small batches here, so a few thousand
 #: events make many batches (more crash points and commits).
 STACK_ENV = {"ARGUS_PROCESSOR_BATCH_SIZE": "300"}
-
-
-def _assert_exactly_once(stack: Stack, events: list[dict[str, object]]) -> None:
-    records = stack.records()
-    assert len(records) == len(events), f"stored {len(records)} of {len(events)}\n{stack.logs()}"
-    assert {r["id"] for r in records} == {e["id"] for e in events}
-    assert chain_problems(records) == []
-    # per actor, the chain follows production order
-    by_actor: dict[str, list[str]] = {}
-    for event in events:
-        by_actor.setdefault(str(event["actorId"]), []).append(str(event["id"]))
-    stored: dict[str, list[str]] = {}
-    for record in records:
-        stored.setdefault(record["actorId"], []).append(record["id"])
-    assert stored == by_actor
 
 
 def test_sigkill_at_random_points_then_restart(stack: Stack) -> None:
@@ -66,8 +53,8 @@ def test_sigkill_at_random_points_then_restart(stack: Stack) -> None:
         process.wait()
     stack.start_processor()
     wait_for(lambda: stack.stored_count() >= len(events), 120, lambda: f"all stored\n{stack.logs()}")
-    time.sleep(2)  # anything extra (a duplicate) would land now
-    _assert_exactly_once(stack, events)
+    wait_until_consumed(stack)  # no later delivery can add a duplicate
+    assert_exactly_once(stack, events)
 
 
 @pytest.mark.parametrize("point", ["before_commit", "after_commit"])
@@ -82,8 +69,8 @@ def test_crash_at_exact_protocol_points(stack: Stack, point: str) -> None:
     del stack.extra_env["ARGUS_FAULT_CRASH"]
     stack.start_processor()
     wait_for(lambda: stack.stored_count() >= len(events), 120, lambda: f"all stored\n{stack.logs()}")
-    time.sleep(2)
-    _assert_exactly_once(stack, events)
+    wait_until_consumed(stack)
+    assert_exactly_once(stack, events)
 
 
 def test_resumes_from_the_database_even_if_kafka_offsets_ran_ahead(stack: Stack) -> None:
@@ -105,15 +92,15 @@ def test_resumes_from_the_database_even_if_kafka_offsets_ran_ahead(stack: Stack)
         consumer.close()
     stack.start_processor()
     wait_for(lambda: stack.stored_count() >= len(events), 120, lambda: f"all stored\n{stack.logs()}")
-    time.sleep(1)
-    _assert_exactly_once(stack, events)
+    wait_until_consumed(stack)
+    assert_exactly_once(stack, events)
 
 
 def test_two_replicas_one_killed_mid_stream(stack: Stack) -> None:
     events = random_events(6000, seed=3)
     run_two_replicas_killing_one(stack, events, kill_after=1500)
-    time.sleep(2)
-    _assert_exactly_once(stack, events)
+    wait_until_consumed(stack)
+    assert_exactly_once(stack, events)
 
 
 def test_bad_messages_are_dead_lettered_and_never_block_the_partition(stack: Stack) -> None:

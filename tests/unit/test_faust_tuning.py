@@ -65,3 +65,13 @@ def test_the_fast_path_is_taken_only_when_a_delivery_cannot_block() -> None:
     consumer.suspend_flow.clear()
     app.flow_control.suspend()
     assert consumer._can_block()
+
+
+def test_the_consumer_thread_hooks_resume_relies_on_exist() -> None:
+    """processor/resume.py seeks, pauses and resumes through faust's consumer thread."""
+    app = ArgusFaustApp("argus-test", broker="kafka://127.0.0.1:1", monitor=QuietMonitor())
+    thread = app.consumer._thread  # type: ignore[attr-defined]
+    assert inspect.iscoroutinefunction(thread.call_thread)
+    assert callable(thread._ensure_consumer)
+    assert "_read_offset" in vars(app.consumer)
+    assert app.partition_starter is None  # set by processor/app.py
