@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from argus.export import Scope, add_source_arguments, db_rows, file_rows, make_db_engine, select_records
+from argus_client import exactjson
 from argus_client.event import EVENT_FIELDS
 from argus_client.hashchain import ACTOR, BAD_SIGNATURE, SEQ, ChainBreak, ChainVerifier
 
@@ -79,8 +80,8 @@ class SignatureChecker:
             return []
         event = dict(zip(EVENT_FIELDS, row[: len(EVENT_FIELDS)], strict=True))
         try:  # verify_batch takes normalized events: metadata as the object it canonicalizes again
-            event["metadata"] = None if row[_METADATA] is None else orjson.loads(row[_METADATA])
-        except orjson.JSONDecodeError:
+            event["metadata"] = None if row[_METADATA] is None else exactjson.loads(row[_METADATA])
+        except exactjson.JSONDecodeError:
             return [ChainBreak(row[ACTOR], row[SEQ], BAD_SIGNATURE, "metadata is not JSON")]
         self.batch.append((row[ACTOR], row[SEQ], event))
         return self.flush() if len(self.batch) >= SIGNATURE_BATCH else []

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from argus.kafka_producer import DeliveryError
+from argus_client import exactjson
 from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_client.event import EventValidationError
 from argus_client.hashchain import validate_storable_event
@@ -30,8 +30,8 @@ async def _read_json(request: web.Request) -> Any | web.Response:
         return error_response(415, "unsupported_media_type", "Content-Type must be application/json")
     body = await request.read()
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        return exactjson.loads(body)
+    except exactjson.JSONDecodeError as exc:
         return error_response(400, "malformed_json", f"request body is not valid JSON: {exc}", field="$")
 
 
@@ -78,7 +78,7 @@ def _encode(request: web.Request, events: list[dict[str, Any]]) -> list[tuple[by
 
 
 def _largest_field(event: dict[str, Any]) -> str:
-    sizes = {name: len(orjson.dumps(event.get(name))) for name in ("message", "metadata")}
+    sizes = {name: len(exactjson.dumps(event.get(name))) for name in ("message", "metadata")}
     return max(sizes, key=lambda name: sizes[name])
 
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Column, Connection, Engine, Select, event, func, select, tuple_
 
 from argus.db.engine import is_sqlite, make_engine
 from argus.db.schema import audit_records as t
 from argus.export import Scope, db_rows
 from argus.verify import TRUNCATION_NOTE
+from argus_client import exactjson
 from argus_client.event import format_utc
 from argus_client.hashchain import CUR, SEQ, ChainVerifier
 
@@ -70,8 +70,8 @@ def _metadata(text: str | None) -> Any:
     if text is None:
         return None
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
+        return exactjson.loads(text)
+    except exactjson.JSONDecodeError:
         return text
 
 

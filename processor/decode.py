@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
+from argus_client import exactjson
 from argus_client.enums import EnumConfig
 from argus_client.envelope import ENVELOPE_VERSION
 from argus_client.event import EventValidationError
@@ -64,8 +63,8 @@ def decode_message(message: RawMessage, enums: EnumConfig) -> Decoded:
     if message.value is None:
         raise Rejected("$: empty message (tombstone)")
     try:
-        envelope = orjson.loads(message.value)
-    except orjson.JSONDecodeError as exc:
+        envelope = exactjson.loads(message.value)
+    except exactjson.JSONDecodeError as exc:
         raise Rejected(f"$: not valid JSON: {exc}") from None
     if not isinstance(envelope, dict) or envelope.get("v") != ENVELOPE_VERSION or "event" not in envelope:
         raise Rejected(f"$: not an Argus envelope v{ENVELOPE_VERSION} ({{v, event, source, receivedAt}})")

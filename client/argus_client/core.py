@@ -16,8 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from argus_client import exactjson
 from argus_client.encoder import EventEncoder, SignFn, as_sign_fn
 from argus_client.enums import EnumConfig
 from argus_client.event import Event
@@ -175,7 +174,7 @@ class ClientCore:
             if sign_fn is None:
                 texts.append(text)
                 continue
-            event = orjson.loads(text)
+            event = exactjson.loads(text)
             if event.get("signature"):
                 texts.append(text)
                 continue
@@ -205,7 +204,7 @@ class ClientCore:
             return
         for text in texts:
             try:
-                self.on_failure(orjson.loads(text), error)
+                self.on_failure(exactjson.loads(text), error)
             except Exception:
                 self.log.exception("argus client: the on_failure callback raised")
 

@@ -13,8 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import orjson
-
+from argus_client import exactjson
 from argus_client.enums import STATUSES, EnumConfig
 from argus_client.event import (
     EVENT_FIELDS,
@@ -64,7 +63,7 @@ class EventEncoder:
     def encode(self, raw: Any) -> str:
         event = self.normalize(raw)
         try:
-            return orjson.dumps(event).decode()  # str, not bytes: orjson's bytes keep a 4 KiB buffer each
+            return exactjson.dumps(event).decode()  # str, not bytes: orjson's bytes keep a 4 KiB buffer each
         except TypeError as exc:
             raise EventValidationError("metadata", f"must be JSON-serializable: {exc}") from None
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
+from argus_client import exactjson
 from argus_client.event import format_utc
 
 ENVELOPE_VERSION = 1
@@ -24,7 +23,7 @@ def utc_now_rfc3339() -> str:
 
 
 def encode_envelope(event: dict[str, Any], *, source: str | None, received_at: str | None) -> bytes:
-    return orjson.dumps({"v": ENVELOPE_VERSION, "event": event, "source": source, "receivedAt": received_at})
+    return exactjson.dumps({"v": ENVELOPE_VERSION, "event": event, "source": source, "receivedAt": received_at})
 
 
 def message_key(event: dict[str, Any]) -> bytes:

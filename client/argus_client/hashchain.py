@@ -45,7 +45,7 @@ def canonical_metadata(metadata: Mapping[str, Any] | None) -> str | None:
     if metadata is None:
         return None
     try:
-        return canonicalize(metadata, exact_big_ints=True).decode("utf-8")
+        return canonicalize(metadata, exact_numbers=True).decode("utf-8")
     except (ValueError, TypeError, OverflowError) as exc:
         raise ValueError(f"metadata cannot be canonicalized (RFC 8785): {exc}") from None
 

@@ -7,8 +7,10 @@ orjson is ~50x faster and produces the *same bytes* whenever the value stays ins
 * orjson escapes strings exactly like JCS (`\\b \\f \\n \\r \\t`, other C0 as lowercase `\\u00xx`, all else
   raw UTF-8) and rejects lone surrogates (we then fall back, and the reference raises);
 * orjson sorts keys by UTF-8 bytes, JCS by UTF-16 code units. The two orders differ only when a key
-  holds a character >= U+E000 (BMP private-use/specials vs astral), so such keys take the exact path;
-* integers print the same inside the JCS domain +-(2**53-1); outside it the reference raises;
+  holds a character >= U+E000 (BMP private-use/specials vs astral), so values with such keys get
+  every object pre-sorted by UTF-16 and are written without orjson's sorting;
+* integers print the same inside the JCS domain +-(2**53-1); outside it the reference raises (or,
+  with the storage extension, they are inserted with their exact digits as orjson.Fragment);
 * floats print differently (orjson `1.0`, `1e16`), so they are pre-rendered with ECMAScript rules
   (`gojson.format_float`, which Go and ECMAScript share except for -0) and inserted as orjson.Fragment.
 
@@ -33,64 +35,72 @@ except ImportError:  # pragma: no cover - the light client may run without orjso
 CanonicalizationError = rfc8785.CanonicalizationError
 
 _MAX_INT: Final = 2**53 - 1
-_PLAIN, _FLOATS, _BIG, _EXACT = 0, 1, 2, 3
+#: _scan's findings, a bit set: floats or big ints to pre-render, keys to sort by UTF-16, or
+#: something only the reference implementation handles (and, mostly, refuses).
+_RENDER, _UTF16_KEYS, _EXACT = 1, 2, 4
 _FIRST_UNSAFE_KEY_CHAR: Final = "\ue000"
 
 
-def _scan(value: Any) -> int:
-    """Classify a value: _PLAIN (orjson as is), _FLOATS (orjson after pre-rendering floats) or _EXACT."""
-    kind = type(value)
-    if kind is str or value is None or kind is bool:
-        return _PLAIN
-    if kind is int:
-        return _PLAIN if -_MAX_INT <= value <= _MAX_INT else _BIG
-    if kind is float:
-        return _FLOATS if math.isfinite(value) else _EXACT
-    worst = _PLAIN
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or (not key.isascii() and max(key) >= _FIRST_UNSAFE_KEY_CHAR):
-                return _EXACT
-            if type(item) is str:
-                continue
-            found = _scan(item)
-            if found > worst:
-                if found == _EXACT:
+def _scan(value: Any, exact_numbers: bool) -> int:
+    """What canonicalizing `value` needs beyond plain orjson (0 = nothing), as a bit set.
+
+    Iterative, so nesting deeper than Python's recursion limit is classified, not crashed on.
+    """
+    found = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is int:
+            if not -_MAX_INT <= item <= _MAX_INT:
+                found |= _RENDER if exact_numbers else _EXACT
+        elif kind is float:
+            found |= _RENDER if math.isfinite(item) else _EXACT
+        elif kind is dict:
+            for key, child in item.items():
+                if type(key) is not str:
                     return _EXACT
-                worst = found
-        return worst
-    if kind is list:
-        for item in value:
-            if type(item) is str:
-                continue
-            found = _scan(item)
-            if found > worst:
-                if found == _EXACT:
-                    return _EXACT
-                worst = found
-        return worst
-    return _EXACT
+                if not key.isascii() and max(key) >= _FIRST_UNSAFE_KEY_CHAR:
+                    found |= _UTF16_KEYS
+                if type(child) is not str:
+                    stack.append(child)
+        elif kind is list:
+            stack.extend(child for child in item if type(child) is not str)
+        else:
+            return _EXACT
+        if found & _EXACT:
+            return _EXACT
+    return found
 
 
-def _render_floats(value: Any) -> Any:
-    """Copy of a _FLOATS value with every float replaced by its JCS text (as an orjson.Fragment)."""
+def _utf16(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")  # big-endian bytes order like UTF-16 code units
+
+
+def _render(value: Any, sort_utf16: bool, negative_zero: bool) -> Any:
+    """Copy of `value` with floats and big integers as their JCS text (orjson.Fragment) and, with
+    `sort_utf16`, every object's members already in UTF-16 order (orjson keeps insertion order)."""
     kind = type(value)
     if kind is float:
-        return orjson.Fragment(format_float(value, negative_zero=False))
+        return orjson.Fragment(format_float(value, negative_zero=negative_zero))
     if kind is int:
         return value if -_MAX_INT <= value <= _MAX_INT else orjson.Fragment(str(value))
     if kind is dict:
-        return {key: _render_floats(item) for key, item in value.items()}
+        keys = sorted(value, key=_utf16) if sort_utf16 else value
+        return {key: _render(value[key], sort_utf16, negative_zero) for key in keys}
     if kind is list:
-        return [_render_floats(item) for item in value]
+        return [_render(item, sort_utf16, negative_zero) for item in value]
     return value
 
 
-def path_for(obj: Any) -> str:
-    """Which implementation `canonicalize` uses for `obj`: "fast", "floats" or "exact" (for tests/bench)."""
+def path_for(obj: Any, *, exact_numbers: bool = False) -> str:
+    """Which implementation `canonicalize` uses for `obj`: "fast", "render" or "exact" (for tests/bench)."""
     if orjson is None:
         return "exact"
-    return ("fast", "floats", "bigint", "exact")[_scan(obj)]
+    found = _scan(obj, exact_numbers)
+    return "exact" if found & _EXACT else "render" if found else "fast"
 
 
 def canonicalize_exact(obj: Any) -> bytes:
@@ -103,26 +113,33 @@ def canonicalize_exact(obj: Any) -> bytes:
         return rfc8785.dumps(obj)
     except UnicodeError as exc:
         raise CanonicalizationError(f"input contains non-UTF-8 codepoints: {exc}") from None
+    except RecursionError:
+        raise CanonicalizationError("value is nested too deeply") from None
 
 
-def canonicalize(obj: Any, *, exact_big_ints: bool = False) -> bytes:
+def canonicalize(obj: Any, *, exact_numbers: bool = False) -> bytes:
     """Return the RFC 8785 canonical UTF-8 bytes of a JSON value (dicts, lists, str, int, float, bool, None).
 
     Raises CanonicalizationError for values JCS cannot represent (NaN, ints beyond 2**53-1, lone
-    surrogates, non-string keys, unsupported types). With `exact_big_ints`, integers beyond
-    +-(2**53-1) are written with their exact decimal digits instead of being refused: an extension
-    used for stored metadata (Go clients send int64 values such as UnixNano), see docs/hash-chain.md.
+    surrogates, non-string keys, unsupported types). `exact_numbers` selects the Argus extension
+    used for stored metadata (docs/hash-chain.md 2.2): integers beyond +-(2**53-1) are written with
+    their exact decimal digits instead of being refused (Go clients send int64/uint64 and big.Int
+    values), and -0 stays `-0` (what the sender wrote, and what a Go v1 signature covers).
     """
     if orjson is None:
         return canonicalize_exact(obj)
-    path = _scan(obj)
-    if path == _BIG and exact_big_ints:
-        path = _FLOATS
-    if path >= _BIG:
+    found = _scan(obj, exact_numbers)
+    if found & _EXACT:
         return canonicalize_exact(obj)
     try:
-        if path == _PLAIN:
+        if not found:
             return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
-        return orjson.dumps(_render_floats(obj), option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:  # e.g. a lone surrogate: let the reference raise its error
+        if not found & _UTF16_KEYS:
+            return orjson.dumps(_render(obj, False, exact_numbers), option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(_render(obj, True, exact_numbers))
+    except orjson.JSONEncodeError as exc:  # a lone surrogate, or nesting beyond orjson's limit
+        if exact_numbers:  # the reference knows neither extension: refuse here
+            raise CanonicalizationError(str(exc)) from None
         return canonicalize_exact(obj)
+    except RecursionError:
+        raise CanonicalizationError("value is nested too deeply") from None

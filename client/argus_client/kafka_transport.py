@@ -14,8 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
-
+from argus_client import exactjson
 from argus_client.envelope import encode_envelope, message_key
 from argus_client.hashchain import canonical_metadata
 from argus_client.transport import BatchResult, DeliveryError
@@ -84,7 +83,7 @@ class KafkaAuditTransport:
         pending = _Pending(len(items))
         deadline = time.monotonic() + timeout
         for index, text in enumerate(items):
-            event = orjson.loads(text)
+            event = exactjson.loads(text)
             try:
                 canonical_metadata(event.get("metadata"))  # the gateway's check, so Kafka never gets a DLQ case
             except ValueError as exc:

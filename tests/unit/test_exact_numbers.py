@@ -1,0 +1,110 @@
+"""Numbers kept exactly from the wire to storage (issue 11, items 3 and 4; docs/hash-chain.md 2.2).
+
+orjson widens integers beyond 64 bits to floats and reads `-0` as 0; `exactjson` must keep both,
+and the stored metadata text must carry the exact digits whatever the key order rules need.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from argus_client import exactjson, jcs
+from argus_client.gojson import go_json_dumps
+from argus_client.hashchain import canonical_metadata
+
+BIG = [2**64, 2**64 - 1, -(2**63) - 1, 10**30, -(10**30), 9007199254740993, 10**200]
+
+
+@pytest.mark.parametrize("number", BIG)
+def test_loads_keeps_every_digit(number: int) -> None:
+    assert exactjson.loads(f'{{"n":{number}}}'.encode()) == {"n": number}
+    assert type(exactjson.loads(str(number))) is int
+    assert exactjson.dumps({"n": number}) == f'{{"n":{number}}}'.encode()
+
+
+def test_loads_keeps_negative_zero_and_everything_else_as_orjson() -> None:
+    value = exactjson.loads(b'{"z":-0,"f":-0.0,"t":"2026-01-02T15:04:05-07:00","x":[-0, 1.5, 1e30]}')
+    assert math.copysign(1, value["z"]) < 0 and math.copysign(1, value["x"][0]) < 0
+    assert value["t"] == "2026-01-02T15:04:05-07:00" and value["x"][1:] == [1.5, 1e30]
+    assert type(exactjson.loads(b"1e30")) is float  # a float literal stays a float
+    with pytest.raises(exactjson.JSONDecodeError):
+        exactjson.loads(b'{"n":1' + b"0" * 5000 + b"}")  # longer than Python parses: a decode error
+    with pytest.raises(exactjson.JSONDecodeError):
+        exactjson.loads(b'{"n":NaN}')
+
+
+def test_issue_inputs_store_exact_digits() -> None:
+    assert canonical_metadata({"a": 2**64, "b": 10**30}) == (
+        '{"a":18446744073709551616,"b":1000000000000000000000000000000}'
+    )
+    # item 4: a key at or above U+E000 together with an integer beyond 2**53
+    assert canonical_metadata(exactjson.loads('{"😀":1,"n":9007199254740993}'.encode())) == (
+        '{"n":9007199254740993,"😀":1}'
+    )
+    assert canonical_metadata({"\ue000": 1, "😀": {"｡": 2**70, "a": 0.5}, "a": -0.0}) == (
+        '{"a":-0,"😀":{"a":0.5,"｡":1180591620717411303424},"\ue000":1}'
+    )
+
+
+_key = st.text(st.sampled_from(["a", "z", "é", "\ud7ff", "\ue000", "｡", "\uffff", "😀", "𐀀"]), max_size=3)
+_number = st.integers(-(10**40), 10**40) | st.floats(allow_nan=False, allow_infinity=False)
+_value = st.recursive(
+    _number | st.text(max_size=3) | st.none() | st.booleans(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_key, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _safe(value: Any) -> Any:
+    """`value` with big integers as strings and -0.0 as 0.0: something the reference JCS accepts."""
+    if isinstance(value, dict):
+        return {key: _safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_safe(item) for item in value]
+    if type(value) is int and abs(value) > 2**53 - 1:
+        return f"<{value}>"
+    if type(value) is float and value == 0:
+        return 0.0
+    return value
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.dictionaries(_key, _value, max_size=5))
+def test_stored_text_round_trips_exactly_and_is_jcs_apart_from_numbers(metadata: dict[str, Any]) -> None:
+    text = canonical_metadata(metadata)
+    assert text is not None
+    back = exactjson.loads(text.encode())
+    assert _same(back, metadata)  # every integer digit survives; floats as the same double
+    assert go_json_dumps(back, ints="exact") == go_json_dumps(metadata, ints="exact")  # v1 bytes too (-0 kept)
+    # apart from the number extensions, the text is RFC 8785: the same members in the same (UTF-16) order
+    assert _key_order(text) == _key_order(rfc8785.dumps(_safe(metadata)).decode())
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality where a float and the integer JCS printed for it (`1e20` -> 100000000000000000000) match."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if float in (type(a), type(b)) and type(a) in (int, float) and type(b) in (int, float):
+        return float(a) == float(b)
+    return type(a) is type(b) and a == b
+
+
+def _key_order(text: str) -> list[str]:
+    keys: list[str] = []
+    json.loads(text, object_pairs_hook=lambda pairs: keys.extend(k for k, _ in pairs))
+    return keys
+
+
+def test_default_jcs_still_refuses_big_ints_and_prints_zero_for_negative_zero() -> None:
+    with pytest.raises(jcs.CanonicalizationError):
+        jcs.canonicalize({"😀": 1, "n": 2**53})
+    assert jcs.canonicalize({"😀": -0.0}) == '{"😀":0}'.encode()
