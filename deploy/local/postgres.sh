@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Local PostgreSQL cluster for Argus on 127.0.0.1:55432, separate from any system cluster.
 #
-#   deploy/local/postgres.sh install|start|stop|status|reset
+#   deploy/local/postgres.sh install|start|stop|status|reset|log-path
 #
 # install  apt-get install postgresql if no server binaries exist (root only), initdb once
 # start    install, start, create role argus/argus + databases argus and argus_test,
@@ -9,6 +9,7 @@
 # stop     fast shutdown, then immediate, then SIGKILL
 # status   exit 0 = running and answering, 1 = running but not answering, 3 = not running
 # reset    stop and delete the cluster (data + logs)
+# log-path print the server log's path (the cluster may live outside the checkout, see below)
 #
 # As root the server runs as the `postgres` system user (PostgreSQL refuses to run as root).
 # State lives in <repo>/.local/postgres (git-ignored). See docs/local-services.md.
@@ -374,8 +375,9 @@ case ${1:-} in
   stop) cmd_stop ;;
   status) cmd_status ;;
   reset) cmd_reset ;;
+  log-path) echo "$LOG" ;;
   *)
-    echo "usage: $0 install|start|stop|status|reset" >&2
+    echo "usage: $0 install|start|stop|status|reset|log-path" >&2
     exit 2
     ;;
 esac

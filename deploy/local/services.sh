@@ -48,7 +48,7 @@ cmd_start() {
   write_env
   echo "services: all up in $((SECONDS - started))s"
   echo "  kafka     PLAINTEXT 127.0.0.1:$KAFKA_PORT (KRaft controller 127.0.0.1:$((KAFKA_PORT + 1))), log $ROOT/.local/kafka/logs/server.log"
-  echo "  postgres  127.0.0.1:$PG_PORT, user argus/argus, databases argus + argus_test, log $ROOT/.local/postgres/log/postgres.log"
+  echo "  postgres  127.0.0.1:$PG_PORT, user argus/argus, databases argus + argus_test, log $("$SCRIPT_DIR/postgres.sh" log-path)"
   echo "services: wrote $ENV_FILE (source it with: . $ENV_FILE)"
   printf '%s\n' "${ENV_LINES[@]}"
 }

@@ -21,7 +21,7 @@ import pytest
 
 from argus_client.client import AuditClient
 from argus_client.transport import RetryPolicy
-from tests.integration.harness import TOKEN, Stack, chain_problems, make_event, wait_for
+from tests.integration.harness import TOKEN, Stack, chain_problems, make_event, wait_for, wait_until_consumed
 
 QUICK_RETRY = RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.2)
 #: The shared test Kafka can be slow when other suites run: ride out ~30 s of 503s before giving up.
@@ -84,7 +84,7 @@ def assert_stored_exactly(stack: Stack, expected_targets: set[str]) -> None:
     """Every event stored once: count, unique ids, the exact set of events, and intact chains."""
     expected = len(expected_targets)
     wait_for(lambda: stack.stored_count() >= expected, 120, f"{expected} records; logs:\n{stack.logs()}")
-    time.sleep(1.0)  # a late duplicate would show up now
+    wait_until_consumed(stack)  # a late duplicate would be stored by now
     records = stack.records()
     stored = [f"{r['actorId']}/{r['targetId']}" for r in records]
     duplicates = sorted({s for s in stored if stored.count(s) > 1})[:10] if len(stored) != len(set(stored)) else []

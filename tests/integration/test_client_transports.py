@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import orjson
@@ -14,7 +13,15 @@ from argus_client.aio import AsyncAuditClient
 from argus_client.client import AuditClient
 from argus_client.kafka_transport import KafkaAuditTransport
 from argus_client.middleware import aiohttp_audit_middleware
-from tests.integration.harness import TOKEN, TOKEN_NAME, Stack, chain_problems, make_event, wait_for
+from tests.integration.harness import (
+    TOKEN,
+    TOKEN_NAME,
+    Stack,
+    chain_problems,
+    make_event,
+    wait_for,
+    wait_until_consumed,
+)
 from tests.integration.test_client_e2e import PATIENT_RETRY, GatewayProcess, assert_stored_exactly, gateway
 
 __all__ = ["gateway"]  # a fixture shared with test_client_e2e
@@ -89,7 +96,7 @@ async def test_the_middleware_audits_each_request_with_its_trace_id(stack: Stack
     assert audit.stats()["sent"] == 3
     stack.start_processor()
     await asyncio.to_thread(wait_for, lambda: stack.stored_count() == 3, 90, "3 request events")
-    time.sleep(0.5)
+    await asyncio.to_thread(wait_until_consumed, stack)  # nothing more (a duplicate) can be stored
     records = sorted(await asyncio.to_thread(stack.records), key=lambda r: r["targetId"])
     summary = [(r["actorId"], r["action"], r["status"], r["targetId"], r["traceId"]) for r in records]
     assert summary == [

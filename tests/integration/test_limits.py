@@ -36,9 +36,7 @@ def _message(raw_bytes: int) -> str:
     return base64.b64encode(os.urandom(raw_bytes)).decode()
 
 
-async def test_events_at_the_documented_limits_are_stored_as_sent(
-    stack: Stack, gateway: TestClient[Any, Any]
-) -> None:
+async def test_events_at_the_documented_limits_are_stored_as_sent(stack: Stack, gateway: TestClient[Any, Any]) -> None:
     settings = load_settings(stack.settings_env())
     admin = AdminClient({"bootstrap.servers": stack.kafka})
     # the harness created the topic with the broker's defaults; the gateway raised its limit

@@ -75,15 +75,13 @@ async def test_4xx_once_207_per_event_and_retry_after() -> None:
 
 
 async def test_close_deadline_spools_and_the_next_client_replays(tmp_path: Path) -> None:
-    slow = RetryPolicy(max_attempts=5, base_delay=5, max_delay=5)
+    slow = RetryPolicy(max_attempts=5, base_delay=3600, max_delay=3600)  # close must not wait for these
     with FakeGateway(lambda _h, _e: (503, {}, {})) as down:
         client = AsyncAuditClient(down.url, api_key="k", spool_dir=tmp_path, retry=slow)
         await client.start()
         for i in range(8):
             client.log_audit_event(event(i))
-        started = time.monotonic()
         await client.close(0.5)
-        assert time.monotonic() - started < 4  # not the 20 s the retries would take
     assert client.stats()["spooled"] == 8
     with FakeGateway(accept) as up:
         async with AsyncAuditClient(up.url, api_key="k", spool_dir=tmp_path) as again:
