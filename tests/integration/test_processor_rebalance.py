@@ -9,6 +9,8 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
 from tests.integration.harness import (
     Stack,
     assert_exactly_once,
@@ -67,6 +69,7 @@ class _Feeder:
             self.error = exc
 
 
+@pytest.mark.timeout(900)  # 20 replica starts and stops: ~5 min on a busy two-core machine
 def test_partitions_reassigned_again_and_again_while_fetching_at_full_speed(stack: Stack) -> None:
     first = stack.start_processor("a")
     wait_for_group(stack, members=1)
