@@ -5,19 +5,12 @@ from __future__ import annotations
 from prometheus_client import Counter, Histogram
 
 from argus.metrics import SIGNATURE_ERRORS as SIGNATURE_ERRORS
-from argus_client.event import EVENT_FIELDS
+from argus.metrics import field_label as field_label
 
 HTTP_REQUESTS = Counter("argus_http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_DURATION = Histogram("argus_http_request_duration_seconds", "HTTP request duration", ["method", "route"])
 LOGS_INGESTED = Counter("argus_logs_ingested_total", "Events acknowledged after Kafka delivery")
 LOGS_REJECTED = Counter("argus_logs_rejected_total", "Events rejected by validation", ["field"])
-_FIELD_LABELS = frozenset({*EVENT_FIELDS, "$"})
-
-
-def field_label(field: str) -> str:
-    """The `field` label of a rejection: a known event field, "$" (the whole event) or "other".
-    Clients choose unknown field names, and label values must stay a small fixed set."""
-    return field if field in _FIELD_LABELS else "other"
 
 
 PRODUCE_LATENCY = Histogram(

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from argus.db.schema import audit_records
+from argus.metrics import field_label
 from argus.signatures import BatchVerifier
 from argus_client.event import parse_timestamp
 from argus_client.hashchain import GENESIS_HASH, chain_record
@@ -275,7 +276,7 @@ class BatchProcessor:
         metrics.RECORDS_STORED.inc(len(rows))
         metrics.DUPLICATES.inc(result.duplicates)
         for letter in result.dead_letters:
-            metrics.DEAD_LETTERS.labels(field=letter.reason.partition(":")[0][:64]).inc()
+            metrics.DEAD_LETTERS.labels(field=field_label(letter.reason.partition(":")[0])).inc()
         return result
 
     def _chain(
