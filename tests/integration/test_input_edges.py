@@ -169,7 +169,8 @@ async def test_metadata_depth_is_bounded_and_deep_records_read_back(
     used to be stored, then break every list and /chain page); the maximum itself reads back."""
     for depth in (MAX_METADATA_DEPTH + 1, 252, 253, 1023):
         status, body = await post(gateway, with_nested_metadata(make_event("svc-deep", 0), depth))
-        assert (status, body["field"]) == (400, "metadata"), (depth, body)
+        # ~1,000 levels can be past the JSON decoder's own limit: then the whole body is refused ("$")
+        assert status == 400 and body["field"] in ("metadata", "$" if depth > 900 else "metadata"), (depth, body)
     deepest = make_event("svc-deep", 1, metadata=nested(MAX_METADATA_DEPTH), id=uuid7())
     assert (await post(gateway, deepest))[0] == 201
     stack.produce_envelopes([make_event("svc-deep", 2, metadata=nested(252))])
