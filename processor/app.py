@@ -30,6 +30,7 @@ from argus.keys import KeyRegistry
 from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
 from processor.decode import RawMessage
 from processor.faust_tuning import ArgusFaustApp, QuietMonitor
+from processor.lag import LagTracker
 from processor.pipeline import BatchProcessor, BatchResult, PreparedBatch
 from processor.resume import PartitionStarter, resume_targets
 from sinks.catchup import CommitSpan
@@ -48,6 +49,8 @@ PIPELINE_DEPTH = 1
 #: batches, 8,682 with 5, 11,987 with 10 and 11,873 with 20 (docs/benchmarks.md). Ten batches of
 #: raw envelopes are ~30 MB.
 STREAM_BUFFER_BATCHES = 10
+#: How often the consumer-lag gauge is refreshed (seconds); scrapes are 15-30 s apart.
+LAG_REFRESH_SECONDS = 5.0
 
 
 #: A consumed batch (its messages, and (partition, offset, key) of each for the sinks) and the same prepared.
@@ -171,6 +174,18 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         dead_letters=Fanout([DeadLetterSink("dead-letter-topic", producer, settings.dlq_topic)]),
         producer=producer,
     )
+    lag = LagTracker()
+
+    def owned() -> list[int]:
+        return [tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic]
+
+    @app.timer(LAG_REFRESH_SECONDS)
+    async def refresh_lag() -> None:
+        unknown = lag.unknown(owned())
+        if unknown:
+            lag.loaded(await asyncio.to_thread(batch.stored_progress, unknown), unknown)
+        lag.refresh(owned(), lambda partition: app.consumer.highwater(TP(settings.topic, partition)))
+
     log.info(
         "processor: topic=%s group=%s sinks=%s",
         settings.topic,
@@ -191,7 +206,9 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(_app: faust.App, revoked: set[TP], **_kwargs: Any) -> None:
         starter.cancel()
-        batch.forget_partitions([tp.partition for tp in revoked if tp.topic == settings.topic])
+        partitions = [tp.partition for tp in revoked if tp.topic == settings.topic]
+        batch.forget_partitions(partitions)
+        lag.revoked(partitions)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(_app: faust.App, assigned: set[TP], **_kwargs: Any) -> None:
@@ -236,6 +253,7 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
     async def _store(item: Prepared) -> None:
         prepared, consumed = item
         result = await state.batch.store(prepared)  # retries until stored; never raises for bad data
+        lag.committed(result.commits)
         state.sinks.submit(result.records, consumed, _commit_spans(result))
         state.dead_letters.submit(_dead_letter_records(result))
 

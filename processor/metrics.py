@@ -13,3 +13,9 @@ DUPLICATES = Counter("argus_duplicates_skipped_total", "Events skipped because t
 BATCH_RETRIES = Counter("argus_batch_retries_total", "Batches retried", ["reason"])
 BATCH_SECONDS = Histogram("argus_batch_commit_seconds", "Time to process and commit one batch")
 CHAIN_HEADS = Gauge("argus_chain_heads_cached", "Actor chain heads held in memory")
+CONSUMER_LAG = Gauge(
+    "argus_consumer_lag_messages",
+    "Messages in a partition this replica owns that are not yet stored (high watermark - stored offset - 1)",
+    ["partition"],
+)
+LAST_COMMIT = Gauge("argus_last_commit_timestamp_seconds", "Unix time of this replica's last database commit")

@@ -14,3 +14,6 @@ fi
 "$ROOT/.venv/bin/python" -m pip install -q --upgrade pip
 "$ROOT/.venv/bin/python" -m pip install -q -e "$ROOT/client[kafka]" -e "$ROOT[dev]"
 echo "install: virtualenv ready at $ROOT/.venv"
+# promtool/prometheus and helm, which tests/unit/test_prometheus_rules.py, test_helm_chart.py and
+# tests/integration/test_prometheus.py run for real.
+bash "$ROOT/deploy/local/ops-tools.sh"
