@@ -21,6 +21,7 @@ from typing import Any
 
 import faust
 from faust.types import TP
+from sqlalchemy.exc import SQLAlchemyError
 
 from argus.config import Settings
 from argus.db.engine import make_engine
@@ -183,7 +184,10 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
     async def refresh_lag() -> None:
         unknown = lag.unknown(owned())
         if unknown:
-            lag.loaded(await asyncio.to_thread(batch.stored_progress, unknown), unknown)
+            try:
+                lag.loaded(await asyncio.to_thread(batch.stored_progress, unknown), unknown)
+            except SQLAlchemyError as exc:  # the database is down: the batch loop reports and retries
+                log.debug("lag: progress not readable yet: %s", exc)
         lag.refresh(owned(), lambda partition: app.consumer.highwater(TP(settings.topic, partition)))
 
     log.info(
