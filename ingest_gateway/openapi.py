@@ -81,6 +81,8 @@ _RECORD_PROPS: J = {
     "metadata": {"type": ["object", "null", "string"],
                  "description": "parsed from the stored canonical text (a string only if that text is not JSON)"},
     "signature": NSTR, "signatureAlgorithm": NSTR, "publicKeyId": NSTR, "signatureFormat": NSTR,
+    "signatureAmbiguous": {"type": "boolean", "description": "a v1 signature over a field holding '|': it also "
+                           "verifies for another split of the fields (docs/signatures.md); not hashed"},
     "source": {**NSTR, "description": "name of the token that sent it; null for direct Kafka writes"},
     "receivedAt": {**STR, "description": "RFC 3339 UTC, set by the gateway"},
     "seq": {**INT, "minimum": 1, "description": "position in the actor's chain, 1..n"},

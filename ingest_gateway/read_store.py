@@ -29,7 +29,8 @@ from argus_client.hashchain import CUR, SEQ, ChainVerifier
 OUTPUT_FIELDS: tuple[str, ...] = (
     "id", "timestamp", "traceId", "eventType", "action", "status", "actorType", "actorId", "targetType",
     "targetId", "message", "metadata", "signature", "signatureAlgorithm", "publicKeyId", "signatureFormat",
-    "source", "receivedAt", "seq", "previousHash", "currentHash", "kafkaPartition", "kafkaOffset", "storedAt",
+    "signatureAmbiguous", "source", "receivedAt", "seq", "previousHash", "currentHash", "kafkaPartition",
+    "kafkaOffset", "storedAt",
 )  # fmt: skip
 COLUMN_OF: dict[str, Column[Any]] = {f: t.c[re.sub(r"([A-Z])", r"_\1", f).lower()] for f in OUTPUT_FIELDS}
 #: Exact-match filters of GET /api/audit-logs: parameter -> column.

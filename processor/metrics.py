@@ -8,6 +8,10 @@ from argus.metrics import SIGNATURE_ERRORS as SIGNATURE_ERRORS
 
 RECORDS_STORED = Counter("argus_records_stored_total", "Records committed to the critical store")
 DEAD_LETTERS = Counter("argus_dead_letters_total", "Messages rejected to the dead-letter topic", ["field"])
+SIGNATURES_AMBIGUOUS = Counter(
+    "argus_signatures_ambiguous_total",
+    "v1-signed records stored although their v1 string is ambiguous ('|' in a field; docs/signatures.md)",
+)
 DUPLICATES = Counter("argus_duplicates_skipped_total", "Events skipped because their id was already stored")
 
 BATCH_RETRIES = Counter("argus_batch_retries_total", "Batches retried", ["reason"])

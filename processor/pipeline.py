@@ -22,6 +22,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from argus.db.schema import audit_records
 from argus.metrics import field_label
 from argus.signatures import BatchVerifier
+from argus_client.canonical import signature_is_ambiguous
 from argus_client.event import parse_timestamp
 from argus_client.hashchain import GENESIS_HASH, chain_record
 from processor import faults, metrics
@@ -114,6 +115,7 @@ def record_row(record: dict[str, Any], message: RawMessage, commit_seq: int) -> 
         message.offset,
         commit_seq,
         message.topic,
+        signature_is_ambiguous(record),
     )
 
 
@@ -274,6 +276,7 @@ class BatchProcessor:
         for actor_id, (seq, current_hash, partition) in pending_heads.items():
             self._heads.put(actor_id, seq, current_hash, partition)
         metrics.RECORDS_STORED.inc(len(rows))
+        metrics.SIGNATURES_AMBIGUOUS.inc(sum(1 for row in rows if row[-1]))
         metrics.DUPLICATES.inc(result.duplicates)
         for letter in result.dead_letters:
             metrics.DEAD_LETTERS.labels(field=field_label(letter.reason.partition(":")[0])).inc()

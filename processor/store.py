@@ -49,6 +49,7 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "kafka_offset",
     "commit_seq",
     "kafka_topic",
+    "signature_ambiguous",
 )
 
 

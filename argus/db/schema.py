@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -60,6 +62,13 @@ audit_records = Table(
     Column("kafka_offset", BigInteger, nullable=False),
     Column("commit_seq", BigInteger, nullable=False, comment="the partition batch that stored it"),
     Column("kafka_topic", String(249), nullable=False, comment="the topic it was read from (migration 0004)"),
+    Column(
+        "signature_ambiguous",
+        Boolean,
+        nullable=False,
+        server_default=false(),
+        comment="v1 signature over a field holding '|': it also verifies for another split (migration 0005)",
+    ),
     Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("actor_id", "seq"),
     UniqueConstraint("actor_id", "previous_hash"),

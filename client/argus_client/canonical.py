@@ -47,15 +47,23 @@ class CanonicalFormError(ValueError):
 
 
 def ambiguity_reason(field: str) -> str:
-    """The rejection reason for a v1 event whose `field` contains `|` (one wording everywhere)."""
+    """Why `sign_event` refuses to create a v1 signature over a field containing `|`."""
     return f"{field}: contains '|' which v1 signatures cannot sign unambiguously; use signatureFormat v2"
+
+
+def signature_is_ambiguous(event: Event) -> bool:
+    """True for a v1-signed event whose v1 string is ambiguous: what storage marks and counts."""
+    return bool(event.get("signature")) and (event.get("signatureFormat") or "v1") == "v1" and (
+        v1_ambiguity(event) is not None
+    )
 
 
 def v1_ambiguity(event: Event) -> str | None:
     """Name of the first field whose `|` makes the v1 string ambiguous, else None.
 
     With `|` inside a field, two different events can share one v1 string (see docs/signatures.md),
-    so a v1 signature would not pin down what was signed. traceId is a validated UUID and cannot
+    so a v1 signature does not pin down what was signed. Such events are accepted (the reference
+    Go client cannot learn of a refusal) and stored marked as ambiguous. traceId is a validated UUID and cannot
     hold `|`; it is checked anyway because this function may see unvalidated input.
     """
     for field in V1_TEXT_FIELDS:

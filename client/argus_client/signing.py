@@ -134,7 +134,11 @@ def prepare_verification(event: Event, key_algorithm_: str, key_id: str) -> tupl
     """Apply every rule except the cryptographic check; return (signature bytes, signed bytes).
 
     Order of checks (first failure is the reported reason): signature present, signatureFormat
-    known, algorithm matches the key type, v1 ambiguity, base64, canonical form.
+    known, algorithm matches the key type, base64, canonical form. A v1 event with `|` in a field
+    is verified as the reference service verifies it (its v1 string as is) and accepted: the
+    reference Go client cannot be told about a refusal, so refusing would lose the event. Storage
+    marks it (`signature_ambiguous`, `canonical.v1_ambiguity`); our own `sign_event` still refuses
+    to create such a signature.
     """
     signature = event.get("signature")
     if not signature:
@@ -147,8 +151,6 @@ def prepare_verification(event: Event, key_algorithm_: str, key_id: str) -> tupl
         raise SignatureError(
             f"signatureAlgorithm: {algorithm} does not match {_KEY_KIND[key_algorithm_]} key {key_id!r}"
         )
-    if fmt == "v1" and (field := v1_ambiguity(event)) is not None:
-        raise SignatureError(ambiguity_reason(field))
     try:
         raw = base64.b64decode(signature, validate=True)
     except (binascii.Error, ValueError, TypeError):

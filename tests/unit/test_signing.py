@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from argus_client.canonical import V1_TEXT_FIELDS, V2_FIELDS
+from argus_client.canonical import V1_TEXT_FIELDS, V2_FIELDS, v1_ambiguity
 from argus_client.enums import EnumConfig
 from argus_client.event import validate_event
 from argus_client.signing import (
@@ -71,7 +71,7 @@ def test_go_signed_events_verify(vector: dict[str, Any]) -> None:
 def test_python_signs_exactly_like_go(vector: dict[str, Any]) -> None:
     """RS256 (PKCS#1 v1.5) and Ed25519 are deterministic: same bytes in, same signature out."""
     unsigned = {k: v for k, v in wire_event(vector).items() if k != "signature"}
-    if vector["expect"] is not None:
+    if vector["format"] == "v1" and v1_ambiguity(unsigned):  # accepted from Go, never created by us
         with pytest.raises(SignatureError, match=r"^actorId: contains '\|'"):
             sign_event(unsigned, signer(vector["keyId"]), format=vector["format"])
         return
