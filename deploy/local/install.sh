@@ -13,6 +13,15 @@ if [ ! -x "$ROOT/.venv/bin/python" ]; then
 fi
 "$ROOT/.venv/bin/python" -m pip install -q --upgrade pip
 "$ROOT/.venv/bin/python" -m pip install -q -e "$ROOT/client[kafka]" -e "$ROOT[dev]"
+# The Go toolchain builds tests/vectors (Go standard library only): the signature vectors and the
+# reference-client test (tests/integration/test_go_client.py). Debian's golang-go is enough (Go >= 1.19).
+if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -q golang-go >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q golang-go >/dev/null; }
+  else
+    echo "install: Go not found; the Go interop tests need it (Debian: apt-get install -y golang-go)" >&2
+  fi
+fi
 echo "install: virtualenv ready at $ROOT/.venv"
 # promtool/prometheus and helm, which tests/unit/test_prometheus_rules.py, test_helm_chart.py and
 # tests/integration/test_prometheus.py run for real.

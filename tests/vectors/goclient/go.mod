@@ -1,0 +1,3 @@
+module argus/tests/vectors/goclient
+
+go 1.19
