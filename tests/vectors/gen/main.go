@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -79,6 +80,12 @@ func v1Cases() []eventCase {
 	ambiguous.ActorID = "alice|SERVICE"
 	ambiguous.TargetType = "RESOURCE"
 
+	negativeZero := baseEvent()
+	negativeZero.Metadata = map[string]interface{}{
+		"delta": math.Copysign(0, -1), "list": []interface{}{math.Copysign(0, -1), 0.0, -1.5},
+		"\U0001F600": int64(9007199254740993), "\uff61": uint64(18446744073709551615),
+	}
+
 	old := baseEvent()
 	old.Timestamp = "2025-06-30T23:59:59.999Z"
 	return []eventCase{
@@ -88,6 +95,7 @@ func v1Cases() []eventCase {
 		{"empty message and metadata", empty, all, nil},
 		{"forwarded float64 metadata", forwarded, all, nil},
 		{"ambiguous actorId", ambiguous, all, nil},
+		{"negative zero and big integers under emoji keys", negativeZero, all, nil},
 		{"signed with the 2025 key", old, []string{"test-ed25519-2025"}, nil},
 	}
 }
