@@ -70,8 +70,9 @@ _offsets = iter(range(10**9))
 def db_row(record: dict[str, Any]) -> dict[str, Any]:
     row = {export.COLUMNS[i].name: value for i, value in enumerate(record.values())}
     offset = next(_offsets)
-    row.update(event_time=datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00")), kafka_partition=0,
-               kafka_offset=offset, commit_seq=offset)  # fmt: skip
+    event_time = datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00"))
+    row.update(event_time=event_time, kafka_topic="argus.events", kafka_partition=0)
+    row.update(kafka_offset=offset, commit_seq=offset)
     return row
 
 
