@@ -14,7 +14,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from argus.config import Settings
+from argus_client.event import MAX_MESSAGE_B64_LEN, MAX_METADATA_DEPTH, MAX_TEXT_LEN
 from ingest_gateway.ops import argus_version
+from ingest_gateway.read_store import PAGE_MAX_BYTES
 
 J = dict[str, Any]
 STR: J = {"type": "string"}
@@ -59,19 +62,38 @@ def _op(summary: str, ok: J, *errors: str, params: list[J] | None = None, public
 
 # fmt: off
 _RETRY = {"Retry-After": {"description": "seconds to wait before retrying", "schema": STR}}
-_NUUID: J = {"type": ["string", "null"], "format": "uuid"}
+_UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_NUUID: J = {"type": ["string", "null"], "format": "uuid", "pattern": _UUID_PATTERN,
+             "description": "8-4-4-4-12 hex digits; upper case is stored in lower case"}
+_NO_NUL = "^[^\\u0000]*$"
+_BASE64 = "^[A-Za-z0-9+/]*={0,2}$"
+_TEXT: J = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LEN, "pattern": _NO_NUL}
+_NTEXT: J = {"type": ["string", "null"], "maxLength": MAX_TEXT_LEN, "pattern": _NO_NUL}
+#: What parse_timestamp accepts: RFC 3339 with a zone whose offset is at most 15:59.
+_TIMESTAMP: J = {**TIME, "maxLength": 64,
+                 "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?"
+                            "([Zz]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$"}
 _EVENT_PROPS: J = {  # optional fields may also be sent as null
-    "id": {**_NUUID, "description": "client-chosen id (idempotency key); assigned (UUIDv7) when absent"},
-    "timestamp": {**TIME, "description": "RFC 3339, as the client saw the event; kept exactly as sent"},
-    "traceId": _NUUID, "eventType": {**NSTR, "description": "one of the configured eventTypes"},
-    "action": {**STR, "description": "one of the configured eventActions"}, "status": {"enum": ["SUCCESS", "FAILURE"]},
-    "actorType": {**STR, "description": "one of the configured actorTypes"},
-    "actorId": {"type": "string", "minLength": 1, "maxLength": 1024},
-    "targetType": {**STR, "description": "one of the configured targetTypes"},
-    "targetId": NSTR, "message": {**NSTR, "description": "standard base64, at most 1 MiB"},
-    "metadata": {"type": ["object", "null"], "description": "any JSON object; stored as RFC 8785 canonical text"},
-    "signature": {**NSTR, "description": "standard base64; see docs/signatures.md"},
-    "signatureAlgorithm": {"enum": ["RS256", "EdDSA", None]}, "publicKeyId": NSTR,
+    "id": {**_NUUID, "description": "client-chosen id (idempotency key); assigned (UUIDv7) when absent. "
+                                    "8-4-4-4-12 hex digits; upper case is stored in lower case"},
+    "timestamp": {**_TIMESTAMP, "description": "RFC 3339 with a zone (offset within ±15:59) whose UTC instant "
+                                               "falls in years 0001-9999; kept exactly as sent"},
+    "traceId": _NUUID, "eventType": {**_NTEXT, "description": "one of the configured eventTypes"},
+    "action": {**_TEXT, "description": "one of the configured eventActions"},
+    "status": {"enum": ["SUCCESS", "FAILURE"]},
+    "actorType": {**_TEXT, "description": "one of the configured actorTypes"},
+    "actorId": _TEXT,
+    "targetType": {**_TEXT, "description": "one of the configured targetTypes"},
+    "targetId": {**_NTEXT, "description": '"" is stored as "", distinct from null'},
+    "message": {"type": ["string", "null"], "maxLength": MAX_MESSAGE_B64_LEN, "pattern": _BASE64,
+                "description": 'standard base64, at most 1 MiB; "" is stored as ""'},
+    "metadata": {"type": ["object", "null"],
+                 "description": f"any JSON object nested at most {MAX_METADATA_DEPTH} levels deep (the object "
+                                "itself is level 1); stored as RFC 8785 canonical text"},
+    "signature": {"type": ["string", "null"], "maxLength": 4096, "pattern": _BASE64,
+                  "description": "standard base64; see docs/signatures.md"},
+    "signatureAlgorithm": {"enum": ["RS256", "EdDSA", None]},
+    "publicKeyId": {"type": ["string", "null"], "maxLength": 256, "pattern": _NO_NUL},
     "signatureFormat": {"enum": ["v1", "v2", None]},
 }
 _RECORD_PROPS: J = {
@@ -85,7 +107,7 @@ _RECORD_PROPS: J = {
                            "verifies for another split of the fields (docs/signatures.md); not hashed"},
     "source": {**NSTR, "description": "name of the token that sent it; null for direct Kafka writes"},
     "receivedAt": {**STR, "description": "RFC 3339 UTC, set by the gateway"},
-    "seq": {**INT, "minimum": 1, "description": "position in the actor's chain, 1..n"},
+    "seq": {**INT, "minimum": 1, "maximum": 2**53 - 1, "description": "position in the actor's chain, 1..n"},
     "previousHash": HASH, "currentHash": HASH, "kafkaPartition": INT, "kafkaOffset": INT, "storedAt": TIME,
 }
 _BREAK = _obj({"actorId": STR, "seq": INT, "kind": {"enum": ["modified", "missing", "inserted", "reordered",
@@ -102,7 +124,9 @@ SCHEMAS: J = {
     }),
     "Record": _obj(_RECORD_PROPS, [p for p in _RECORD_PROPS if p != "message"]),
     "LogPage": _obj({
-        "logs": {"type": "array", "items": _ref("Record")},
+        "logs": {"type": "array", "items": _ref("Record"), "maxItems": 1000,
+                 "description": f"at most `limit` records, fewer when their text passes {PAGE_MAX_BYTES >> 20} MiB "
+                                "(with includeMessage=true): follow nextCursor"},
         "total": {**INT, "description": "matching records; omitted with a cursor unless includeTotal=true"},
         "limit": INT,
         "offset": {**INT, "description": "omitted with a cursor"},
@@ -115,7 +139,9 @@ SCHEMAS: J = {
         "byActorType": COUNTS, "uniqueActors": INT,
         "topActors": {"type": "array", "items": _obj({"actorId": STR, "count": INT})},
     }),
-    "Chain": _obj({"actorId": STR, "fromSeq": INT, "limit": INT, "records": {"type": "array", "items": _ref("Record")},
+    "Chain": _obj({"actorId": STR, "fromSeq": INT, "limit": INT, "records": {
+                       "type": "array", "items": _ref("Record"), "maxItems": 1000,
+                       "description": f"fewer than `limit` when their text passes {PAGE_MAX_BYTES >> 20} MiB"},
                    "nextFromSeq": {"type": ["integer", "null"], "description": "null when the page reached the head"}}),
     "ChainBreak": _BREAK,
     "Verification": _obj({
@@ -134,7 +160,11 @@ RESPONSES: J = {
     "403": _json(_ref("Error"), "the token lacks the scope: `ingest` for POST, `read` for GET"),
     "404": _json(_ref("Error"), "no such record, actor or path"),
     "413": _json(_ref("Error"), "body larger than ARGUS_MAX_BODY_BYTES, or more events than ARGUS_BULK_MAX_EVENTS"),
-    "415": _json(_ref("Error"), "Content-Type is not application/json"),
+    "405": _json(_ref("Error"), "the path does not take this method; Allow lists those it takes",
+                 {"Allow": {"description": "the methods the path takes", "schema": STR}}),
+    "415": _json(_ref("Error"), "Content-Type is not application/json, or Content-Encoding is not gzip, deflate "
+                                "or identity"),
+    "500": _json(_ref("Error"), "an unexpected failure in the gateway (a bug: please report it)"),
     "503": _json(_ref("Error"), "Kafka (writes) or the database (reads) did not answer; retry later", _RETRY),
 }
 PARAMETERS: J = {
@@ -145,21 +175,22 @@ PARAMETERS: J = {
                   "the actor, percent-encoded", where="path"),
 }
 _FILTERS = [
-    _q(name, UUID if name == "traceId" else STR, f"only records whose {name} equals this")
+    _q(name, {**UUID, "pattern": _UUID_PATTERN} if name == "traceId" else {**STR, "minLength": 1, "maxLength": 1024},
+       f"only records whose {name} equals this")
     for name in ("traceId", "eventType", "action", "status", "actorId", "actorType", "targetType", "targetId")
 ]
 _LIST_PARAMS = [
     *_FILTERS,
-    _q("from", TIME, "event time >= this (RFC 3339 with zone)"),
-    _q("to", TIME, "event time < this (RFC 3339 with zone); must be later than from"),
+    _q("from", _TIMESTAMP, "event time >= this (RFC 3339 with zone, as for timestamp)"),
+    _q("to", _TIMESTAMP, "event time < this (RFC 3339 with zone, as for timestamp); must be later than from"),
     _ref("includeMessage", "parameters"),
     _ref("limit", "parameters"),
     _q("offset", {**INT, "minimum": 0, "maximum": 10_000_000, "default": 0}, "rows to skip; not with cursor"),
     _q("cursor", STR, "nextCursor of the previous page (keyset pagination; fast at any depth)"),
     _q("includeTotal", {"type": "boolean"}, "count matching records (default: true without cursor, false with)"),
 ]
-_INGEST = ["400", "401", "403", "413", "415", "503"]
-_READ = ["400", "401", "403", "503"]
+_INGEST = ["400", "401", "403", "413", "415", "500", "503"]
+_READ = ["400", "401", "403", "500", "503"]
 _JSON_BODY = {"required": True, "content": {"application/json": {"schema": _ref("Event")}}}
 
 PATHS: J = {
@@ -175,17 +206,21 @@ PATHS: J = {
             "207": _json(_ref("BulkResult"), "some rejected"),
             "400": _json({"oneOf": [_ref("BulkResult"), _ref("Error")]}, "all rejected, or the body is not an array"),
         }, *[c for c in _INGEST if c != "400"], requestBody={
-            "required": True, "content": {"application/json": {"schema": {"type": "array", "items": _ref("Event")}}},
+            "required": True, "content": {"application/json": {"schema": {
+                "type": "array", "items": _ref("Event"), "minItems": 1, "maxItems": Settings.bulk_max_events,
+                "description": f"maxItems is ARGUS_BULK_MAX_EVENTS (default {Settings.bulk_max_events})"}}},
         }),
     },
     "/api/audit-logs/{id}": {
         "get": _op("One record with its chain position and Kafka coordinates",
                    {"200": _json(_ref("Record"), "the record")}, *_READ, "404",
-                   params=[_q("id", UUID, "the record id", where="path"), _ref("includeMessage", "parameters")]),
+                   params=[_q("id", {**UUID, "pattern": _UUID_PATTERN}, "the record id (any case)", where="path"),
+                           _ref("includeMessage", "parameters")]),
     },
     "/api/audit-summary": {
         "get": _op("Activity of one UTC day", {"200": _json(_ref("Summary"), "the summary")}, *_READ, params=[
-            _q("date", {"type": "string", "format": "date"}, "YYYY-MM-DD (default: today, UTC)"),
+            _q("date", {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+               "YYYY-MM-DD up to 9999-12-30 (default: today, UTC)"),
             _q("top", {**INT, "minimum": 1, "maximum": 100, "default": 10}, "how many top actors"),
         ]),
     },
@@ -193,7 +228,7 @@ PATHS: J = {
         "get": _op("One actor's chain in seq order", {"200": _json(_ref("Chain"), "one page of the chain")},
                    *_READ, "404", params=[
                        _ref("actorId", "parameters"),
-                       _q("fromSeq", {**INT, "minimum": 1, "default": 1}, "first seq to return"),
+                       _q("fromSeq", {**INT, "minimum": 1, "maximum": 2**53 - 1, "default": 1}, "first seq to return"),
                        _ref("limit", "parameters"), _ref("includeMessage", "parameters"),
                    ]),
     },
