@@ -1,5 +1,6 @@
-"""`argus verify`: recompute every record's hash and check every chain link, from the database or
-from an NDJSON export, and report each break with its actor, seq and kind (docs/hash-chain.md).
+"""`argus verify`: recompute every record's hash and check every chain link, from the database, from
+an NDJSON export or straight from the S3 sink's WORM bucket, and report each break with its actor,
+seq and kind (docs/hash-chain.md).
 
 Exits 0 only when everything verifies. Memory stays constant: records stream in (actor, seq) order.
 """
@@ -151,11 +152,32 @@ def render_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _s3_rows(url: str, scope: Scope) -> tuple[Iterator[Any], list[str]]:
+    """Records of the S3 sink's bucket (sinks/s3_read.py: the bucket's own integrity problems too),
+    filtered like an export file."""
+    from argus_client.hashchain import record_row
+    from sinks.s3_read import read_bucket  # boto3: only for --from-s3
+
+    records, problems = read_bucket(url)
+    if scope.start is not None or scope.end is not None:
+        raise ValueError("--from-s3 verifies whole chains: --from/--to are not supported with it")
+    rows = (record_row(r) for r in records if scope.actor is None or r["actorId"] == scope.actor)
+    return rows, problems
+
+
 def run(args: argparse.Namespace) -> int:
     scope = Scope.from_args(args)
     try:
-        rows, total = _rows(args, scope)
+        problems: list[str] = []
+        if args.from_s3:
+            rows, problems = _s3_rows(args.from_s3, scope)
+            total = None
+        else:
+            rows, total = _rows(args, scope)
         report = verify_rows(rows, anchored=scope.anchored, keys=args.keys, signatures=args.signatures, total=total)
+        if problems:
+            report["ok"] = False
+            report["notes"] = [f"bucket: {p}" for p in problems] + report["notes"]
     except Exception as exc:  # a CLI: report, don't trace
         print(f"argus verify: cannot verify: {exc}", file=sys.stderr)
         return 2
@@ -171,6 +193,8 @@ def register(subparsers: Any) -> None:
                                    description=__doc__)  # fmt: skip
     add_source_arguments(parser)
     parser.add_argument("--from-file", metavar="NDJSON", help="verify an `argus export` file instead of the database")
+    parser.add_argument("--from-s3", metavar="URL",
+                        help="verify the S3 sink's bucket (its sink URL, e.g. s3://bucket/prefix?endpoint=...)")  # fmt: skip
     parser.add_argument("--signatures", action="store_true", help="also check every record's signature")
     parser.add_argument("--keys", default=os.environ.get("ARGUS_KEYS_CONFIG"), metavar="YAML",
                         help="key registry for --signatures (default: $ARGUS_KEYS_CONFIG)")  # fmt: skip

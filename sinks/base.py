@@ -16,3 +16,19 @@ class Sink(Protocol):
     async def send(self, records: list[Record]) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class RangeSink(Sink, Protocol):
+    """A sink that stores whole commit ranges of one partition (an object store: one object per
+    range, keyed by it, so a retry rewrites the same key). Its lane reads every delivery back from
+    the database in (partition, commit_seq) chunks instead of taking the processor's in-memory
+    batches, which mix partitions; it does so at most every `interval` seconds, so objects hold
+    that long a span of commits instead of one batch each."""
+
+    interval: float
+
+    async def send_range(self, partition: int, first_seq: int, through_seq: int, records: list[Record]) -> None: ...
+
+
+def is_range_sink(sink: Sink) -> bool:
+    return callable(getattr(sink, "send_range", None))

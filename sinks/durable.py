@@ -13,7 +13,13 @@ batch transaction), so a restarted replica resumes where the sink left off. Noth
 memory is bounded by the backlog bound plus one chunk; commits never wait for a sink.
 
 A crash between a send and its progress upsert re-sends those records: consumers deduplicate on
-`id` (or `actorId` + `seq`).
+`id` (or `actorId` + `seq`). That is the duplicate window: the records of commits after the last
+progress upsert before the crash (at most PERSIST_INTERVAL_SECONDS of deliveries plus the send
+in flight). A graceful stop records its progress first and re-sends nothing.
+
+A range sink (`sinks.base.RangeSink`, e.g. S3) takes only the database path: every submitted batch
+just wakes a catch-up, at most every `sink.interval` seconds, and each chunk goes to
+`send_range(partition, first_seq, through_seq, records)`.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
+from typing import cast
 
 from sinks import metrics
-from sinks.base import Record, Sink
-from sinks.catchup import BatchMark, Delivered, Verdict, is_stale, plan_chunks, resolve
+from sinks.base import RangeSink, Record, Sink, is_range_sink
+from sinks.catchup import BatchMark, Chunk, Delivered, Verdict, is_stale, plan_chunks, resolve
 from sinks.outbox import SinkOutbox
 
 log = logging.getLogger(__name__)
@@ -40,12 +47,17 @@ COMMIT_READ_LIMIT = 500  # partition_commits rows per catch-up read
 CHUNK_RECORDS = 5000  # records per catch-up read and send (plus at most one commit)
 
 
-async def send_with_retry(sink: Sink, records: list[Record]) -> None:
-    """Send until the sink takes the records, backing off exponentially; only cancellation stops it."""
+async def send_with_retry(sink: Sink, records: list[Record], chunk: Chunk | None = None) -> None:
+    """Send until the sink takes the records, backing off exponentially; only cancellation stops it.
+    A range sink gets the chunk's partition and commit range with them."""
     backoff = 0.1
     while True:
         try:
-            await sink.send(records)
+            if chunk is not None and is_range_sink(sink):
+                await cast(RangeSink, sink).send_range(chunk.partition, chunk.first_seq, chunk.through_seq, records)
+            else:
+                await sink.send(records)
+            metrics.SINK_DELIVERED.labels(sink=sink.name).inc(len(records))
             return
         except asyncio.CancelledError:
             raise
@@ -78,6 +90,9 @@ class DurableLane:
         self.idle = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
         self._last_persist = 0.0
+        self.by_range = is_range_sink(sink)
+        self.interval = float(getattr(sink, "interval", 0.0)) if self.by_range else 0.0
+        self._last_catch_up = 0.0
 
     def start(self) -> None:
         """Start the delivery and lag tasks (a running lane is left alone)."""
@@ -91,6 +106,11 @@ class DurableLane:
         """Queue a committed batch (never blocks). Past the backlog bound the whole in-memory
         backlog is let go and read back from the database instead: nothing is lost."""
         self.seen.update(marks)
+        if self.by_range:  # the database is its only path: just catch up (soon)
+            self.catchup_needed = True
+            self.idle.clear()
+            self.wake.set()
+            return
         self.items.append((records, dict(marks)))
         self.queued += len(records)
         if self.queued > self.max_backlog:
@@ -122,7 +142,11 @@ class DurableLane:
     async def _step(self) -> None:
         await self._follow_assignment()
         if self.catchup_needed:
+            wait = self._last_catch_up + self.interval - time.monotonic()
+            if wait > 0:  # a range sink gathers `interval` seconds of commits per object
+                await asyncio.sleep(wait)
             self.catchup_needed = False
+            self._last_catch_up = time.monotonic()
             await self._catch_up()
         elif self.items:
             records, marks = self.items.popleft()
@@ -182,8 +206,8 @@ class DurableLane:
                         log.error("sink %s: partition %d commits %d..%d hold %d records, partition_commits says %d",
                                   self.sink.name, partition, chunk.first_seq, chunk.through_seq, len(records),
                                   chunk.record_count)  # fmt: skip
-                    if records:
-                        await send_with_retry(self.sink, records)
+                    if records or self.by_range:  # a range sink keeps its ranges contiguous
+                        await send_with_retry(self.sink, records, chunk)
                         metrics.SINK_CATCHUP.labels(sink=self.sink.name).inc(len(records))
                         sent += len(records)
                     self._advance(partition, Delivered(chunk.through_seq, chunk.last_offset))

@@ -14,3 +14,6 @@ SINK_LAG = Gauge(
 SINK_CATCHUP = Counter(
     "argus_sink_catchup_records_total", "Records delivered to a sink by reading them back from the database", ["sink"]
 )
+SINK_DELIVERED = Counter(
+    "argus_sink_delivered_records_total", "Records a sink accepted (a re-delivery after a crash counts again)", ["sink"]
+)

@@ -2,6 +2,7 @@
 
 kafka:///TOPIC     committed records to TOPIC on the processor's broker (empty = ARGUS_COMMITTED_TOPIC)
 console://stdout   JSON lines on stdout (console://stderr for stderr)
+s3://BUCKET/PREFIX?endpoint=..&mode=COMPLIANCE&retention_days=N   WORM objects (sinks/s3_config.py)
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ def _console(name: str, url: str, _settings: Settings, _producer: AsyncProducer)
     return ConsoleSink(name, sys.stdout if target == "stdout" else sys.stderr)
 
 
-SCHEMES: dict[str, SinkFactory] = {"kafka": _kafka, "console": _console}
+def _s3(name: str, url: str, _settings: Settings, _producer: AsyncProducer) -> Sink:
+    from sinks.s3 import S3Sink  # boto3 is only needed where an S3 sink is configured
+    from sinks.s3_config import S3Config
+
+    return S3Sink(name, S3Config.from_url(url))
+
+
+SCHEMES: dict[str, SinkFactory] = {"kafka": _kafka, "console": _console, "s3": _s3}
 
 
 def load_sinks(settings: Settings, producer: AsyncProducer) -> list[Sink]:

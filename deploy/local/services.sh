@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install + start (or stop / inspect) every local service Argus needs, all on 127.0.0.1:
-# Kafka 3.9.1 on 19092 and PostgreSQL on 55432. `start` also writes <repo>/.local/env.sh.
+# Kafka 3.9.1 on 19092, PostgreSQL on 55432, and the sinks' test servers: an S3 server with
+# Object Lock (moto) on 19400. `start` also writes <repo>/.local/env.sh.
 #
 #   deploy/local/services.sh start|stop|status
 #
@@ -14,11 +15,13 @@ readonly ENV_FILE=$ROOT/.local/env.sh
 
 KAFKA_PORT=${ARGUS_LOCAL_KAFKA_PORT:-19092}
 PG_PORT=${ARGUS_LOCAL_PG_PORT:-55432}
+S3_PORT=${ARGUS_LOCAL_S3_PORT:-19400}
 ENV_LINES=(
   "export ARGUS_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
   "export ARGUS_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
   "export ARGUS_DATABASE_URL=postgresql+psycopg2://argus:argus@127.0.0.1:$PG_PORT/argus"
   "export ARGUS_TEST_DATABASE_URL=postgresql+psycopg2://argus:argus@127.0.0.1:$PG_PORT/argus_test"
+  "export ARGUS_TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT"
 )
 
 write_env() {
@@ -31,24 +34,29 @@ write_env() {
 }
 
 cmd_start() {
-  local pg_out pg_rc=0 kafka_rc=0 started=$SECONDS
+  local pg_out s3_out pg_rc=0 kafka_rc=0 s3_rc=0 started=$SECONDS
   pg_out=$(mktemp)
+  s3_out=$(mktemp)
   # PostgreSQL comes up in the background while Kafka (the slow one) starts in the foreground;
   # its output is replayed afterwards so the two don't interleave.
   "$SCRIPT_DIR/postgres.sh" start >"$pg_out" 2>&1 &
   local pg_job=$!
+  "$SCRIPT_DIR/s3.sh" start >"$s3_out" 2>&1 &
+  local s3_job=$!
   "$SCRIPT_DIR/kafka.sh" start || kafka_rc=$?
   wait "$pg_job" || pg_rc=$?
-  cat "$pg_out"
-  rm -f "$pg_out"
-  if ((pg_rc != 0 || kafka_rc != 0)); then
-    echo "services: start FAILED (kafka exit $kafka_rc, postgres exit $pg_rc); see the messages above" >&2
+  wait "$s3_job" || s3_rc=$?
+  cat "$pg_out" "$s3_out"
+  rm -f "$pg_out" "$s3_out"
+  if ((pg_rc != 0 || kafka_rc != 0 || s3_rc != 0)); then
+    echo "services: start FAILED (kafka exit $kafka_rc, postgres exit $pg_rc, s3 exit $s3_rc); see the messages above" >&2
     exit 1
   fi
   write_env
   echo "services: all up in $((SECONDS - started))s"
   echo "  kafka     PLAINTEXT 127.0.0.1:$KAFKA_PORT (KRaft controller 127.0.0.1:$((KAFKA_PORT + 1))), log $ROOT/.local/kafka/logs/server.log"
   echo "  postgres  127.0.0.1:$PG_PORT, user argus/argus, databases argus + argus_test, log $("$SCRIPT_DIR/postgres.sh" log-path)"
+  echo "  s3        http://127.0.0.1:$S3_PORT (moto, Object Lock enforced, in memory), log $ROOT/.local/s3/moto.log"
   echo "services: wrote $ENV_FILE (source it with: . $ENV_FILE)"
   printf '%s\n' "${ENV_LINES[@]}"
 }
@@ -58,6 +66,7 @@ cmd_stop() {
   # Stop both even if one fails.
   "$SCRIPT_DIR/kafka.sh" stop || rc=1
   "$SCRIPT_DIR/postgres.sh" stop || rc=1
+  "$SCRIPT_DIR/s3.sh" stop || rc=1
   return "$rc"
 }
 
@@ -65,6 +74,7 @@ cmd_status() {
   local rc=0
   "$SCRIPT_DIR/kafka.sh" status || rc=1
   "$SCRIPT_DIR/postgres.sh" status || rc=1
+  "$SCRIPT_DIR/s3.sh" status || rc=1
   return "$rc"
 }
 

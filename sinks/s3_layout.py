@@ -1,0 +1,75 @@
+"""How committed records lie in the WORM bucket; shared by the S3 sink and `argus verify --from-s3`.
+
+One object per partition and commit range, at keys that depend only on that range, so a retry
+(or a re-delivery after a crash) writes the same key with the same bytes:
+
+    PREFIX/records/p00003/000000000041-000000000057.ndjson.gz   gzip (mtime 0) of NDJSON records
+    PREFIX/manifests/p00003/000000000041-000000000057.json      its manifest
+
+A manifest names the range, the record count, first/last seq per actor, the SHA-256 of the
+NDJSON and of the gzip object, and (once the processor keeps Merkle checkpoints) the
+partition's tree size and root after the range: `treeSize`/`rootHash` are null until then.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+from typing import Any
+
+import orjson
+
+from sinks.base import Record
+
+VERSION = 1
+_KEY = re.compile(r"(?:^|/)records/p(\d{5})/(\d{12})-(\d{12})\.ndjson\.gz$")
+
+
+def keys(prefix: str, partition: int, first_seq: int, through_seq: int) -> tuple[str, str]:
+    """(records key, manifest key) of one partition's commits first_seq..through_seq."""
+    base = f"{prefix}/" if prefix else ""
+    name = f"p{partition:05d}/{first_seq:012d}-{through_seq:012d}"
+    return f"{base}records/{name}.ndjson.gz", f"{base}manifests/{name}.json"
+
+
+def parse_key(key: str) -> tuple[int, int, int] | None:
+    """(partition, first_seq, through_seq) of a records key, None for any other key."""
+    match = _KEY.search(key)
+    return None if match is None else (int(match[1]), int(match[2]), int(match[3]))
+
+
+def encode(partition: int, first_seq: int, through_seq: int, records: list[Record]) -> tuple[bytes, dict[str, Any]]:
+    """The gzip object and its manifest. Deterministic: the same records give the same bytes."""
+    body = b"".join(orjson.dumps(record) + b"\n" for record in records)
+    blob = gzip.compress(body, compresslevel=6, mtime=0)
+    actors: dict[str, list[int]] = {}
+    for record in records:
+        span = actors.setdefault(str(record["actorId"]), [record["seq"], record["seq"]])
+        span[0], span[1] = min(span[0], record["seq"]), max(span[1], record["seq"])
+    manifest = {
+        "version": VERSION,
+        "partition": partition,
+        "firstCommitSeq": first_seq,
+        "throughCommitSeq": through_seq,
+        "records": len(records),
+        "actors": actors,
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "objectSha256": hashlib.sha256(blob).hexdigest(),
+        "treeSize": None,  # TODO(verifiable-log): the partition's Merkle tree size after this range
+        "rootHash": None,  # TODO(verifiable-log): and its root, once checkpoints are stored
+    }
+    return blob, manifest
+
+
+def decode(blob: bytes, manifest: dict[str, Any]) -> list[Record]:
+    """The object's records, after checking both hashes and the counts against its manifest."""
+    if hashlib.sha256(blob).hexdigest() != manifest.get("objectSha256"):
+        raise ValueError("object SHA-256 differs from its manifest")
+    body = gzip.decompress(blob)
+    if hashlib.sha256(body).hexdigest() != manifest.get("sha256"):
+        raise ValueError("NDJSON SHA-256 differs from its manifest")
+    records: list[Record] = [orjson.loads(line) for line in body.splitlines() if line]
+    if len(records) != manifest.get("records"):
+        raise ValueError(f"{len(records)} records, manifest says {manifest.get('records')}")
+    return records
