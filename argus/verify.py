@@ -194,7 +194,7 @@ def register(subparsers: Any) -> None:
     add_source_arguments(parser)
     parser.add_argument("--from-file", metavar="NDJSON", help="verify an `argus export` file instead of the database")
     parser.add_argument("--from-s3", metavar="URL",
-                        help="verify the S3 sink's bucket (its sink URL, e.g. s3://bucket/prefix?endpoint=...)")  # fmt: skip
+                        help="verify the S3 sink's bucket (its sink URL: s3://bucket/prefix?endpoint=...)")  # fmt: skip
     parser.add_argument("--signatures", action="store_true", help="also check every record's signature")
     parser.add_argument("--keys", default=os.environ.get("ARGUS_KEYS_CONFIG"), metavar="YAML",
                         help="key registry for --signatures (default: $ARGUS_KEYS_CONFIG)")  # fmt: skip
