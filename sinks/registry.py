@@ -3,6 +3,7 @@
 kafka:///TOPIC     committed records to TOPIC on the processor's broker (empty = ARGUS_COMMITTED_TOPIC)
 console://stdout   JSON lines on stdout (console://stderr for stderr)
 s3://BUCKET/PREFIX?endpoint=..&mode=COMPLIANCE&retention_days=N   WORM objects (sinks/s3_config.py)
+syslog+tcp://HOST:PORT?format=json|cef, syslog+tls://HOST:PORT?ca=..   RFC 5424 to a SIEM (sinks/syslog.py)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from argus.kafka_producer import AsyncProducer
 from sinks.base import Sink
 from sinks.console import ConsoleSink
 from sinks.kafka_topic import KafkaTopicSink
+from sinks.syslog import SyslogConfig, SyslogSink
 
 SinkFactory = Callable[[str, str, Settings, AsyncProducer], Sink]
 
@@ -42,7 +44,17 @@ def _s3(name: str, url: str, _settings: Settings, _producer: AsyncProducer) -> S
     return S3Sink(name, S3Config.from_url(url))
 
 
-SCHEMES: dict[str, SinkFactory] = {"kafka": _kafka, "console": _console, "s3": _s3}
+def _syslog(name: str, url: str, _settings: Settings, _producer: AsyncProducer) -> Sink:
+    return SyslogSink(name, SyslogConfig.from_url(url))
+
+
+SCHEMES: dict[str, SinkFactory] = {
+    "kafka": _kafka,
+    "console": _console,
+    "s3": _s3,
+    "syslog+tcp": _syslog,
+    "syslog+tls": _syslog,
+}
 
 
 def load_sinks(settings: Settings, producer: AsyncProducer) -> list[Sink]:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install + start (or stop / inspect) every local service Argus needs, all on 127.0.0.1:
 # Kafka 3.9.1 on 19092, PostgreSQL on 55432, and the sinks' test servers: an S3 server with
-# Object Lock (moto) on 19400. `start` also writes <repo>/.local/env.sh.
+# Object Lock (moto) on 19400 and rsyslog (RFC 5424 TCP 19601, TLS 19602).
+# `start` also writes <repo>/.local/env.sh.
 #
 #   deploy/local/services.sh start|stop|status
 #
@@ -16,12 +17,17 @@ readonly ENV_FILE=$ROOT/.local/env.sh
 KAFKA_PORT=${ARGUS_LOCAL_KAFKA_PORT:-19092}
 PG_PORT=${ARGUS_LOCAL_PG_PORT:-55432}
 S3_PORT=${ARGUS_LOCAL_S3_PORT:-19400}
+SYSLOG_PORT=${ARGUS_LOCAL_SYSLOG_PORT:-19601}
 ENV_LINES=(
   "export ARGUS_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
   "export ARGUS_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
   "export ARGUS_DATABASE_URL=postgresql+psycopg2://argus:argus@127.0.0.1:$PG_PORT/argus"
   "export ARGUS_TEST_DATABASE_URL=postgresql+psycopg2://argus:argus@127.0.0.1:$PG_PORT/argus_test"
   "export ARGUS_TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT"
+  "export ARGUS_TEST_SYSLOG_TCP=127.0.0.1:$SYSLOG_PORT"
+  "export ARGUS_TEST_SYSLOG_TLS=127.0.0.1:$((SYSLOG_PORT + 1))"
+  "export ARGUS_TEST_SYSLOG_CA=$ROOT/.local/rsyslog/pki/ca.pem"
+  "export ARGUS_TEST_SYSLOG_OUT=$ROOT/.local/rsyslog/out"
 )
 
 write_env() {
@@ -34,7 +40,7 @@ write_env() {
 }
 
 cmd_start() {
-  local pg_out s3_out pg_rc=0 kafka_rc=0 s3_rc=0 started=$SECONDS
+  local pg_out s3_out pg_rc=0 kafka_rc=0 s3_rc=0 syslog_rc=0 started=$SECONDS
   pg_out=$(mktemp)
   s3_out=$(mktemp)
   # PostgreSQL comes up in the background while Kafka (the slow one) starts in the foreground;
@@ -46,10 +52,12 @@ cmd_start() {
   "$SCRIPT_DIR/kafka.sh" start || kafka_rc=$?
   wait "$pg_job" || pg_rc=$?
   wait "$s3_job" || s3_rc=$?
+  "$SCRIPT_DIR/rsyslog.sh" start || syslog_rc=$?
   cat "$pg_out" "$s3_out"
   rm -f "$pg_out" "$s3_out"
-  if ((pg_rc != 0 || kafka_rc != 0 || s3_rc != 0)); then
-    echo "services: start FAILED (kafka exit $kafka_rc, postgres exit $pg_rc, s3 exit $s3_rc); see the messages above" >&2
+  if ((pg_rc != 0 || kafka_rc != 0 || s3_rc != 0 || syslog_rc != 0)); then
+    echo "services: start FAILED (kafka exit $kafka_rc, postgres exit $pg_rc, s3 exit $s3_rc," \
+      "rsyslog exit $syslog_rc); see the messages above" >&2
     exit 1
   fi
   write_env
@@ -57,6 +65,7 @@ cmd_start() {
   echo "  kafka     PLAINTEXT 127.0.0.1:$KAFKA_PORT (KRaft controller 127.0.0.1:$((KAFKA_PORT + 1))), log $ROOT/.local/kafka/logs/server.log"
   echo "  postgres  127.0.0.1:$PG_PORT, user argus/argus, databases argus + argus_test, log $("$SCRIPT_DIR/postgres.sh" log-path)"
   echo "  s3        http://127.0.0.1:$S3_PORT (moto, Object Lock enforced, in memory), log $ROOT/.local/s3/moto.log"
+  echo "  rsyslog   RFC 5424 TCP 127.0.0.1:$SYSLOG_PORT, TLS 127.0.0.1:$((SYSLOG_PORT + 1)), received in $ROOT/.local/rsyslog/out"
   echo "services: wrote $ENV_FILE (source it with: . $ENV_FILE)"
   printf '%s\n' "${ENV_LINES[@]}"
 }
@@ -67,6 +76,7 @@ cmd_stop() {
   "$SCRIPT_DIR/kafka.sh" stop || rc=1
   "$SCRIPT_DIR/postgres.sh" stop || rc=1
   "$SCRIPT_DIR/s3.sh" stop || rc=1
+  "$SCRIPT_DIR/rsyslog.sh" stop || rc=1
   return "$rc"
 }
 
@@ -75,6 +85,7 @@ cmd_status() {
   "$SCRIPT_DIR/kafka.sh" status || rc=1
   "$SCRIPT_DIR/postgres.sh" status || rc=1
   "$SCRIPT_DIR/s3.sh" status || rc=1
+  "$SCRIPT_DIR/rsyslog.sh" status || rc=1
   return "$rc"
 }
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from tests.integration.harness import Stack
 
 Record = dict[str, Any]
+ROOT = Path(__file__).resolve().parents[2]
 SINK = "under-test"  # the sink's name in the processor's sinks.yaml (and its metrics' label)
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "argus-test", "AWS_SECRET_ACCESS_KEY": "argus-test"}
 
@@ -144,7 +146,55 @@ def _s3_delivered(stack: Stack) -> list[Record]:
 
 S3 = SinkKind("s3", _s3_sink_url, _s3_delivered, env=S3_CREDENTIALS)
 
-KINDS = [CONSOLE, KAFKA, S3]
+# -- syslog: our rsyslogd (deploy/local/rsyslog.sh) writes each APP-NAME to its own file ---------------
+
+
+def _syslog_setting(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(f"no rsyslog for tests ({name} unset): run `deploy/local/services.sh start` "
+                    "(or deploy/local/rsyslog.sh start) and `source .local/env.sh`")  # fmt: skip
+    return value
+
+
+def syslog_url(stack: Stack, transport: str, payload: str = "json") -> str:
+    address = _syslog_setting(f"ARGUS_TEST_SYSLOG_{transport.upper()}")
+    tls = f"&ca={_syslog_setting('ARGUS_TEST_SYSLOG_CA')}" if transport == "tls" else ""
+    return f"syslog+{transport}://{address}?app=t{stack.name}&format={payload}{tls}"
+
+
+def syslog_lines(stack: Stack, transport: str) -> list[list[str]]:
+    """rsyslog's own RFC 5424 parse of each message: pri, time, host, app, procid, msgid, SD, msg."""
+    path = Path(_syslog_setting("ARGUS_TEST_SYSLOG_OUT")) / transport / f"t{stack.name}.log"
+    if not path.exists():
+        return []
+    return [line.decode().split("\t", 7) for line in _complete_lines(path.read_bytes())]
+
+
+def _syslog_delivered(transport: str) -> Callable[[Stack], list[Record]]:
+    def delivered(stack: Stack) -> list[Record]:
+        records = []
+        for pri, _time, _host, app, _procid, msgid, sd, msg in syslog_lines(stack, transport):
+            record = orjson.loads(msg.removeprefix("\ufeff"))
+            assert int(pri) == 13 * 8 + (6 if record["status"] == "SUCCESS" else 4)
+            assert (app, msgid) == (f"t{stack.name}", record["eventType"])
+            assert f'id="{record["id"]}"' in sd and f'seq="{record["seq"]}"' in sd
+            records.append(record)
+        return records
+
+    return delivered
+
+
+def _restart_rsyslog() -> None:
+    subprocess.run([str(ROOT / "deploy/local/rsyslog.sh"), "restart"], check=True, capture_output=True, timeout=60)
+
+
+SYSLOG_TCP = SinkKind("syslog-tcp", lambda s: syslog_url(s, "tcp"), _syslog_delivered("tcp"),
+                      restart_server=_restart_rsyslog)  # fmt: skip
+SYSLOG_TLS = SinkKind("syslog-tls", lambda s: syslog_url(s, "tls"), _syslog_delivered("tls"),
+                      restart_server=_restart_rsyslog)  # fmt: skip
+
+KINDS = [CONSOLE, KAFKA, S3, SYSLOG_TCP, SYSLOG_TLS]
 
 
 def _free_port() -> int:
