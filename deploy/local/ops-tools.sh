@@ -39,13 +39,15 @@ install_prometheus() {
 }
 
 install_helm() {
-  if [ -x "$BIN/helm" ] && "$BIN/helm" version --template '{{.Version}}' 2>/dev/null | grep -qx "$HELM_VERSION"; then
+  # `go install` leaves helm's version ldflags unset (it reports v3.22), so a stamp file records it.
+  if [ -x "$BIN/helm" ] && [ "$(cat "$BIN/helm.version" 2>/dev/null)" = "$HELM_VERSION" ]; then
     return
   fi
   command -v go >/dev/null 2>&1 || { echo "ops-tools: go not found (needed to build helm)" >&2; exit 1; }
   mkdir -p "$BIN"
   local started=$SECONDS
   (cd /tmp && GOBIN=$BIN GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION")
+  echo "$HELM_VERSION" >"$BIN/helm.version"
   echo "ops-tools: built helm $HELM_VERSION in $((SECONDS - started))s"
 }
 
@@ -58,7 +60,7 @@ case ${1:-} in
   "")
     install_prometheus
     install_helm
-    echo "ops-tools: promtool $(promtool --version 2>&1 | awk 'NR==1{print $3}'), helm $("$BIN/helm" version --template '{{.Version}}')"
+    echo "ops-tools: promtool $(promtool --version 2>&1 | awk 'NR==1{print $3}'), helm $(cat "$BIN/helm.version")"
     ;;
   *)
     echo "usage: $0 [--print]" >&2
