@@ -94,9 +94,9 @@ class EventEncoder:
             return None
         if event_type is not None and (type(event_type) is not str or event_type not in self._event_types):
             return None
-        if trace_id is not None and (type(trace_id) is not str or (trace_id and not _UUID(trace_id))):
+        if trace_id is not None and (type(trace_id) is not str or not _UUID(trace_id)):
             return None
-        if event_id is not None and (type(event_id) is not str or (event_id and not _UUID(event_id))):
+        if event_id is not None and (type(event_id) is not str or not _UUID(event_id)):
             return None
         metadata = get("metadata")
         if metadata is not None and type(metadata) is not dict:

@@ -50,8 +50,9 @@ MAX_METADATA_DEPTH = 32
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _FIELD_SET = frozenset(EVENT_FIELDS)
-#: Optional fields where "" is a value of its own (kept as sent); elsewhere "" means absent.
-_EMPTY_IS_VALUE = frozenset({"targetId", "message"})
+#: Optional fields where "" is a value of its own: kept as sent (free text) or checked like any other
+#: value, so refused (a UUID, an enum); elsewhere (the signature fields) "" means absent.
+_EMPTY_IS_VALUE = frozenset({"targetId", "message", "id", "traceId", "eventType"})
 
 Event = dict[str, Any]
 
