@@ -54,7 +54,10 @@ def parse_time(text: str) -> datetime:
     main, fraction, zone = match.groups()
     zone = "+00:00" if zone in (None, "Z", "z") else zone
     parsed = datetime.fromisoformat(f"{main.upper()}{(fraction or '.0')[:7].ljust(7, '0')}{zone}")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} falls outside years 0001-9999 in UTC") from None
 
 
 def _time_arg(text: str) -> datetime:

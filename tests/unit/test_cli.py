@@ -40,3 +40,10 @@ def test_invalid_setting_stops_start_up_with_one_line() -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines == ["argus: invalid configuration: ARGUS_PORT: expected an integer, got 'seventy'"]
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-15:59"])
+def test_a_time_outside_years_1_to_9999_in_utc_is_a_usage_error_not_a_traceback(moment: str) -> None:
+    result = _argus("export", "--database-url", "sqlite:///unused.db", "--from", moment)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "--from" in result.stderr
