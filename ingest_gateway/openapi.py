@@ -78,7 +78,7 @@ _EVENT_PROPS: J = {  # optional fields may also be sent as null
                                     "8-4-4-4-12 hex digits; upper case is stored in lower case"},
     "timestamp": {**_TIMESTAMP, "description": "RFC 3339 with a zone (offset within ±15:59) whose UTC instant "
                                                "falls in years 0001-9999; kept exactly as sent"},
-    "traceId": _NUUID, "eventType": {**_NTEXT, "description": "one of the configured eventTypes"},
+    "traceId": _NUUID, "eventType": {**_NTEXT, "minLength": 1, "description": "one of the configured eventTypes"},
     "action": {**_TEXT, "description": "one of the configured eventActions"},
     "status": {"enum": ["SUCCESS", "FAILURE"]},
     "actorType": {**_TEXT, "description": "one of the configured actorTypes"},

@@ -70,6 +70,8 @@ REFUSED = [
     {"message": "A" * (MAX_MESSAGE_B64_LEN + 4)},
     {"signature": "***", "signatureAlgorithm": "EdDSA", "publicKeyId": "k"},
     {"status": "MAYBE"},
+    {"eventType": ""},
+    {"id": ""},
     {"colour": "red"},
 ]
 
