@@ -14,18 +14,22 @@ import orjson
 
 from argus.kafka_producer import AsyncProducer, DeliveryError
 from sinks.base import Record
+from sinks.formats import RENDERS, Render
 
 
 class KafkaTopicSink:
-    def __init__(self, name: str, producer: AsyncProducer, topic: str) -> None:
+    """`render` picks the value's format (sinks/formats.py); the key is always the actorId."""
+
+    def __init__(self, name: str, producer: AsyncProducer, topic: str, render: Render = RENDERS["record"]) -> None:
         self.name = name
         self._producer = producer
         self._topic = topic
+        self._render = render
 
     async def send(self, records: list[Record]) -> None:
         """Raise the first DeliveryError if any record was not delivered (the fan-out retries the batch)."""
         results = await self._producer.produce_many(
-            self._topic, [(orjson.dumps(record), str(record["actorId"]).encode()) for record in records]
+            self._topic, [(orjson.dumps(self._render(record)), str(record["actorId"]).encode()) for record in records]
         )
         for result in results:
             if isinstance(result, DeliveryError):

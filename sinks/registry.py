@@ -1,5 +1,7 @@
 """Sinks by URL, so configuration holds only strings (`configs/sinks.yaml`).
 
+Every sink takes `format=record` (default) or `format=ocsf` (sinks/formats.py); syslog also `cef`.
+
 kafka:///TOPIC     committed records to TOPIC on the processor's broker (empty = ARGUS_COMMITTED_TOPIC)
 console://stdout   JSON lines on stdout (console://stderr for stderr)
 s3://BUCKET/PREFIX?endpoint=..&mode=COMPLIANCE&retention_days=N   WORM objects (sinks/s3_config.py)
@@ -19,6 +21,7 @@ from argus.config import ConfigError, Settings
 from argus.kafka_producer import AsyncProducer
 from sinks.base import Sink
 from sinks.console import ConsoleSink
+from sinks.formats import render_from_url
 from sinks.kafka_topic import KafkaTopicSink
 from sinks.syslog import SyslogConfig, SyslogSink
 
@@ -27,14 +30,14 @@ SinkFactory = Callable[[str, str, Settings, AsyncProducer], Sink]
 
 def _kafka(name: str, url: str, settings: Settings, producer: AsyncProducer) -> Sink:
     topic = urlsplit(url).path.lstrip("/") or settings.committed_topic
-    return KafkaTopicSink(name, producer, topic)
+    return KafkaTopicSink(name, producer, topic, render_from_url(url))
 
 
 def _console(name: str, url: str, _settings: Settings, _producer: AsyncProducer) -> Sink:
     target = urlsplit(url).netloc or "stdout"
     if target not in {"stdout", "stderr"}:
         raise ConfigError(f"ARGUS_SINKS_CONFIG: sink {name!r}: console target must be stdout or stderr")
-    return ConsoleSink(name, sys.stdout if target == "stdout" else sys.stderr)
+    return ConsoleSink(name, sys.stdout if target == "stdout" else sys.stderr, render_from_url(url))
 
 
 def _s3(name: str, url: str, _settings: Settings, _producer: AsyncProducer) -> Sink:

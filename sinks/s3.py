@@ -42,7 +42,7 @@ class S3Sink:
             self._client = self.config.client()
         if not self._checked:
             self._check_bucket()
-        blob, manifest = s3_layout.encode(partition, first_seq, through_seq, records)
+        blob, manifest = s3_layout.encode(partition, first_seq, through_seq, records, self.config.format)
         records_key, manifest_key = s3_layout.keys(self.config.prefix, partition, first_seq, through_seq)
         lock = {
             "ObjectLockMode": self.config.mode,

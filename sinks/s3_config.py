@@ -9,6 +9,7 @@ profile         a named profile of the shared AWS config; credentials otherwise 
 mode            Object Lock retention mode of every object: COMPLIANCE (default) or GOVERNANCE
 retention_days  how long each object is locked from its write (default 2555, about seven years)
 interval        seconds of commits gathered per object and partition (default 5)
+format          record (default: the committed records, which `argus verify --from-s3` checks) or ocsf
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from argus.config import ConfigError
+from sinks.formats import render_from_url
 
 MODES = ("COMPLIANCE", "GOVERNANCE")
 
@@ -32,6 +34,7 @@ class S3Config:
     mode: str = "COMPLIANCE"
     retention_days: float = 2555.0
     interval: float = 5.0
+    format: str = "record"
 
     @classmethod
     def from_url(cls, url: str) -> S3Config:
@@ -39,7 +42,7 @@ class S3Config:
         if parts.scheme != "s3" or not parts.netloc:
             raise ConfigError(f"S3 sink URL must be s3://BUCKET[/PREFIX][?...], not {url!r}")
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-        unknown = set(query) - {"endpoint", "region", "profile", "mode", "retention_days", "interval"}
+        unknown = set(query) - {"endpoint", "region", "profile", "mode", "retention_days", "interval", "format"}
         if unknown:
             raise ConfigError(f"S3 sink URL {url!r}: unknown option(s) {sorted(unknown)}")
         mode = query.get("mode", "COMPLIANCE").upper()
@@ -51,8 +54,9 @@ class S3Config:
             raise ConfigError(f"S3 sink URL {url!r}: {exc}") from None
         if retention <= 0 or interval < 0:
             raise ConfigError(f"S3 sink URL {url!r}: retention_days must be > 0 and interval >= 0")
+        render_from_url(url)  # checks the format
         return cls(parts.netloc, parts.path.strip("/"), query.get("endpoint"), query.get("region"),
-                   query.get("profile"), mode, retention, interval)  # fmt: skip
+                   query.get("profile"), mode, retention, interval, query.get("format", "record"))  # fmt: skip
 
     def client(self) -> Any:
         """A boto3 S3 client (imported here: only deployments with an S3 sink need boto3)."""

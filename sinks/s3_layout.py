@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from sinks.base import Record
+from sinks.formats import RENDERS
 
 VERSION = 1
 _KEY = re.compile(r"(?:^|/)records/p(\d{5})/(\d{12})-(\d{12})\.ndjson\.gz$")
@@ -39,9 +40,12 @@ def parse_key(key: str) -> tuple[int, int, int] | None:
     return None if match is None else (int(match[1]), int(match[2]), int(match[3]))
 
 
-def encode(partition: int, first_seq: int, through_seq: int, records: list[Record]) -> tuple[bytes, dict[str, Any]]:
-    """The gzip object and its manifest. Deterministic: the same records give the same bytes."""
-    body = b"".join(orjson.dumps(record) + b"\n" for record in records)
+def encode(partition: int, first_seq: int, through_seq: int, records: list[Record],
+           output: str = "record") -> tuple[bytes, dict[str, Any]]:  # fmt: skip
+    """The gzip object (records in the `output` format, sinks/formats.py) and its manifest.
+    Deterministic: the same records give the same bytes."""
+    render = RENDERS[output]
+    body = b"".join(orjson.dumps(render(record)) + b"\n" for record in records)
     blob = gzip.compress(body, compresslevel=6, mtime=0)
     actors: dict[str, list[int]] = {}
     for record in records:
@@ -49,6 +53,7 @@ def encode(partition: int, first_seq: int, through_seq: int, records: list[Recor
         span[0], span[1] = min(span[0], record["seq"]), max(span[1], record["seq"])
     manifest = {
         "version": VERSION,
+        "format": output,
         "partition": partition,
         "firstCommitSeq": first_seq,
         "throughCommitSeq": through_seq,

@@ -48,6 +48,8 @@ def _read_object(client: Any, config: S3Config, partition: int, first: int, thro
         records = s3_layout.decode(client.get_object(Bucket=config.bucket, Key=key)["Body"].read(), manifest)
     except Exception as exc:
         return [f"{key}: {exc}"]
+    if manifest.get("format", "record") != "record":
+        return [f"{key}: holds {manifest.get('format')} events, not records: only format=record buckets verify"]
     problems = []
     actors: dict[str, list[int]] = {}
     for record in records:

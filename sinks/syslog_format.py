@@ -17,8 +17,9 @@ import orjson
 
 from argus.export import parse_time
 from sinks.base import Record
+from sinks.ocsf import to_ocsf
 
-FORMATS = ("json", "cef")
+FORMATS = ("json", "cef", "ocsf")
 SD_ID = "argus@32473"  # 32473: the private enterprise number RFC 5612 reserves for documentation
 BOM = "\ufeff"
 SUCCESS_SEVERITY, OTHER_SEVERITY = 6, 4
@@ -118,4 +119,9 @@ def cef_payload(record: Record) -> str:
     return f"{header}|{' '.join(parts)}"
 
 
-PAYLOADS = {"json": json_payload, "cef": cef_payload}
+def ocsf_payload(record: Record) -> str:
+    """The OCSF API Activity event (sinks/ocsf.py) as JSON."""
+    return orjson.dumps(to_ocsf(record)).decode()
+
+
+PAYLOADS = {"json": json_payload, "cef": cef_payload, "ocsf": ocsf_payload}

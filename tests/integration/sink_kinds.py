@@ -204,14 +204,19 @@ def _free_port() -> int:
 
 
 def start_with_sink(stack: Stack, kind: SinkKind | None, **extra: str) -> tuple[subprocess.Popen[bytes], int]:
-    """A processor whose only sink is `kind` (none: no sink at all); stdout to its own file (the
-    console sink writes there, logs go to stderr). Returns it and its metrics port."""
+    """A processor whose only sink is `kind` (none: no sink at all). Returns it and its metrics port."""
+    return start_with_sinks(stack, {SINK: kind.url(stack)} if kind else {}, (kind.env if kind else {}) | extra)
+
+
+def start_with_sinks(stack: Stack, sinks: dict[str, str], extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """A processor with these sinks (name -> URL); stdout to its own file (the console sink writes
+    there, logs go to stderr). Returns it and its metrics port."""
     number = len(stack.processes)
     config = stack.tmp / f"sinks-{number}.yaml"
-    config.write_text(f"sinks:\n  - name: {SINK}\n    url: \"{kind.url(stack)}\"\n" if kind else "sinks: []\n")
+    config.write_text("sinks:\n" + "".join(f'  - name: {n}\n    url: "{u}"\n' for n, u in sinks.items())
+                      if sinks else "sinks: []\n")  # fmt: skip
     port = _free_port()
-    env = stack.env() | {"ARGUS_SINKS_CONFIG": str(config), "ARGUS_PROCESSOR_METRICS_PORT": str(port)}
-    env |= (kind.env if kind else {}) | extra
+    env = stack.env() | {"ARGUS_SINKS_CONFIG": str(config), "ARGUS_PROCESSOR_METRICS_PORT": str(port)} | extra
     process = subprocess.Popen(
         [sys.executable, "-m", "argus.cli", "processor"], env=env,
         stdout=open(stack.tmp / f"stdout-{number}.out", "wb"),  # noqa: SIM115
