@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import pytest
 from argus_client import exactjson
 from argus_client.canonical import signing_bytes_v1, v1_ambiguity
 from tests.integration.harness import TOKEN, Stack, chain_problems, running_stack, wait_for
-from tests.integration.test_client_e2e import GatewayProcess
+from tests.integration.test_client_e2e import GatewayProcess, free_port
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 GO_CLIENT = VECTORS / "goclient"
@@ -76,7 +77,18 @@ def _run_go_client(url: str, tmp_path: Path) -> dict[str, Any]:
     return result
 
 
+def _processor_metric(port: int, name: str) -> float:
+    """One unlabelled series of the processor's /metrics; a missing series fails the test."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    values = [float(line.split()[1]) for line in text.splitlines() if line.startswith(name + " ")]
+    assert values, f"{name} is not exported"
+    return values[0]
+
+
 def test_reference_go_client_events_are_all_stored_and_verify(stack: Stack, tmp_path: Path) -> None:
+    metrics_port = free_port()
+    stack.extra_env["ARGUS_PROCESSOR_METRICS_PORT"] = str(metrics_port)
     gateway = GatewayProcess(stack).start()
     try:
         stack.start_processor()
@@ -101,6 +113,9 @@ def test_reference_go_client_events_are_all_stored_and_verify(stack: Stack, tmp_
         stored_event = {**record, "metadata": stored_metadata}
         assert signing_bytes_v1(stored_event) == signing_bytes_v1(event)  # the bytes Go signed, rebuilt from storage
         assert rows[record["seq"]].signature_ambiguous == (v1_ambiguity(event) is not None)
+    ambiguous = sum(1 for e in sent if v1_ambiguity(e))
+    name = "argus_signatures_ambiguous_total"  # counted right after the commit that stored them
+    wait_for(lambda: _processor_metric(metrics_port, name) == ambiguous, 30, f"{name} == {ambiguous}")
 
     by_class = {
         "pipes": [e for e in sent if v1_ambiguity(e)],
