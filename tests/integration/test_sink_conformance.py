@@ -18,7 +18,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
+from argus import schemas
 from argus_client.hashchain import RECORD_FIELDS
 from argus_client.uuid7 import uuid7
 from tests.integration.harness import Stack, make_event, wait_for
@@ -26,6 +28,7 @@ from tests.integration.sink_kinds import KINDS, SINK, Record, SinkKind
 from tests.integration.sink_kinds import start_with_sink as _start
 
 STACK_ENV = {"ARGUS_PROCESSOR_BATCH_SIZE": "200"}
+COMMITTED_SCHEMA = Draft202012Validator(schemas.load())
 
 
 def _metric(port: int, name: str) -> float:
@@ -86,6 +89,7 @@ def _assert_exact_and_ordered(delivered: list[Record], stored: dict[str, Record]
     newest: dict[str, int] = {}
     for record in delivered:
         assert list(record) == list(RECORD_FIELDS)
+        COMMITTED_SCHEMA.validate(record)  # the published schema (argus/schemas)
         assert record == stored[record["id"]]
         actor, seq = record["actorId"], record["seq"]
         assert seq <= newest.get(actor, 0) + 1, f"{actor}: seq {seq} arrived after {newest.get(actor, 0)}"
