@@ -3,7 +3,7 @@
 Faust brings the consumer group, rebalancing and batching; correctness does not depend on
 its offset commits. The database holds each partition's progress (committed with the records),
 and after every assignment the consumer is moved to the stored offset + 1 (processor/resume.py),
-on faust's consumer thread; while the database is down, assigned partitions wait, paused.
+through processor/faust_seam.py, the one module that touches faust's internals.
 Agent concurrency is 1 (more would reorder a partition); batches are stored strictly in the
 order consumed: a preparing stage (decode, validate, verify) feeds one storage stage that retries
 storage failures until they succeed.
@@ -30,10 +30,10 @@ from argus.kafka_producer import AsyncProducer, durable_producer_config
 from argus.keys import KeyRegistry
 from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
 from processor.decode import RawMessage
-from processor.faust_tuning import ArgusFaustApp, QuietMonitor
+from processor.faust_seam import ArgusFaustApp
 from processor.lag import LagTracker
 from processor.pipeline import BatchProcessor, BatchResult, PreparedBatch
-from processor.resume import PartitionStarter, resume_targets
+from processor.resume import resume_targets
 from sinks.catchup import CommitSpan
 from sinks.dead_letter import DeadLetterSink
 from sinks.fanout import Fanout
@@ -128,7 +128,6 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
     datadir.mkdir(parents=True, exist_ok=True)
     app = ArgusFaustApp(
         settings.consumer_group,
-        monitor=QuietMonitor(),  # faust's per-message statistics are never read (processor/faust_tuning.py)
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=_broker_credentials(settings),
         store="memory://",
@@ -204,12 +203,10 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         batch.forget_partitions(partitions)
         return resume_targets(partitions, batch.stored_progress(partitions))
 
-    starter = PartitionStarter(settings.topic, start_partitions)
-    app.partition_starter = starter
+    app.resume_partitions_with(settings.topic, start_partitions)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(_app: faust.App, revoked: set[TP], **_kwargs: Any) -> None:
-        starter.cancel()
         partitions = [tp.partition for tp in revoked if tp.topic == settings.topic]
         batch.forget_partitions(partitions)
         lag.revoked(partitions)

@@ -1,4 +1,4 @@
-"""processor/faust_tuning.py replaces one faust method and the default monitor: guard both."""
+"""processor/faust_seam.py replaces faust methods and the default monitor: guard what it relies on."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from faust.transport.consumer import Consumer
 from faust.types import TP
 
-from processor.faust_tuning import ArgusFaustApp, LeanConsumer, QuietMonitor
+from processor.faust_seam import ArgusFaustApp, LeanConsumer, QuietMonitor
 
 #: sha256 of faust-streaming 0.15.3's Consumer._drain_messages, which LeanConsumer copies.
 FAUST_DRAIN_SHA256 = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
@@ -19,14 +19,14 @@ def test_faust_drain_loop_is_the_one_we_copied() -> None:
     source = inspect.getsource(Consumer._drain_messages)
     digest = hashlib.sha256(source.encode()).hexdigest()
     assert digest == FAUST_DRAIN_SHA256, (
-        "faust's Consumer._drain_messages changed: port the change into processor/faust_tuning.py "
+        "faust's Consumer._drain_messages changed: port the change into processor/faust_seam.py "
         "(LeanConsumer._drain_messages), then update FAUST_DRAIN_SHA256"
     )
     assert "self.wait_first(" in source and "callback(message), self.suspend_flow.wait()" in source
 
 
 def test_app_uses_the_lean_consumer_and_quiet_monitor() -> None:
-    app = ArgusFaustApp("argus-test", broker="kafka://127.0.0.1:1", monitor=QuietMonitor())
+    app = ArgusFaustApp("argus-test", broker="kafka://127.0.0.1:1")
     assert isinstance(app.consumer, LeanConsumer)
     assert isinstance(app.monitor, QuietMonitor)
 
@@ -68,10 +68,12 @@ def test_the_fast_path_is_taken_only_when_a_delivery_cannot_block() -> None:
 
 
 def test_the_consumer_thread_hooks_resume_relies_on_exist() -> None:
-    """processor/resume.py seeks, pauses and resumes through faust's consumer thread."""
+    """PartitionStarter seeks, pauses and resumes through faust's consumer thread."""
     app = ArgusFaustApp("argus-test", broker="kafka://127.0.0.1:1", monitor=QuietMonitor())
     thread = app.consumer._thread  # type: ignore[attr-defined]
     assert inspect.iscoroutinefunction(thread.call_thread)
     assert callable(thread._ensure_consumer)
     assert "_read_offset" in vars(app.consumer)
-    assert app.partition_starter is None  # set by processor/app.py
+    assert app.partition_starter is None
+    app.resume_partitions_with("argus-test-events", lambda partitions: dict.fromkeys(partitions, 0))
+    assert app.partition_starter is not None  # what processor/app.py does
