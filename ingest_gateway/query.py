@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from sqlalchemy.exc import OperationalError
 
+from argus_client.event import format_utc
 from ingest_gateway import query_params as qp
 from ingest_gateway.errors import error_response, json_response
 from ingest_gateway.keys import READ_POOL, READ_STORE, SETTINGS
@@ -148,11 +149,6 @@ async def get_log(request: web.Request) -> web.Response:
     return _not_found(f"no audit record with id {record_id}") if record is None else json_response(record)
 
 
-def _seconds(moment: datetime) -> str:
-    """RFC 3339 UTC to the second, 4-digit year (strftime's %Y writes year 820 as "820")."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-
-
 @_database_errors
 async def summary(request: web.Request) -> web.Response:
     try:
@@ -163,7 +159,7 @@ async def summary(request: web.Request) -> web.Response:
     start = datetime.combine(day, time(), tzinfo=UTC)
     end = start + timedelta(days=1)
     counts = await _run(request, request.app[READ_STORE].summary, start, end, params.get("top", 10))
-    window = {"date": day.isoformat(), "from": _seconds(start), "to": _seconds(end)}
+    window = {"date": day.isoformat(), "from": format_utc(start, "seconds"), "to": format_utc(end, "seconds")}
     return json_response({**window, **counts})
 
 

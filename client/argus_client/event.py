@@ -145,10 +145,10 @@ def parse_timestamp(value: str, name: str = "timestamp") -> datetime:
     return moment
 
 
-def format_utc(moment: datetime) -> str:
-    """RFC 3339 in UTC with microseconds and a 4-digit year (strftime's %Y drops leading zeros)."""
+def format_utc(moment: datetime, timespec: str = "microseconds") -> str:
+    """RFC 3339 in UTC with a 4-digit year (strftime's %Y writes year 820 as "820"); naive means UTC."""
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return moment.replace(tzinfo=None).isoformat(timespec=timespec) + "Z"
 
 
 def check_metadata_depth(metadata: dict[str, Any], name: str = "metadata") -> None:

@@ -77,6 +77,7 @@ def test_the_extremes_of_the_utc_range_are_accepted(stamp: str) -> None:
 def test_format_utc_always_writes_four_digit_years() -> None:
     assert format_utc(datetime(820, 2, 17, tzinfo=UTC)) == "0820-02-17T00:00:00.000000Z"
     assert format_utc(datetime(1, 1, 1)) == "0001-01-01T00:00:00.000000Z"  # naive means UTC
+    assert format_utc(datetime(820, 2, 17, tzinfo=UTC), "seconds") == "0820-02-17T00:00:00Z"
 
 
 def test_metadata_depth_is_bounded_and_the_limit_itself_is_accepted() -> None:
