@@ -1,8 +1,10 @@
 """GET endpoints that read the trail back: records, a daily summary, an actor's chain and its verification.
 
-Handlers only parse and shape; the queries live in `read_store` and run in a worker thread so the
-event loop keeps serving ingest. A database that cannot be reached answers 503 with Retry-After
-(like Kafka on the write path); ingest never depends on the read database.
+Handlers only parse and shape; the queries live in `read_store` and run on the gateway's own
+bounded read pool (READ_POOL), never on asyncio's default executor, so reads waiting on a slow
+database hold neither the event loop nor the threads that check ingest signatures. A database
+that cannot be reached answers 503 with Retry-After (like Kafka on the write path); ingest never
+depends on the read database.
 """
 
 from __future__ import annotations

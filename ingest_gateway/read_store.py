@@ -1,7 +1,7 @@
 """The read side of the trail: SQLAlchemy Core queries behind the query API.
 
 Synchronous on purpose: the engine is the one the rest of Argus uses (PostgreSQL or the embedded
-SQLite), and handlers run these methods with `asyncio.to_thread`. On PostgreSQL every transaction
+SQLite), and handlers run these methods on the read pool (`query.py`). On PostgreSQL every transaction
 is REPEATABLE READ and READ ONLY, so a page and its `total` (or a summary's several counts) come
 from one snapshot, and the read path cannot write even when it is pointed at the primary.
 Every value reaches the database as a bound parameter.
