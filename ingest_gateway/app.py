@@ -21,7 +21,8 @@ from argus.signatures import load_key_registry, make_batch_verifier, watch_for_r
 from ingest_gateway import ingest, metrics, openapi, ops, query, server
 from ingest_gateway.auth import authenticate
 from ingest_gateway.errors import error_response
-from ingest_gateway.keys import INGEST_POOL, PRODUCER, SETTINGS, TOKENS, VERIFIER
+from ingest_gateway.keys import INGEST_POOL, KNOWN_IDS, PRODUCER, SETTINGS, TOKENS, VERIFIER
+from ingest_gateway.known_ids import KnownIds
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +127,17 @@ def init(settings: Settings, *, registry: KeyRegistry | None = None) -> web.Appl
             app[INGEST_POOL] = pool
             yield
 
+    async def known_ids(app: web.Application) -> AsyncIterator[None]:
+        app[KNOWN_IDS] = KnownIds(settings.database_url)  # the primary: a replica may lag behind
+        yield
+        app[KNOWN_IDS].close()
+
     async def reload_keys_on_sighup(_app: web.Application) -> None:
         watch_for_reload(registry)
 
     app.cleanup_ctx.append(kafka_producer)
     app.cleanup_ctx.append(ingest_pool)
+    app.cleanup_ctx.append(known_ids)
     app.on_startup.append(reload_keys_on_sighup)
     app.router.add_get("/health", ops.health)
     app.router.add_get("/ready", ops.ready)

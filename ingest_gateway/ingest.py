@@ -1,28 +1,77 @@
-"""POST /api/audit-logs and /api/audit-logs/bulk: validate, publish keyed by actor, answer after delivery.
+"""POST /api/audit-logs and /api/audit-logs/bulk: validate, identify, publish keyed by actor, answer after delivery.
 
 Status codes follow the reference service because existing clients retry anything else:
 201 all accepted, 207 some rejected, 400 all rejected, 503 (with Retry-After) when Kafka did
 not confirm delivery. Nothing is acknowledged that the broker has not durably accepted.
+
+Every event leaves here with an id (argus/identity.py): the client's, or one derived from the
+`Idempotency-Key` header or the event's content, so a retried request maps to the same ids.
+An id already used in the request or in the store is a retry when the content is the same
+(acknowledged again, produced once) and a 409 conflict when it is not.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from argus.identity import content_digest, content_id, idempotency_id
 from argus.kafka_producer import DeliveryError
 from argus_client import exactjson
 from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_client.event import EventValidationError
 from argus_client.hashchain import validate_storable_event
+from argus_client.uuid7 import uuid7
 from ingest_gateway import metrics
 from ingest_gateway.errors import error_response, json_response
-from ingest_gateway.keys import INGEST_POOL, PRODUCER, SETTINGS, VERIFIER, BatchVerifier
+from ingest_gateway.keys import INGEST_POOL, KNOWN_IDS, PRODUCER, SETTINGS, VERIFIER, BatchVerifier
 
 RETRY_AFTER_SECONDS = "5"
 SOURCE_KEY = web.RequestKey("source", str)
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_LEN = 255
+
+
+@dataclass
+class Item:
+    """One event of a request on its way through the checks."""
+
+    index: int
+    event: dict[str, Any]
+    metadata_text: str | None
+    _digest: bytes | None = None
+
+    @property
+    def id(self) -> str:
+        return str(self.event["id"])
+
+    @property
+    def digest(self) -> bytes:
+        """The content digest, computed only when an id must be derived or compared."""
+        if self._digest is None:
+            self._digest = content_digest(self.event, self.metadata_text)
+        return self._digest
+
+
+@dataclass(frozen=True)
+class Accepted:
+    id: str
+    position: tuple[int, int] | None  # (partition, offset); None: a retry, produced before
+
+
+@dataclass(frozen=True)
+class Refused:
+    status: int
+    error: str
+    field: str
+    message: str
+
+
+Outcome = Accepted | Refused
+Record = tuple[Item, bytes, bytes]  # an item with its Kafka value and key
 
 
 async def _read_json(request: web.Request) -> Any | web.Response:
@@ -35,9 +84,12 @@ async def _read_json(request: web.Request) -> Any | web.Response:
         return error_response(400, "malformed_json", f"request body is not valid JSON: {exc}", field="$")
 
 
-def _validate(raw: Any, request: web.Request) -> dict[str, Any]:
-    event, _metadata_text = validate_storable_event(raw, request.app[SETTINGS].enums)
-    return event
+def _idempotency_key(request: web.Request) -> str | web.Response | None:
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LEN:
+        message = f"{IDEMPOTENCY_KEY_HEADER}: must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters"
+        return error_response(400, "invalid_header", message, field=IDEMPOTENCY_KEY_HEADER)
+    return key
 
 
 async def _verify(request: web.Request, events: list[dict[str, Any]]) -> list[str | None]:
@@ -52,29 +104,88 @@ async def _verify(request: web.Request, events: list[dict[str, Any]]) -> list[st
     return reasons
 
 
-class EventTooLarge(Exception):
-    """The event's Kafka record would exceed ARGUS_MAX_EVENT_BYTES: it can never be stored as sent."""
+def _validate(request: web.Request, raws: list[Any], key: str | None, outcomes: dict[int, Outcome]) -> list[Item]:
+    """Valid events, each with an id: sent, or derived from the idempotency key or its content."""
+    settings = request.app[SETTINGS]
+    source: str | None = request.get(SOURCE_KEY)
+    items: list[Item] = []
+    for index, raw in enumerate(raws):
+        try:
+            event, metadata_text = validate_storable_event(raw, settings.enums, assign_id=False)
+        except EventValidationError as exc:
+            metrics.LOGS_REJECTED.labels(field=metrics.field_label(exc.field)).inc()
+            outcomes[index] = Refused(400, "validation_error", exc.field, exc.message)
+            continue
+        item = Item(index, event, metadata_text)
+        if event["id"] is None:
+            if key is not None:
+                event["id"] = idempotency_id(source, key, index)
+            elif settings.content_ids:
+                event["id"] = content_id(source, item.digest)
+            else:
+                event["id"] = uuid7()
+        items.append(item)
+    return items
 
-    def __init__(self, size: int, limit: int, field: str) -> None:
-        super().__init__(f"the event is {size} bytes as stored, at most {limit} are accepted; shrink {field}")
-        self.field = field
+
+def _first_copies(items: list[Item], outcomes: dict[int, Outcome]) -> tuple[list[Item], dict[int, Item]]:
+    """Keep the first item of each id. A later copy with the same content is a retry of the first
+    (`copies`: index -> first); one with different content is refused as a conflict."""
+    first: dict[str, Item] = {}
+    copies: dict[int, Item] = {}
+    for item in items:
+        earlier = first.get(item.id)
+        if earlier is None:
+            first[item.id] = item
+        elif earlier.digest == item.digest:
+            copies[item.index] = earlier
+        else:
+            metrics.ID_CONFLICTS.inc()
+            outcomes[item.index] = Refused(
+                409, "duplicate_id", "id", f"item {earlier.index} of this request has this id with different content"
+            )
+    return list(first.values()), copies
 
 
-def _encode(request: web.Request, events: list[dict[str, Any]]) -> list[tuple[bytes, bytes] | EventTooLarge]:
-    """Each event's Kafka record (value, key), or why it is too large. The size is checked here,
-    on the exact bytes produced, so the broker and topic limits (set above it) never refuse one."""
+async def _unknown(request: web.Request, items: list[Item], outcomes: dict[int, Outcome]) -> list[Item]:
+    """Items whose id is not stored. A stored one with the same content is acknowledged again
+    without producing it; with other content it is a 409."""
+    known = await request.app[KNOWN_IDS].digests([item.id for item in items])
+    if not known:
+        return items
+    fresh = []
+    for item in items:
+        digest = known.get(item.id)
+        if digest is None:
+            fresh.append(item)
+        elif digest == item.digest:
+            metrics.LOGS_DUPLICATE.inc()
+            outcomes[item.index] = Accepted(item.id, None)
+        else:
+            metrics.ID_CONFLICTS.inc()
+            message = "a stored event has this id with different content"
+            outcomes[item.index] = Refused(409, "id_conflict", "id", message)
+    return fresh
+
+
+def _encode(request: web.Request, items: list[Item], outcomes: dict[int, Outcome]) -> list[Record]:
+    """Each item's Kafka record (value, key). The size is checked here, on the exact bytes
+    produced, against ARGUS_MAX_EVENT_BYTES, below the producer's and the topic's limits, so
+    the broker never refuses an event as too large (docs/operations.md, "Size limits")."""
     limit = request.app[SETTINGS].max_event_bytes
     source: str | None = request.get(SOURCE_KEY)
     received_at = utc_now_rfc3339()
-    encoded: list[tuple[bytes, bytes] | EventTooLarge] = []
-    for event in events:
-        value = encode_envelope(event, source=source, received_at=received_at)
+    records = []
+    for item in items:
+        value = encode_envelope(item.event, source=source, received_at=received_at)
         if len(value) > limit:
-            metrics.LOGS_REJECTED.labels(field="$size").inc()
-            encoded.append(EventTooLarge(len(value), limit, _largest_field(event)))
+            field = _largest_field(item.event)
+            metrics.LOGS_REJECTED.labels(field=metrics.field_label(field)).inc()
+            message = f"the event is {len(value)} bytes as stored, at most {limit} are accepted; shrink {field}"
+            outcomes[item.index] = Refused(413, "event_too_large", field, message)
         else:
-            encoded.append((value, message_key(event)))
-    return encoded
+            records.append((item, value, message_key(item.event)))
+    return records
 
 
 def _largest_field(event: dict[str, Any]) -> str:
@@ -82,15 +193,39 @@ def _largest_field(event: dict[str, Any]) -> str:
     return max(sizes, key=lambda name: sizes[name])
 
 
-async def _publish(request: web.Request, records: list[tuple[bytes, bytes]]) -> list[tuple[int, int]]:
+async def _publish(request: web.Request, records: list[Record], outcomes: dict[int, Outcome]) -> None:
     """Produce every record and wait for all delivery reports; raise DeliveryError if any failed."""
-    results = await request.app[PRODUCER].produce_many(request.app[SETTINGS].topic, records)
+    settings = request.app[SETTINGS]
+    results = await request.app[PRODUCER].produce_many(settings.topic, [(value, key) for _, value, key in records])
     failed = [r for r in results if isinstance(r, DeliveryError)]
     if failed:
         metrics.PRODUCE_FAILURES.labels(reason="delivery").inc(len(failed))
         raise DeliveryError(failed[0].reason)
     metrics.LOGS_INGESTED.inc(len(records))
-    return [r for r in results if isinstance(r, tuple)]
+    for (item, _, _), position in zip(records, results, strict=True):
+        assert isinstance(position, tuple)
+        outcomes[item.index] = Accepted(item.id, position)
+
+
+async def _ingest(request: web.Request, raws: list[Any], key: str | None) -> list[Outcome]:
+    """Every check in order, then one produce; one outcome per event, or DeliveryError."""
+    outcomes: dict[int, Outcome] = {}
+    items = _validate(request, raws, key, outcomes)
+    reasons = await _verify(request, [item.event for item in items])
+    verified = []
+    for item, reason in zip(items, reasons, strict=True):
+        if reason is None:
+            verified.append(item)
+        else:
+            field, _, message = reason.partition(": ")
+            outcomes[item.index] = Refused(400, "signature_error", field, message or reason)
+    firsts, copies = _first_copies(verified, outcomes)
+    fresh = await _unknown(request, firsts, outcomes)
+    await _publish(request, _encode(request, fresh, outcomes), outcomes)
+    for index, first in copies.items():
+        outcome = outcomes[first.index]
+        outcomes[index] = Accepted(first.id, None) if isinstance(outcome, Accepted) else outcome
+    return [outcomes[index] for index in range(len(raws))]
 
 
 def _unavailable(exc: DeliveryError) -> web.Response:
@@ -103,29 +238,28 @@ def _unavailable(exc: DeliveryError) -> web.Response:
 
 
 async def create_one(request: web.Request) -> web.Response:
+    key = _idempotency_key(request)
+    if isinstance(key, web.Response):
+        return key
     raw = await _read_json(request)
     if isinstance(raw, web.Response):
         return raw
     try:
-        event = _validate(raw, request)
-    except EventValidationError as exc:
-        metrics.LOGS_REJECTED.labels(field=metrics.field_label(exc.field)).inc()
-        return error_response(400, "validation_error", exc.message, field=exc.field)
-    [reason] = await _verify(request, [event])
-    if reason is not None:
-        field, _, message = reason.partition(": ")
-        return error_response(400, "signature_error", message or reason, field=field)
-    [record] = _encode(request, [event])
-    if isinstance(record, EventTooLarge):
-        return error_response(413, "event_too_large", str(record), field=record.field)
-    try:
-        [(partition, offset)] = await _publish(request, [record])
+        [outcome] = await _ingest(request, [raw], key)
     except DeliveryError as exc:
         return _unavailable(exc)
-    return json_response({"id": event["id"], "status": "accepted", "partition": partition, "offset": offset}, 201)
+    if isinstance(outcome, Refused):
+        return error_response(outcome.status, outcome.error, outcome.message, field=outcome.field)
+    if outcome.position is None:
+        return json_response({"id": outcome.id, "status": "duplicate"}, 200)
+    partition, offset = outcome.position
+    return json_response({"id": outcome.id, "status": "accepted", "partition": partition, "offset": offset}, 201)
 
 
 async def create_bulk(request: web.Request) -> web.Response:
+    key = _idempotency_key(request)
+    if isinstance(key, web.Response):
+        return key
     raw = await _read_json(request)
     if isinstance(raw, web.Response):
         return raw
@@ -136,35 +270,15 @@ async def create_bulk(request: web.Request) -> web.Response:
         return error_response(400, "validation_error", "the bulk array is empty", field="$")
     if len(raw) > limit:
         return error_response(413, "too_many_events", f"at most {limit} events per bulk request", field="$")
-
-    failed: list[dict[str, Any]] = []
-    accepted: list[tuple[int, dict[str, Any]]] = []
-    for index, item in enumerate(raw):
-        try:
-            accepted.append((index, _validate(item, request)))
-        except EventValidationError as exc:
-            metrics.LOGS_REJECTED.labels(field=metrics.field_label(exc.field)).inc()
-            failed.append({"index": index, "field": exc.field, "error": str(exc)})
-    reasons = await _verify(request, [event for _, event in accepted])
-    verified: list[tuple[int, dict[str, Any]]] = []
-    for (index, event), reason in zip(accepted, reasons, strict=True):
-        if reason is None:
-            verified.append((index, event))
-        else:
-            failed.append({"index": index, "field": reason.partition(": ")[0], "error": reason})
-    publishable: list[tuple[int, dict[str, Any]]] = []
-    records: list[tuple[bytes, bytes]] = []
-    for (index, event), record in zip(verified, _encode(request, [event for _, event in verified]), strict=True):
-        if isinstance(record, EventTooLarge):
-            failed.append({"index": index, "field": record.field, "error": f"{record.field}: {record}"})
-        else:
-            publishable.append((index, event))
-            records.append(record)
     try:
-        await _publish(request, records)
+        outcomes = await _ingest(request, raw, key)
     except DeliveryError as exc:
         return _unavailable(exc)
-    failed.sort(key=lambda item: item["index"])
-    succeeded = [{"index": index, "id": event["id"]} for index, event in publishable]
+    succeeded = [{"index": i, "id": o.id} for i, o in enumerate(outcomes) if isinstance(o, Accepted)]
+    failed = [
+        {"index": i, "field": o.field, "error": f"{o.field}: {o.message}", "status": o.status}
+        for i, o in enumerate(outcomes)
+        if isinstance(o, Refused)
+    ]
     status = 201 if not failed else (207 if succeeded else 400)
     return json_response({"succeeded": succeeded, "failed": failed}, status)

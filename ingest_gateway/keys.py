@@ -9,6 +9,7 @@ from aiohttp import web
 from argus.config import Settings, Token
 from argus.kafka_producer import AsyncProducer
 from argus.signatures import BatchVerifier as BatchVerifier
+from ingest_gateway.known_ids import KnownIds
 from ingest_gateway.read_store import ReadStore
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -20,3 +21,4 @@ READ_STORE = web.AppKey("read_store", ReadStore)
 #: signature checks run on INGEST_POOL, database reads on READ_POOL, neither on asyncio's default.
 INGEST_POOL = web.AppKey("ingest_pool", ThreadPoolExecutor)
 READ_POOL = web.AppKey("read_pool", ThreadPoolExecutor)
+KNOWN_IDS = web.AppKey("known_ids", KnownIds)

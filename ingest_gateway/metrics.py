@@ -13,6 +13,10 @@ LOGS_INGESTED = Counter("argus_logs_ingested_total", "Events acknowledged after 
 LOGS_REJECTED = Counter("argus_logs_rejected_total", "Events rejected by validation", ["field"])
 
 
+LOGS_DUPLICATE = Counter("argus_logs_duplicate_total", "Events acknowledged as retries of stored or sibling events")
+ID_CONFLICTS = Counter("argus_ingest_id_conflicts_total", "Events refused (409): their id names other content")
+ID_LOOKUP_FAILURES = Counter("argus_id_lookup_failures_total", "Id lookups skipped: the store did not answer in time")
+
 PRODUCE_LATENCY = Histogram(
     "argus_kafka_produce_latency_seconds",
     "Time from produce() to the broker's delivery report",

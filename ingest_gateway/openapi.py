@@ -117,10 +117,19 @@ SCHEMAS: J = {
     "Error": _obj({"error": STR, "message": STR, "field": {**STR, "description": "the parameter or event field"}},
                   ["error", "message"]),
     "Event": _obj(_EVENT_PROPS, ["timestamp", "action", "status", "actorType", "actorId", "targetType"]),
-    "Accepted": _obj({"id": UUID, "status": {"const": "accepted"}, "partition": INT, "offset": INT}),
+    "Accepted": _obj({
+        "id": UUID,
+        "status": {"enum": ["accepted", "duplicate"],
+                   "description": "duplicate (200): a retry of a stored event, acknowledged, not stored twice"},
+        "partition": INT, "offset": INT,
+    }, ["id", "status"]),
     "BulkResult": _obj({
         "succeeded": {"type": "array", "items": _obj({"index": INT, "id": UUID})},
-        "failed": {"type": "array", "items": _obj({"index": INT, "field": STR, "error": STR})},
+        "failed": {"type": "array", "items": _obj({
+            "index": INT, "field": STR, "error": STR,
+            "status": {**INT, "description": "what the item alone would answer: 400 invalid, 409 id used by other "
+                       "content, 413 larger than ARGUS_MAX_EVENT_BYTES"},
+        })},
     }),
     "Record": _obj(_RECORD_PROPS, [p for p in _RECORD_PROPS if p != "message"]),
     "LogPage": _obj({
@@ -159,9 +168,11 @@ RESPONSES: J = {
     "401": _json(_ref("Error"), "no valid bearer token", {"WWW-Authenticate": {"schema": STR}}),
     "403": _json(_ref("Error"), "the token lacks the scope: `ingest` for POST, `read` for GET"),
     "404": _json(_ref("Error"), "no such record, actor or path"),
-    "413": _json(_ref("Error"), "body larger than ARGUS_MAX_BODY_BYTES, or more events than ARGUS_BULK_MAX_EVENTS"),
     "405": _json(_ref("Error"), "the path does not take this method; Allow lists those it takes",
                  {"Allow": {"description": "the methods the path takes", "schema": STR}}),
+    "409": _json(_ref("Error"), "the event's id names a stored event with different content (field: id)"),
+    "413": _json(_ref("Error"), "body larger than ARGUS_MAX_BODY_BYTES, more events than ARGUS_BULK_MAX_EVENTS, "
+                 "or an event larger than ARGUS_MAX_EVENT_BYTES (event_too_large)"),
     "415": _json(_ref("Error"), "Content-Type is not application/json, or Content-Encoding is not gzip, deflate "
                                 "or identity"),
     "500": _json(_ref("Error"), "an unexpected failure in the gateway (a bug: please report it)"),
@@ -171,6 +182,9 @@ PARAMETERS: J = {
     "limit": _q("limit", {**INT, "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
     "includeMessage": _q("includeMessage", {"type": "boolean", "default": False},
                          "include the (possibly large) base64 message"),
+    "Idempotency-Key": _q("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255},
+                          "events without an id get ids derived from this key, the token and their position, "
+                          "so a retried request is stored once (docs/api.md)", where="header"),
     "actorId": _q("actorId", {"type": "string", "minLength": 1, "maxLength": 1024},
                   "the actor, percent-encoded", where="path"),
 }
@@ -190,13 +204,16 @@ _LIST_PARAMS = [
     _q("includeTotal", {"type": "boolean"}, "count matching records (default: true without cursor, false with)"),
 ]
 _INGEST = ["400", "401", "403", "413", "415", "500", "503"]
+_IDEMPOTENCY = [_ref("Idempotency-Key", "parameters")]
 _READ = ["400", "401", "403", "500", "503"]
 _JSON_BODY = {"required": True, "content": {"application/json": {"schema": _ref("Event")}}}
 
 PATHS: J = {
     "/api/audit-logs": {
         "post": _op("Record one event (answered after Kafka durably accepted it)",
-                    {"201": _json(_ref("Accepted"), "accepted")}, *_INGEST, requestBody=_JSON_BODY),
+                    {"201": _json(_ref("Accepted"), "accepted"),
+                     "200": _json(_ref("Accepted"), "a retry of a stored event (status duplicate)")},
+                    *_INGEST, "409", params=_IDEMPOTENCY, requestBody=_JSON_BODY),
         "get": _op("List records, newest first (event time, then id, descending)",
                    {"200": _json(_ref("LogPage"), "one page")}, *_READ, params=_LIST_PARAMS),
     },
@@ -205,7 +222,7 @@ PATHS: J = {
             "201": _json(_ref("BulkResult"), "all accepted"),
             "207": _json(_ref("BulkResult"), "some rejected"),
             "400": _json({"oneOf": [_ref("BulkResult"), _ref("Error")]}, "all rejected, or the body is not an array"),
-        }, *[c for c in _INGEST if c != "400"], requestBody={
+        }, *[c for c in _INGEST if c != "400"], params=_IDEMPOTENCY, requestBody={
             "required": True, "content": {"application/json": {"schema": {
                 "type": "array", "items": _ref("Event"), "minItems": 1, "maxItems": Settings.bulk_max_events,
                 "description": f"maxItems is ARGUS_BULK_MAX_EVENTS (default {Settings.bulk_max_events})"}}},

@@ -13,6 +13,9 @@ SIGNATURES_AMBIGUOUS = Counter(
     "v1-signed records stored although their v1 string is ambiguous ('|' in a field; docs/signatures.md)",
 )
 DUPLICATES = Counter("argus_duplicates_skipped_total", "Events skipped because their id was already stored")
+ID_CONFLICTS = Counter(
+    "argus_id_conflicts_total", "Events dead-lettered because their id is stored with different content"
+)
 
 BATCH_RETRIES = Counter("argus_batch_retries_total", "Batches retried", ["reason"])
 BATCH_SECONDS = Histogram("argus_batch_commit_seconds", "Time to process and commit one batch")

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from argus.db.schema import audit_records
+from argus.identity import content_digest, stored_digests
 from argus.metrics import field_label
 from argus.signatures import BatchVerifier
 from argus_client.canonical import signature_is_ambiguous
@@ -290,16 +291,25 @@ class BatchProcessor:
         with self._engine.connect() as connection:
             check = self._id_checks_left > 0  # else the primary key catches a stored id (ID_CHECK_BATCHES)
             stored_ids = existing_ids(connection, [d.event["id"] for d in valid]) if check else set()
+            stored = stored_digests(connection, sorted(stored_ids)) if stored_ids else {}
             loaded_heads = load_heads(connection, actors)
         pending: dict[str, tuple[int, str, int]] = {}
-        seen: set[str] = set()
+        seen: dict[str, Decoded] = {}
         rows: list[tuple[Any, ...]] = []
         for item in valid:
             event, message = item.event, item.message
-            if event["id"] in stored_ids or event["id"] in seen:
-                result.duplicates += 1
+            earlier = seen.get(event["id"])
+            if event["id"] in stored or earlier is not None:
+                known = stored[event["id"]] if earlier is None else _digest(earlier)
+                if known == _digest(item):
+                    result.duplicates += 1  # a retry of an event stored (or about to be): once is enough
+                else:
+                    metrics.ID_CONFLICTS.inc()
+                    where = "a stored record" if earlier is None else f"offset {earlier.message.offset}"
+                    reason = f"id: {event['id']} is already used by {where} with different content"
+                    result.dead_letters.append(_dead_letter(message, reason))
                 continue
-            seen.add(event["id"])
+            seen[event["id"]] = item
             actor_id = event["actorId"]
             head = pending.get(actor_id)
             if head is not None:
@@ -319,6 +329,10 @@ class BatchProcessor:
             rows.append(record_row(record, message, commit_seqs[message.partition]))
             result.records.append(record)
         return rows, pending
+
+
+def _digest(item: Decoded) -> bytes:
+    return content_digest(item.event, item.metadata_text)
 
 
 def _violated_constraint(exc: IntegrityError) -> str | None:
