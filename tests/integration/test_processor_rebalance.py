@@ -106,7 +106,9 @@ def test_partitions_reassigned_while_the_database_is_unreachable(stack: Stack) -
         wait_for_group(stack, members=2)  # partitions reassigned while the database is unreachable
         _stop(second, stack)
         wait_for_group(stack, members=1)  # and reassigned again
-        assert proxy.refused > 0, "the replicas never noticed the outage"
+        refused = proxy.refused
+        assert refused > 0, "the replicas never noticed the outage"
+        wait_for(lambda: proxy.refused >= refused + 10, 120, "replica a retrying through the outage")
         assert first.poll() is None, f"replica a exited during the outage\n{stack.logs()}"
 
         proxy.restore()
