@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, Select, event, func, select, tuple_
+from sqlalchemy import Column, Connection, Engine, Select, Text, cast, event, func, select, tuple_
 
 from argus.db.engine import is_sqlite, make_engine
 from argus.db.schema import audit_records as t
@@ -89,8 +89,18 @@ def _utc_session(dbapi_connection: Any, _record: Any) -> None:
     """Sessions in UTC: every stored instant (validation keeps them in years 1-9999 UTC) reads back
     into a Python datetime, whatever the server's TimeZone setting."""
     with dbapi_connection.cursor() as cursor:
-        cursor.execute("SET TIME ZONE 'UTC'")
+        cursor.execute("SET TIME ZONE 'UTC'; SET DateStyle TO ISO")  # _keyset_time parses ISO text
     dbapi_connection.commit()
+
+
+def _keyset_time(text: str) -> datetime:
+    """The cursor's event time, read as text so that no row can fail a page: validation keeps new
+    events in years 0001-9999 UTC, but a row stored before that rule may lie outside Python's
+    datetime range (year 10000, or BC), and is then clamped to the nearest end of it."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return (datetime.min if text.endswith("BC") else datetime.max).replace(tzinfo=UTC)
 
 
 def _row_bytes(row: Any) -> int:
@@ -139,7 +149,7 @@ class ReadStore:
             conditions.append(t.c.event_time >= query.start)
         if query.end is not None:
             conditions.append(t.c.event_time < query.end)
-        stmt = _record_select(query.include_message, t.c.event_time.label("_eventTime")).where(*conditions)
+        stmt = _record_select(query.include_message, cast(t.c.event_time, Text).label("_eventTime")).where(*conditions)
         if query.after is not None:
             stmt = stmt.where(tuple_(t.c.event_time, t.c.id) < tuple_(*query.after))
         stmt = stmt.order_by(t.c.event_time.desc(), t.c.id.desc()).limit(query.limit + 1).offset(query.offset)
@@ -149,7 +159,7 @@ class ReadStore:
             if query.include_total:
                 count = select(func.count()).select_from(t).where(*conditions)
                 total = int(connection.execute(count).scalar_one())
-        last_key = (rows[-1]._mapping["_eventTime"], rows[-1]._mapping["id"]) if more else None
+        last_key = (_keyset_time(rows[-1]._mapping["_eventTime"]), rows[-1]._mapping["id"]) if more else None
         return Page([to_record(row) for row in rows], total, last_key)
 
     def get_log(self, record_id: str, include_message: bool) -> dict[str, Any] | None:

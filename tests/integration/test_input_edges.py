@@ -12,8 +12,10 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web_runner import BaseRunner
+from sqlalchemy import text
 
 from argus.config import load_settings
+from argus.db.engine import make_engine
 from argus_client.event import MAX_METADATA_DEPTH
 from argus_client.uuid7 import uuid7
 from ingest_gateway import read_store
@@ -213,3 +215,36 @@ async def test_pages_are_bounded_by_bytes_and_the_cursor_walk_sees_every_record(
     unbounded = await get(gateway, "/api/audit-logs?limit=1000")  # without messages the page is small
     assert len(unbounded["logs"]) == 10 and unbounded["nextCursor"] is None
     assert orjson.dumps(first).__len__() < 100_000 + 2 * len(message)
+
+
+LEGACY_INSERT = text(
+    "INSERT INTO audit_records (id, actor_id, seq, previous_hash, current_hash, timestamp, event_time, action,"
+    " status, actor_type, target_type, received_at, kafka_partition, kafka_offset, commit_seq, kafka_topic)"
+    " VALUES (:id, 'svc-old', :seq, :prev, :cur, :stamp, CAST(:event_time AS timestamptz), 'CREATE', 'SUCCESS',"
+    " 'SERVICE', 'RESOURCE', '2026-01-01T00:00:00Z', 0, :seq, 1, 'old')"
+)
+#: (event_time as PostgreSQL holds it, timestamp as sent): the first two are outside Python's years.
+LEGACY = [
+    ("10000-01-01 15:58:59+00", "9999-12-31T23:59:59-15:59"),
+    ("0001-12-31 23:00:00+00 BC", "0001-01-01T00:00:00+01:00"),
+    ("2026-01-02 15:04:05+00", "2026-01-02T15:04:05Z"),
+    ("2026-01-03 15:04:05+00", "2026-01-03T15:04:05Z"),
+]
+
+
+async def test_rows_stored_before_the_time_rule_never_fail_a_page(stack: Stack, gateway: TestClient[Any, Any]) -> None:
+    """A version without the rule stored events whose UTC time lies outside Python's years; every
+    page holding them (first, last, mid-walk) still answers 200 and the cursor walk ends."""
+    engine = make_engine(stack.db_url)
+    try:
+        with engine.begin() as connection:
+            for seq, (event_time, stamp) in enumerate(LEGACY, 1):
+                row = {"id": uuid7(), "seq": seq, "prev": f"{seq - 1:064x}", "cur": f"{seq:064x}"}
+                connection.execute(LEGACY_INSERT, {**row, "stamp": stamp, "event_time": event_time})
+    finally:
+        engine.dispose()
+    listed = await all_pages(gateway, "limit=1")
+    newest_first = [LEGACY[i][1] for i in (0, 3, 2, 1)]
+    assert [r["timestamp"] for r in listed] == newest_first
+    assert [r["timestamp"] for r in (await get(gateway, "/api/audit-logs"))["logs"]] == newest_first
+    assert len((await get(gateway, "/api/actors/svc-old/chain"))["records"]) == 4
