@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "processor.command",
     "argus.db.command",
     "argus.verify",
+    "argus.log_key",
     "argus.export",
     "argus.run_local",
 )

@@ -70,6 +70,16 @@ def _positive_float(name: str, raw: Any) -> float:
     return value
 
 
+def _non_negative_float(name: str, raw: Any) -> float:
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name}: must not be negative, got {value}")
+    return value
+
+
 def _text(name: str, raw: Any) -> str:
     value = str(raw).strip()
     if not value:
@@ -117,6 +127,11 @@ class Settings:
     require_signatures: bool = _setting("REQUIRE_SIGNATURES", False, _bool)
     gateway_verify_signatures: bool = _setting("ARGUS_GATEWAY_VERIFY_SIGNATURES", True, _bool)
     processor_metrics_port: int = _setting("ARGUS_PROCESSOR_METRICS_PORT", 9108, _int_in(0, 65535))
+    transparency: bool = _setting("ARGUS_TRANSPARENCY", True, _bool)
+    log_name: str = _setting("ARGUS_LOG_NAME", "argus.local")
+    log_key: str | None = _setting("ARGUS_LOG_KEY", None, _optional_text)
+    checkpoint_interval: float = _setting("ARGUS_CHECKPOINT_INTERVAL", 0.0, _non_negative_float)
+    checkpoints_topic: str = _setting("ARGUS_CHECKPOINTS_TOPIC", "argus.checkpoints")
     kafka_security_protocol: str | None = _setting("ARGUS_KAFKA_SECURITY_PROTOCOL", None, _optional_text)
     kafka_sasl_mechanism: str | None = _setting("ARGUS_KAFKA_SASL_MECHANISM", None, _optional_text)
     kafka_sasl_username: str | None = _setting("ARGUS_KAFKA_SASL_USERNAME", None, _optional_text)

@@ -148,6 +148,15 @@ def render_text(report: dict[str, Any]) -> str:
     lines = [f"argus verify: {status}; {report['records']:,} records, {report['actors']:,} actors, "
              f"{report['rate'] or 0:,} records/s"]  # fmt: skip
     lines += [f"  {b['kind']:<13} actor {b['actorId']!r} seq {b['seq']}: {b['detail']}" for b in report["breaks"]]
+    if "log" in report:
+        log = report["log"]
+        status = "OK" if not log["problems"] else f"FAILED: {len(log['problems'])} problem(s)"
+        lines.append(f"transparency log: {status}; " + ", ".join(
+            f"{p['topic']}/{p['partition']}: {p['records']:,} records, checkpoint {p['checkpointSize']:,}"
+            for p in log["partitions"]))  # fmt: skip
+        lines += [f"  {p['kind']:<13} {p['topic']} partition {p['partition']}"
+                  + (f" leaf {p['leaf']}" if p["leaf"] is not None else "") + f": {p['detail']}"
+                  for p in log["problems"]]  # fmt: skip
     lines += [f"note: {note}" for note in report["notes"]]
     return "\n".join(lines)
 
@@ -165,6 +174,23 @@ def _s3_rows(url: str, scope: Scope) -> tuple[Iterator[Any], list[str]]:
     return rows, problems
 
 
+def _check_log(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """With --checkpoint: the stored trees against signed checkpoints (argus/verify_log.py)."""
+    from argus.verify_log import load_verifiers, trusted_checkpoints, verify_log
+
+    if args.from_file or getattr(args, "from_s3", None):
+        raise ValueError("--checkpoint checks the database's partitions; use it without --from-file/--from-s3")
+    verifiers = load_verifiers(args.log_key)
+    checkpoints = trusted_checkpoints(args.checkpoint, verifiers, args.token)
+    log = verify_log(make_db_engine(args.database_url), checkpoints, verifiers)
+    report["log"] = log
+    report["ok"] = report["ok"] and not log["problems"]
+    report["notes"] = [n for n in report["notes"] if n != TRUNCATION_NOTE]
+    report["notes"].append(f"checked {len(log['partitions'])} partition(s) against {len(checkpoints)} signed "
+                           "checkpoint(s); records newer than the newest checkpoint are covered only by the "
+                           "store's own checkpoints")  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     scope = Scope.from_args(args)
     try:
@@ -178,6 +204,8 @@ def run(args: argparse.Namespace) -> int:
         if problems:
             report["ok"] = False
             report["notes"] = [f"bucket: {p}" for p in problems] + report["notes"]
+        if args.checkpoint:
+            _check_log(args, report)
     except Exception as exc:  # a CLI: report, don't trace
         print(f"argus verify: cannot verify: {exc}", file=sys.stderr)
         return 2
@@ -198,5 +226,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--signatures", action="store_true", help="also check every record's signature")
     parser.add_argument("--keys", default=os.environ.get("ARGUS_KEYS_CONFIG"), metavar="YAML",
                         help="key registry for --signatures (default: $ARGUS_KEYS_CONFIG)")  # fmt: skip
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="FILE|URL",
+                        help="signed checkpoint(s) to check each partition's tree against (a note file, the "
+                             "checkpoints JSON, or its URL); repeatable")  # fmt: skip
+    parser.add_argument("--log-key", action="append",
+                        default=[k for k in [os.environ.get("ARGUS_LOG_VERIFIER_KEY")] if k], metavar="VKEY|FILE",
+                        help="trusted log public key (name+hash+key, as `argus log-key` prints it; default: "
+                             "$ARGUS_LOG_VERIFIER_KEY)")  # fmt: skip
+    parser.add_argument("--token", default=os.environ.get("ARGUS_TOKEN"),
+                        help="bearer token for a checkpoint URL (default: $ARGUS_TOKEN)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON report object")
     parser.set_defaults(func=run)

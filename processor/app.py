@@ -34,7 +34,9 @@ from processor.faust_seam import ArgusFaustApp
 from processor.lag import LagTracker
 from processor.pipeline import BatchProcessor, BatchResult, PreparedBatch
 from processor.resume import resume_targets
+from processor.tlog import PartitionLogs, load_signer
 from sinks.catchup import CommitSpan
+from sinks.checkpoints import CheckpointSink
 from sinks.dead_letter import DeadLetterSink
 from sinks.fanout import Fanout
 from sinks.outbox import SinkOutbox
@@ -74,6 +76,7 @@ class ProcessorRuntime:
     batch: BatchProcessor
     sinks: Fanout
     dead_letters: Fanout
+    checkpoints: Fanout
     producer: AsyncProducer
 
 
@@ -153,13 +156,21 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
     client_config = settings.kafka_client_config()
     for name in (settings.topic, settings.dlq_topic, settings.committed_topic):
         ensure_topic(client_config, name, settings.topic_partitions, max_message_bytes=settings.kafka_max_message_bytes)
+    signer = load_signer(settings.log_key) if settings.transparency else None
+    if signer is not None:
+        ensure_topic(client_config, settings.checkpoints_topic, 1)
     producer = AsyncProducer(
         durable_producer_config(
             client_config, delivery_timeout=30.0, max_message_bytes=settings.kafka_max_message_bytes
         )
     )
+    logs = (
+        PartitionLogs(settings.topic, settings.log_name, signer, settings.checkpoint_interval)
+        if settings.transparency
+        else None
+    )
     batch = BatchProcessor(
-        make_engine(settings.database_url), settings.topic, settings.enums, verifier, settings.chain_cache_size
+        make_engine(settings.database_url), settings.topic, settings.enums, verifier, settings.chain_cache_size, logs
     )
     state = ProcessorRuntime(
         batch=batch,
@@ -172,6 +183,9 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
             ),
         ),
         dead_letters=Fanout([DeadLetterSink("dead-letter-topic", producer, settings.dlq_topic)]),
+        checkpoints=Fanout(
+            [CheckpointSink("checkpoints-topic", producer, settings.checkpoints_topic)] if signer is not None else []
+        ),
         producer=producer,
     )
     lag = LagTracker()
@@ -190,10 +204,12 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         lag.refresh(owned(), lambda partition: app.consumer.highwater(TP(settings.topic, partition)))
 
     log.info(
-        "processor: topic=%s group=%s sinks=%s",
+        "processor: topic=%s group=%s sinks=%s transparency=%s checkpoints=%s",
         settings.topic,
         settings.consumer_group,
         [s.name for s in state.sinks.sinks],
+        "on" if logs is not None else "off",
+        f"signed by {signer.name}" if signer is not None else "off (no ARGUS_LOG_KEY)",
     )
 
     def start_partitions(partitions: Sequence[int]) -> dict[int, int]:
@@ -226,6 +242,7 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         """
         state.sinks.start()
         state.dead_letters.start()
+        state.checkpoints.start()
         watch_for_reload(registry)
         to_prepare: asyncio.Queue[Consumed] = asyncio.Queue(maxsize=PIPELINE_DEPTH)
         to_store: asyncio.Queue[Prepared] = asyncio.Queue(maxsize=PIPELINE_DEPTH)
@@ -257,11 +274,14 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         lag.committed(result.commits)
         state.sinks.submit(result.records, consumed, _commit_spans(result))
         state.dead_letters.submit(_dead_letter_records(result))
+        if result.checkpoints:
+            state.checkpoints.submit([{"note": note} for note in result.checkpoints])
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_resources(_app: faust.App, **_kwargs: Any) -> None:
         await state.sinks.close()
         await state.dead_letters.close()
+        await state.checkpoints.close()
         state.producer.close()
 
     return app

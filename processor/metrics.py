@@ -26,3 +26,9 @@ CONSUMER_LAG = Gauge(
     ["partition"],
 )
 LAST_COMMIT = Gauge("argus_last_commit_timestamp_seconds", "Unix time of this replica's last database commit")
+TREE_MISMATCHES = Counter(
+    "argus_tlog_mismatches_total",
+    "Batches refused because a partition's stored records, tree and checkpoint disagree (fail closed)",
+    ["partition"],
+)
+CHECKPOINTS = Counter("argus_checkpoints_total", "Signed checkpoints written")

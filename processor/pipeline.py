@@ -23,6 +23,7 @@ from argus.db.schema import audit_records
 from argus.identity import content_digest, stored_digests
 from argus.metrics import field_label
 from argus.signatures import BatchVerifier
+from argus.tlog_store import TreeWrite
 from argus_client.canonical import signature_is_ambiguous
 from argus_client.event import parse_timestamp
 from argus_client.hashchain import GENESIS_HASH, chain_record
@@ -31,6 +32,7 @@ from processor.backoff import backoff_delays
 from processor.chain_heads import ChainHeads
 from processor.decode import Decoded, RawMessage, Rejected, decode_message
 from processor.store import (
+    RECORD_COLUMNS,
     DeadLetter,
     PartitionCommit,
     Progress,
@@ -39,6 +41,7 @@ from processor.store import (
     load_heads,
     load_progress,
 )
+from processor.tlog import PartitionLogs, TreeMismatch
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,9 @@ MAX_CONFLICTS = 5
 #: for a case that is rare while things are healthy and clustered when they are not.
 ID_CHECK_BATCHES = 20
 RECORD_PRIMARY_KEY = str(audit_records.primary_key.name)  # named by the schema's naming convention
+_PARTITION, _OFFSET, _CURRENT_HASH = (
+    RECORD_COLUMNS.index(column) for column in ("kafka_partition", "kafka_offset", "current_hash")
+)
 
 
 class _Poison(Exception):
@@ -83,6 +89,7 @@ class BatchResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     commits: list[PartitionCommit] = field(default_factory=list)  # the partition_commits rows written
+    checkpoints: list[str] = field(default_factory=list)  # signed checkpoint notes written
     duplicates: int = 0
     skipped: int = 0
 
@@ -123,8 +130,17 @@ def record_row(record: dict[str, Any], message: RawMessage, commit_seq: int) -> 
 class BatchProcessor:
     """Holds the per-partition caches; one instance per processor replica, one batch at a time."""
 
-    def __init__(self, engine: Engine, topic: str, enums: Any, verifier: BatchVerifier, head_capacity: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        topic: str,
+        enums: Any,
+        verifier: BatchVerifier,
+        head_capacity: int,
+        logs: PartitionLogs | None = None,
+    ) -> None:
         self._engine = engine
+        self._logs = logs
         self._topic = topic
         self._enums = enums
         self._verify = verifier
@@ -138,6 +154,8 @@ class BatchProcessor:
         """Drop cached state of partitions this replica no longer owns (or may be stale on)."""
         with self._lock:
             self._heads.forget_partitions(partitions)
+            if self._logs is not None:
+                self._logs.forget(partitions)
             for partition in partitions:
                 self._progress.pop(partition, None)
 
@@ -208,6 +226,13 @@ class BatchProcessor:
             except DataError as exc:
                 self.forget_partitions(partitions)
                 raise _Poison(f"storage: {exc.orig}") from exc
+            except TreeMismatch as exc:
+                # Fail closed: never extend a tree (or chain onto heads) the store no longer backs.
+                metrics.TREE_MISMATCHES.labels(partition=str(exc.partition)).inc()
+                delay = next(delays)
+                log.error("refusing to extend the transparency log, retrying in %.1fs: %s", delay, exc)
+                self.forget_partitions(partitions)
+                await asyncio.sleep(delay)
             except DBAPIError as exc:
                 metrics.BATCH_RETRIES.labels(reason="database").inc()
                 delay = next(delays)
@@ -228,6 +253,7 @@ class BatchProcessor:
             merged.records.extend(part.records)
             merged.dead_letters.extend(part.dead_letters)
             merged.commits.extend(part.commits)
+            merged.checkpoints.extend(part.checkpoints)
             merged.duplicates += part.duplicates
             merged.skipped += part.skipped
         return merged
@@ -264,11 +290,16 @@ class BatchProcessor:
             return result
 
         commit_seqs = {p: self._progress[p].commit_seq + 1 for p in {m.partition for m in fresh}}
+        self._load_trees(sorted(commit_seqs))
         rows, pending_heads = self._chain(valid, commit_seqs, result)
         commits = _partition_commits(self._topic, fresh, commit_seqs, rows, result.dead_letters)
+        trees = self._extend_trees(rows, commit_seqs)
         faults.checkpoint("before_commit")
-        commit_batch(self._engine, rows, result.dead_letters, commits)
+        commit_batch(self._engine, rows, result.dead_letters, commits, trees)
         faults.checkpoint("after_commit")
+        if self._logs is not None:
+            self._logs.committed(trees)
+        result.checkpoints = [t.checkpoint for t in trees if t.checkpoint is not None]
 
         self._id_checks_left = max(0, self._id_checks_left - 1)
         result.commits = commits
@@ -278,10 +309,33 @@ class BatchProcessor:
             self._heads.put(actor_id, seq, current_hash, partition)
         metrics.RECORDS_STORED.inc(len(rows))
         metrics.SIGNATURES_AMBIGUOUS.inc(sum(1 for row in rows if row[-1]))
+        metrics.CHECKPOINTS.inc(len(result.checkpoints))
         metrics.DUPLICATES.inc(result.duplicates)
         for letter in result.dead_letters:
             metrics.DEAD_LETTERS.labels(field=field_label(letter.reason.partition(":")[0])).inc()
         return result
+
+    def _load_trees(self, partitions: Sequence[int]) -> None:
+        """Load (and check) the trees of partitions this replica has not written since it got them."""
+        if self._logs is None:
+            return
+        missing = [p for p in partitions if not self._logs.known(p)]
+        if missing:
+            with self._engine.connect() as connection:
+                for partition in missing:
+                    self._logs.load(connection, partition)
+
+    def _extend_trees(self, rows: Sequence[tuple[Any, ...]], commit_seqs: dict[int, int]) -> list[TreeWrite]:
+        """Each partition's new leaves (its rows, in offset order) as a tree write for the batch transaction."""
+        if self._logs is None:
+            return []
+        per_partition: dict[int, list[tuple[int, str]]] = {}
+        for row in rows:
+            per_partition.setdefault(row[_PARTITION], []).append((row[_OFFSET], row[_CURRENT_HASH]))
+        return [
+            self._logs.extend(partition, commit_seqs[partition], leaves)
+            for partition, leaves in sorted(per_partition.items())
+        ]
 
     def _chain(
         self, valid: list[Decoded], commit_seqs: dict[int, int], result: BatchResult
@@ -369,7 +423,7 @@ def _partition_commits(
                 commit_seq=commit_seq,
                 first_offset=min(offsets),
                 last_offset=max(offsets),
-                record_count=sum(1 for row in rows if row[22] == partition),
+                record_count=sum(1 for row in rows if row[_PARTITION] == partition),
                 rejected_count=sum(1 for d in letters if d.partition == partition),
             )
         )

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from argus.db.engine import is_sqlite
 from argus.db.schema import audit_records, dead_letters, partition_commits
+from argus.tlog_store import TreeWrite, write_trees
 
 #: Column order of COPY rows; must match `record_row`.
 RECORD_COLUMNS: tuple[str, ...] = (
@@ -200,8 +201,10 @@ def commit_batch(
     records: Sequence[Sequence[Any]],
     letters: Sequence[DeadLetter],
     commits: Sequence[PartitionCommit],
+    trees: Sequence[TreeWrite] = (),
 ) -> None:
-    """Write one batch atomically. Raises IntegrityError if another writer got there first."""
+    """Write one batch atomically, with its partitions' Merkle tree updates and checkpoints.
+    Raises IntegrityError if another writer got there first."""
     with engine.begin() as connection:
         if records:
             if is_sqlite(str(engine.url)):
@@ -240,3 +243,5 @@ def commit_batch(
                 for c in commits
             ],
         )
+        if trees:
+            write_trees(connection, trees)

@@ -130,3 +130,41 @@ sink_progress = Table(
     Column("commit_seq", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+#: The Merkle tree of each topic partition (docs/transparency.md), stored as C2SP tlog-tiles:
+#: tile (level, tile_index) holds the hashes at tree level 8 * level, indices 256 * tile_index
+#: onwards (up to 256 of them, 32 bytes each; fewer while the tile is partial). Written in the
+#: batch transaction; proofs for any tree size are computed from these rows.
+merkle_tiles = Table(
+    "merkle_tiles",
+    metadata,
+    Column("topic", String(249), primary_key=True),
+    Column("kafka_partition", Integer, primary_key=True),
+    Column("level", Integer, primary_key=True),
+    Column("tile_index", BigInteger, primary_key=True),
+    Column("hashes", LargeBinary, nullable=False),
+)
+
+#: The current size and root of each partition's tree, in the batch transaction.
+merkle_trees = Table(
+    "merkle_trees",
+    metadata,
+    Column("topic", String(249), primary_key=True),
+    Column("kafka_partition", Integer, primary_key=True),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("commit_seq", BigInteger, nullable=False, comment="the partition commit that grew it last"),
+)
+
+#: Signed checkpoints (C2SP tlog-checkpoint notes) of each partition's tree, in the batch transaction.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("topic", String(249), primary_key=True),
+    Column("kafka_partition", Integer, primary_key=True),
+    Column("tree_size", BigInteger, primary_key=True),
+    Column("root_hash", String(64), nullable=False),
+    Column("commit_seq", BigInteger, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

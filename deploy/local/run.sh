@@ -14,4 +14,11 @@ if [ -z "${ARGUS_AUTH_TOKEN:-}" ] && [ -z "${ARGUS_AUTH_TOKENS:-}" ]; then
   export ARGUS_AUTH_TOKEN
   echo "run: using development token from .local/dev-token: $ARGUS_AUTH_TOKEN"
 fi
+if [ -z "${ARGUS_LOG_KEY:-}" ]; then
+  mkdir -p .local
+  # The development log key signs checkpoints (docs/transparency.md); auditors get log.vkey.
+  [ -s .local/log.key ] || .venv/bin/argus log-key --name "${ARGUS_LOG_NAME:-argus.local}" --out .local/log.key > .local/log.vkey
+  export ARGUS_LOG_KEY="$ROOT/.local/log.key"
+  echo "run: checkpoints signed with .local/log.key; verifier key: $(cat .local/log.vkey)"
+fi
 exec .venv/bin/argus run

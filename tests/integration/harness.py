@@ -53,6 +53,10 @@ RECORD_COLUMNS = {
     "currentHash": "current_hash",
 }
 TOKEN_NAME = "default"
+#: TEST-ONLY checkpoint signing key of every test stack, and its verifier key.
+LOG_KEY_FILE = Path(__file__).resolve().parent.parent / "vectors" / "transparency" / "test-log.key"
+LOG_VERIFIER_KEY = (LOG_KEY_FILE.parent / "test-log.vkey").read_text().strip()
+LOG_NAME = "argus.test"
 
 
 def make_event(actor: str, index: int, **overrides: Any) -> dict[str, Any]:
@@ -133,6 +137,10 @@ class Stack:
     def committed_topic(self) -> str:
         return f"t.{self.name}.committed"
 
+    @property
+    def checkpoints_topic(self) -> str:
+        return f"t.{self.name}.checkpoints"
+
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ARGUS_")}
         env.update(
@@ -148,6 +156,9 @@ class Stack:
                 "ARGUS_PROCESSOR_BATCH_WITHIN": "0.1",
                 "ARGUS_PROCESSOR_SESSION_TIMEOUT": "6",
                 "ARGUS_PROCESSOR_METRICS_PORT": "0",
+                "ARGUS_LOG_KEY": str(LOG_KEY_FILE),
+                "ARGUS_LOG_NAME": LOG_NAME,
+                "ARGUS_CHECKPOINTS_TOPIC": self.checkpoints_topic,
             }
         )
         env.update(self.extra_env)

@@ -1,0 +1,170 @@
+"""Reading and writing the transparency log's tables (tiles, tree heads, checkpoints).
+
+The processor writes them inside its batch transaction (processor/store.py); the read API and
+`argus verify` read them. What the rows mean is defined in argus_client.tiles / tlog and
+docs/transparency.md; this module only moves bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from argus.db.schema import checkpoints, merkle_tiles, merkle_trees
+from argus_client.tiles import TileId, TileReader
+
+
+@dataclass(frozen=True)
+class TreeWrite:
+    """What one batch changes in one partition's tree (all written in the batch transaction)."""
+
+    topic: str
+    partition: int
+    commit_seq: int
+    size: int
+    root: bytes
+    tiles: dict[TileId, bytes]
+    checkpoint: str | None  # the signed note, when one is due
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    topic: str
+    partition: int
+    tree_size: int
+    root_hash: str
+    commit_seq: int
+    note: str
+    created_at: Any
+
+
+def _upsert(connection: Connection, table: Any, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    connection.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
+
+
+def write_trees(connection: Connection, writes: Sequence[TreeWrite]) -> None:
+    """Upsert changed tiles and tree heads; insert due checkpoints (a duplicate size conflicts)."""
+    tiles = [
+        {"topic": w.topic, "kafka_partition": w.partition, "level": level, "tile_index": index, "hashes": data}
+        for w in writes
+        for (level, index), data in w.tiles.items()
+    ]
+    if tiles:
+        _upsert(connection, merkle_tiles, tiles, ("topic", "kafka_partition", "level", "tile_index"))
+    heads = [
+        {
+            "topic": w.topic,
+            "kafka_partition": w.partition,
+            "tree_size": w.size,
+            "root_hash": w.root.hex(),
+            "commit_seq": w.commit_seq,
+        }
+        for w in writes
+    ]
+    if heads:
+        _upsert(connection, merkle_trees, heads, ("topic", "kafka_partition"))
+    notes = [
+        {
+            "topic": w.topic,
+            "kafka_partition": w.partition,
+            "tree_size": w.size,
+            "root_hash": w.root.hex(),
+            "commit_seq": w.commit_seq,
+            "note": w.checkpoint,
+        }
+        for w in writes
+        if w.checkpoint is not None
+    ]
+    if notes:
+        connection.execute(checkpoints.insert(), notes)
+
+
+def tile_reader(connection: Connection, topic: str, partition: int) -> TileReader:
+    """Reads tiles of one partition's tree through `connection` (one query per call)."""
+
+    def read(ids: Sequence[TileId]) -> dict[TileId, bytes]:
+        if not ids:
+            return {}
+        c = merkle_tiles.c
+        wanted = or_(*(and_(c.level == level, c.tile_index == index) for level, index in ids))
+        rows = connection.execute(
+            select(c.level, c.tile_index, c.hashes).where(c.topic == topic, c.kafka_partition == partition, wanted)
+        )
+        return {(row.level, row.tile_index): bytes(row.hashes) for row in rows}
+
+    return read
+
+
+def tree_head(connection: Connection, topic: str, partition: int) -> tuple[int, str, int] | None:
+    """(tree_size, root_hash hex, commit_seq) of the stored head, or None."""
+    row = connection.execute(
+        select(merkle_trees.c.tree_size, merkle_trees.c.root_hash, merkle_trees.c.commit_seq).where(
+            merkle_trees.c.topic == topic, merkle_trees.c.kafka_partition == partition
+        )
+    ).first()
+    return None if row is None else (row.tree_size, row.root_hash, row.commit_seq)
+
+
+def _checkpoint(row: Any) -> StoredCheckpoint:
+    return StoredCheckpoint(
+        row.topic, row.kafka_partition, row.tree_size, row.root_hash, row.commit_seq, row.note, row.created_at
+    )
+
+
+def latest_checkpoints(
+    connection: Connection, topic: str | None = None, partitions: Sequence[int] | None = None
+) -> list[StoredCheckpoint]:
+    """The largest checkpoint of each (topic, partition), optionally filtered."""
+    c = checkpoints.c
+    newest = select(c.topic, c.kafka_partition, func.max(c.tree_size).label("size")).group_by(
+        c.topic, c.kafka_partition
+    )
+    if topic is not None:
+        newest = newest.where(c.topic == topic)
+    if partitions is not None:
+        newest = newest.where(c.kafka_partition.in_(list(partitions)))
+    sub = newest.subquery()
+    rows = connection.execute(
+        select(checkpoints)
+        .join(
+            sub,
+            (c.topic == sub.c.topic) & (c.kafka_partition == sub.c.kafka_partition) & (c.tree_size == sub.c.size),
+        )
+        .order_by(c.topic, c.kafka_partition)
+    )
+    return [_checkpoint(row) for row in rows]
+
+
+def checkpoint_history(
+    connection: Connection,
+    topic: str,
+    partition: int,
+    *,
+    after_size: int = -1,
+    limit: int | None = None,
+) -> list[StoredCheckpoint]:
+    """Checkpoints of one partition in size order, after `after_size` (a page of `limit`)."""
+    c = checkpoints.c
+    query = (
+        select(checkpoints)
+        .where(c.topic == topic, c.kafka_partition == partition, c.tree_size > after_size)
+        .order_by(c.tree_size)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [_checkpoint(row) for row in connection.execute(query)]
+
+
+def checkpoint_at(connection: Connection, topic: str, partition: int, size: int) -> StoredCheckpoint | None:
+    c = checkpoints.c
+    row = connection.execute(
+        select(checkpoints).where(c.topic == topic, c.kafka_partition == partition, c.tree_size == size)
+    ).first()
+    return None if row is None else _checkpoint(row)

@@ -1,0 +1,187 @@
+"""`argus verify --checkpoint`: recompute each partition's Merkle tree from the stored records and
+compare it with signed checkpoints kept outside the database (docs/transparency.md, section 5).
+
+This module reads the database and the checkpoint sources; the checking itself is
+argus_client.tlog_verify (pure). Catches what a hash chain cannot: truncation, deleted actors,
+an emptied table, appended forgeries and consistent rewrites.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, select
+
+from argus.db.schema import audit_records
+from argus.export import COLUMNS
+from argus.tlog_store import checkpoint_history, tile_reader
+from argus_client.merkle import HASH_SIZE, root_hash
+from argus_client.note import NoteError, Verifier
+from argus_client.tiles import TILE_HEIGHT, TILE_WIDTH, tile_node_source
+from argus_client.tlog import Checkpoint, open_checkpoint, parse_origin
+from argus_client.tlog_verify import HISTORY, LogProblem, PartitionCheck
+
+FETCH_ROWS = 5000
+
+
+def load_verifiers(values: Sequence[str]) -> list[Verifier]:
+    """Trusted log keys: each a verifier key string (`name+hash+key`) or a file holding one per line."""
+    keys: list[Verifier] = []
+    for value in values:
+        path = Path(value)
+        lines = path.read_text(encoding="utf-8").split() if "+" not in value and path.exists() else [value]
+        keys += [Verifier.parse(line) for line in lines if line.strip()]
+    if not keys:
+        raise ValueError("--checkpoint needs the log's public key: pass --log-key")
+    return keys
+
+
+def split_notes(text: str) -> list[str]:
+    """Signed notes from a text holding one or more of them back to back, or a JSON document
+    (`GET /api/checkpoints`) whose objects carry a `note`."""
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        found: list[str] = []
+        _collect_notes(orjson.loads(stripped), found)
+        return found
+    notes: list[str] = []
+    current: list[str] = []
+    in_signatures = False
+    for line in text.splitlines(keepends=True):
+        is_signature = line.startswith("\u2014 ")
+        if in_signatures and not is_signature and line.strip():
+            notes.append("".join(current))
+            current = []
+            in_signatures = False
+        current.append(line)
+        in_signatures = in_signatures or is_signature
+    if "".join(current).strip():
+        notes.append("".join(current))
+    return notes
+
+
+def _collect_notes(value: Any, found: list[str]) -> None:
+    if isinstance(value, dict):
+        if isinstance(value.get("note"), str):
+            found.append(value["note"])
+        for item in value.values():
+            if isinstance(item, (dict, list)):
+                _collect_notes(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_notes(item, found)
+
+
+def read_source(source: str, token: str | None) -> str:
+    """A checkpoint file, or an http(s) URL (e.g. the gateway's /api/checkpoints)."""
+    if source.startswith(("http://", "https://")):
+        request = urllib.request.Request(source, headers={"Authorization": f"Bearer {token}"} if token else {})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body: bytes = response.read()
+            return body.decode("utf-8")
+    return Path(source).read_text(encoding="utf-8")
+
+
+def trusted_checkpoints(sources: Sequence[str], verifiers: list[Verifier], token: str | None) -> list[Checkpoint]:
+    """Every checkpoint of the sources, each note's signature checked (a bad one is an error)."""
+    out = []
+    for source in sources:
+        notes = split_notes(read_source(source, token))
+        if not notes:
+            raise ValueError(f"{source}: no signed checkpoint found")
+        for note in notes:
+            try:
+                out.append(open_checkpoint(note, verifiers))
+            except NoteError as exc:
+                raise ValueError(f"{source}: a checkpoint does not verify with the log key: {exc}") from None
+    return out
+
+
+def _partition_rows(connection: Connection, topic: str, partition: int) -> Iterator[tuple[int, int, tuple[Any, ...]]]:
+    """(offset, commit_seq, record values) of one partition in offset order, streamed."""
+    t = audit_records.c
+    stmt = select(t.kafka_offset, t.commit_seq, *COLUMNS).where(t.kafka_topic == topic, t.kafka_partition == partition)
+    result = connection.execution_options(stream_results=True, yield_per=FETCH_ROWS).execute(
+        stmt.order_by(t.kafka_offset)
+    )
+    for row in result:
+        yield row[0], row[1], tuple(row[2:])
+
+
+def _stored_history(
+    connection: Connection, topic: str, partition: int, origin: str, verifiers: list[Verifier]
+) -> tuple[list[Checkpoint], list[LogProblem]]:
+    good, problems = [], []
+    for stored in checkpoint_history(connection, topic, partition):
+        try:
+            checkpoint = open_checkpoint(stored.note, verifiers)
+        except NoteError as exc:
+            problems.append(LogProblem(topic, partition, HISTORY, None, f"stored checkpoint {stored.tree_size}: {exc}"))
+            continue
+        if checkpoint.origin != origin or (checkpoint.size, checkpoint.root.hex()) != (
+            stored.tree_size,
+            stored.root_hash,
+        ):
+            problems.append(
+                LogProblem(topic, partition, HISTORY, None, f"stored checkpoint row {stored.tree_size} is not its note")
+            )
+            continue
+        good.append(checkpoint)
+    return good, problems
+
+
+def check_partition(
+    connection: Connection, topic: str, partition: int, trusted: list[Checkpoint], verifiers: list[Verifier]
+) -> tuple[list[LogProblem], int]:
+    """Problems of one partition against its trusted checkpoints, and how many records it holds."""
+    anchor = max(trusted, key=lambda c: c.size)
+    stored, problems = _stored_history(connection, topic, partition, anchor.origin, verifiers)
+    read = tile_reader(connection, topic, partition)
+    tiles_problem, stored_leaf = None, None
+    try:
+        authentic = root_hash(tile_node_source(read), anchor.size) == anchor.root
+    except ValueError:
+        authentic = False
+    if authentic:
+        stored_leaf = _leaf_reader(read)
+    elif anchor.size:
+        tiles_problem = f"the stored tiles do not hold the tree of checkpoint {anchor.size}"
+    check = PartitionCheck(topic, partition, trusted, stored, stored_leaf, tiles_problem)
+    for offset, commit_seq, row in _partition_rows(connection, topic, partition):
+        check.feed(offset, commit_seq, row)
+    return problems + check.finish(), check.size
+
+
+def _leaf_reader(read: Any) -> Any:
+    """stored leaf i, one level-0 tile read at a time (leaves are asked for in order)."""
+    cache: dict[int, bytes] = {}
+
+    def leaf(index: int) -> bytes:
+        tile = index >> TILE_HEIGHT
+        if tile not in cache:
+            cache.clear()
+            cache[tile] = read([(0, tile)]).get((0, tile), b"")
+        offset = (index % TILE_WIDTH) * HASH_SIZE
+        return cache[tile][offset : offset + HASH_SIZE]
+
+    return leaf
+
+
+def verify_log(engine: Engine, checkpoints: list[Checkpoint], verifiers: list[Verifier]) -> dict[str, Any]:
+    """The log part of `argus verify`'s report: per partition, records, anchor size and problems."""
+    by_partition: dict[tuple[str, int], list[Checkpoint]] = {}
+    for checkpoint in checkpoints:
+        _, topic, partition = parse_origin(checkpoint.origin)
+        by_partition.setdefault((topic, partition), []).append(checkpoint)
+    partitions, problems = [], []
+    with engine.connect() as connection:
+        for (topic, partition), trusted in sorted(by_partition.items()):
+            found, records = check_partition(connection, topic, partition, trusted, verifiers)
+            problems += found
+            partitions.append({"topic": topic, "partition": partition, "records": records,
+                               "checkpointSize": max(c.size for c in trusted), "ok": not found})  # fmt: skip
+    return {"partitions": partitions, "problems": [p.as_dict() for p in problems]}

@@ -1,0 +1,133 @@
+"""The verifiable log through the real pipeline: per-partition Merkle trees and signed checkpoints
+committed with the records, `argus verify --checkpoint`, and the processor refusing to extend a
+store that no longer matches its checkpoint (docs/transparency.md)."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from argus.cli import main as argus_main
+from argus.db.engine import make_engine
+from argus_client.merkle import CompactRange
+from argus_client.note import Verifier
+from argus_client.tlog import open_checkpoint, origin, record_leaf
+from tests.integration.harness import LOG_NAME, LOG_VERIFIER_KEY, Stack, make_event, wait_for
+
+EVENTS = 240
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def build_store(stack: Stack, count: int = EVENTS, actors: int = 12) -> None:
+    """Events straight to Kafka, stored by one real processor."""
+    stack.produce_envelopes([make_event(f"svc-{i % actors:02d}", i) for i in range(count)])
+    wait_for(lambda: stack.stored_count() == count, 120, lambda: f"{count} stored\n{stack.logs()}")
+
+
+def latest_notes(stack: Stack, path: Path) -> Path:
+    """The store's newest checkpoint of each partition, saved as an auditor would keep them."""
+    rows = stack.query(
+        "SELECT c.note FROM checkpoints c JOIN (SELECT kafka_partition, max(tree_size) AS s FROM checkpoints "
+        "GROUP BY kafka_partition) m ON c.kafka_partition = m.kafka_partition AND c.tree_size = m.s"
+    )
+    path.write_text("".join(row.note for row in rows), encoding="utf-8")
+    return path
+
+
+def tamper(db_url: str, *statements: str, **params: object) -> None:
+    """Change the store as an insider with write access would (committed)."""
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement), params)
+    finally:
+        engine.dispose()
+
+
+def run_verify(stack: Stack, checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    capsys.readouterr()
+    code = argus_main(["verify", "--database-url", stack.db_url, "--checkpoint", str(checkpoint),
+                       "--log-key", LOG_VERIFIER_KEY])  # fmt: skip
+    return code, capsys.readouterr().out
+
+
+def test_trees_and_checkpoints_match_the_records(stack: Stack, tmp_path: Path) -> None:
+    stack.start_processor()
+    build_store(stack)
+    verifier = Verifier.parse(LOG_VERIFIER_KEY)
+    total = 0
+    for partition in range(stack.partitions):
+        rows = stack.query(
+            "SELECT kafka_offset, commit_seq, current_hash FROM audit_records WHERE kafka_partition = :p "
+            "ORDER BY kafka_offset",
+            p=partition,
+        )
+        tree = CompactRange()
+        for row in rows:
+            tree.append(record_leaf(stack.topic, partition, row.kafka_offset, row.commit_seq, row.current_hash))
+        head = stack.query("SELECT tree_size, root_hash FROM merkle_trees WHERE kafka_partition = :p", p=partition)
+        assert [(h.tree_size, h.root_hash) for h in head] == ([(len(rows), tree.root().hex())] if rows else [])
+        signed = stack.query("SELECT tree_size, note FROM checkpoints WHERE kafka_partition = :p "
+                            "ORDER BY tree_size", p=partition)  # fmt: skip
+        for note in signed:
+            checkpoint = open_checkpoint(note.note, [verifier])
+            assert checkpoint.origin == origin(LOG_NAME, stack.topic, partition)
+            assert checkpoint.size == note.tree_size
+        if rows:
+            assert checkpoint.size == len(rows) and checkpoint.root == tree.root()
+        total += len(rows)
+    assert total == EVENTS
+    notes = {r.note for r in stack.query("SELECT note FROM checkpoints")}
+    published = stack.topic_messages(stack.checkpoints_topic, len(notes))
+    assert {m.value().decode() for m in published} == notes
+
+
+def test_verify_against_checkpoints_and_processor_fails_closed(
+    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    stack.extra_env["ARGUS_PROCESSOR_METRICS_PORT"] = str(port)
+    stack.start_processor()
+    build_store(stack)
+    anchors = latest_notes(stack, tmp_path / "checkpoints.txt")
+    code, out = run_verify(stack, anchors, capsys)
+    assert code == 0, out
+
+    # Truncate one actor (its newest record), as an insider with database access could.
+    victim = stack.query("SELECT id, kafka_partition, kafka_offset FROM audit_records WHERE actor_id = 'svc-03' "
+                         "ORDER BY seq DESC LIMIT 1")[0]  # fmt: skip
+    leaf = stack.query("SELECT count(*) FROM audit_records WHERE kafka_partition = :p AND kafka_offset < :o",
+                       p=victim.kafka_partition, o=victim.kafka_offset)[0][0]  # fmt: skip
+    tamper(stack.db_url, "DELETE FROM audit_records WHERE id = :id", id=victim.id)
+    code, out = run_verify(stack, anchors, capsys)
+    assert code == 1, out
+    assert f"partition {victim.kafka_partition} leaf {leaf}:" in out
+
+    # The processor refuses to extend that partition: the next event for svc-03 is not chained.
+    stack.stop_all()
+    stack.start_processor()
+    before = stack.stored_count()
+    stack.produce_envelopes([make_event("svc-03", 10_000)])
+
+    def refusals() -> float:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            return 0.0
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("argus_tlog_mismatches_total{"))  # fmt: skip
+
+    wait_for(lambda: refusals() > 0, 90, lambda: f"a refusal\n{stack.logs()}")
+    assert stack.stored_count() == before
+    assert stack.query("SELECT max(seq) FROM audit_records WHERE actor_id = 'svc-03'")[0][0] is not None
