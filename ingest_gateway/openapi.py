@@ -159,6 +159,31 @@ SCHEMAS: J = {
         "breakCount": INT, "breaks": {"type": "array", "items": _ref("ChainBreak"), "maxItems": 1000},
         "notes": {"type": "array", "items": STR},
     }),
+    "Checkpoint": _obj({
+        "topic": STR, "partition": INT, "treeSize": INT, "rootHash": HASH,
+        "commitSeq": {**INT, "description": "the partition commit that grew the tree to this size"},
+        "createdAt": STR,
+        "note": {**STR, "description": "C2SP tlog-checkpoint signed note (docs/transparency.md); verify it "
+                 "with the log's public key"},
+    }),
+    "Checkpoints": _obj({
+        "topic": STR, "partition": INT, "checkpoints": {"type": "array", "items": _ref("Checkpoint")},
+        "nextAfterSize": {"type": ["integer", "null"], "description": "history only: pass as afterSize for the "
+                          "next page; null on the last"},
+    }, ["checkpoints"]),
+    "InclusionProof": _obj({
+        "id": UUID, "topic": STR, "partition": INT, "kafkaOffset": INT, "commitSeq": INT, "currentHash": HASH,
+        "leafIndex": INT, "leafHash": {**HASH, "description": "SHA-256(0x00 || entry), docs/transparency.md"},
+        "treeSize": INT,
+        "inclusionPath": {"type": "array", "items": HASH, "description": "RFC 9162 audit path, leaf level first"},
+        "checkpoint": _ref("Checkpoint"),
+    }),
+    "ConsistencyProof": _obj({
+        "topic": STR, "partition": INT, "first": INT, "second": INT,
+        "firstCheckpoint": {"oneOf": [_ref("Checkpoint"), {"type": "null"}]},
+        "secondCheckpoint": _ref("Checkpoint"),
+        "proof": {"type": "array", "items": HASH, "description": "RFC 9162 consistency proof"},
+    }),
     "Health": _obj({"status": {"const": "ok"}}),
     "Ready": _obj({"status": {"const": "ready"}, "kafka": _obj({"brokers": INT, "topic": STR})}),
     "Version": _obj({"name": STR, "version": STR}),
@@ -253,6 +278,34 @@ PATHS: J = {
         "get": _op("Verify the actor's whole chain on the server (hashes, seq 1..n, links)",
                    {"200": _json(_ref("Verification"), "the report (ok=false lists the breaks)")},
                    *_READ, "404", params=[_ref("actorId", "parameters")]),
+    },
+    "/api/audit-logs/{id}/proof": {
+        "get": _op("Inclusion proof of a record in a signed checkpoint of its partition's Merkle tree",
+                   {"200": _json(_ref("InclusionProof"), "leaf index, audit path and checkpoint")},
+                   *_READ, "404", params=[
+                       _q("id", UUID, "the record id", where="path"),
+                       _q("treeSize", {**INT, "minimum": 1}, "size of a stored checkpoint (default: the latest)"),
+                   ]),
+    },
+    "/api/checkpoints": {
+        "get": _op("Signed checkpoints: the latest of every partition, or one partition's history by size",
+                   {"200": _json(_ref("Checkpoints"), "checkpoints")}, *_READ, params=[
+                       _q("topic", STR, "Kafka topic (default: ARGUS_TOPIC with partition; all without)"),
+                       _q("partition", {**INT, "minimum": 0}, "one partition's history instead of the latest"),
+                       _q("afterSize", {**INT, "minimum": -1, "default": -1}, "history: sizes above this"),
+                       _ref("limit", "parameters"),
+                   ]),
+    },
+    "/api/checkpoints/consistency": {
+        "get": _op("Consistency proof between two checkpoints of a partition",
+                   {"200": _json(_ref("ConsistencyProof"), "the proof and both checkpoints")},
+                   *_READ, "404", params=[
+                       _q("topic", STR, "Kafka topic (default: ARGUS_TOPIC)"),
+                       {**_q("partition", {**INT, "minimum": 0}, "the partition"), "required": True},
+                       {**_q("first", {**INT, "minimum": 0}, "older checkpoint size (0: the empty tree)"),
+                        "required": True},
+                       _q("second", {**INT, "minimum": 1}, "newer checkpoint size (default: the latest)"),
+                   ]),
     },
     "/health": {"get": _op("Liveness", {"200": _json(_ref("Health"), "alive")}, public=True)},
     "/ready": {"get": _op("Readiness: Kafka reachable", {"200": _json(_ref("Ready"), "ready")}, "503", public=True)},

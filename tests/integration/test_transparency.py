@@ -4,9 +4,12 @@ store that no longer matches its checkpoint (docs/transparency.md)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -131,3 +134,81 @@ def test_verify_against_checkpoints_and_processor_fails_closed(
     wait_for(lambda: refusals() > 0, 90, lambda: f"a refusal\n{stack.logs()}")
     assert stack.stored_count() == before
     assert stack.query("SELECT max(seq) FROM audit_records WHERE actor_id = 'svc-03'")[0][0] is not None
+
+
+async def test_api_serves_checkpoints_and_proofs_that_verify_offline_and_in_go(
+    stack: Stack, tmp_path: Path
+) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from argus.config import load_settings
+    from argus_client.log_client import LogClient
+    from argus_client.proofs import verify_consistency_answer, verify_record_proof
+    from ingest_gateway.app import init
+    from tests.integration.harness import TOKEN
+    from tests.unit.test_go_interop import run_interop
+
+    stack.start_processor()
+    build_store(stack, count=60)
+    stack.produce_envelopes([make_event(f"svc-{i % 12:02d}", 100 + i) for i in range(300)])  # more commits
+    wait_for(lambda: stack.stored_count() == 360, 120, lambda: f"360 stored\n{stack.logs()}")
+    verifiers = [Verifier.parse(LOG_VERIFIER_KEY)]
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    client = TestClient(TestServer(init(load_settings(stack.settings_env()))))
+    await client.start_server()
+    notes: list[dict[str, Any]] = []
+    inclusions: list[dict[str, Any]] = []
+    consistencies: list[dict[str, Any]] = []
+    try:
+        latest = await (await client.get("/api/checkpoints", headers=auth)).json()
+        assert sorted(c["partition"] for c in latest["checkpoints"]) == list(range(stack.partitions))
+        assert sum(c["treeSize"] for c in latest["checkpoints"]) == 360
+        records = (await (await client.get("/api/audit-logs?limit=1000", headers=auth)).json())["logs"]
+        for record in records[::7]:
+            answer = await client.get(f"/api/audit-logs/{record['id']}/proof", headers=auth)
+            assert answer.status == 200, await answer.text()
+            proof = await answer.json()
+            checkpoint = verify_record_proof(record, proof, verifiers)
+            assert checkpoint.size == proof["treeSize"]
+            inclusions.append({"index": proof["leafIndex"], "size": proof["treeSize"], "path": proof["inclusionPath"],
+                               "leafHash": proof["leafHash"], "root": checkpoint.root.hex(),
+                               "origin": checkpoint.origin})  # fmt: skip
+            notes.append({"size": proof["treeSize"], "note": proof["checkpoint"]["note"]})
+        for partition in range(stack.partitions):
+            answer = await client.get(f"/api/checkpoints?partition={partition}&limit=1000", headers=auth)
+            history = await answer.json()
+            sizes = [c["treeSize"] for c in history["checkpoints"]]
+            assert sizes == sorted(sizes) and len(sizes) >= 2
+            for first in (0, sizes[0], sizes[len(sizes) // 2]):
+                answer = await client.get(
+                    f"/api/checkpoints/consistency?partition={partition}&first={first}", headers=auth
+                )
+                assert answer.status == 200, await answer.text()
+                proof = await answer.json()
+                newer = verify_consistency_answer(proof, verifiers)
+                assert newer.size == sizes[-1]
+                if first:
+                    older = proof["firstCheckpoint"]
+                    consistencies.append({"first": first, "second": newer.size, "proof": proof["proof"],
+                                          "firstRoot": older["rootHash"], "secondRoot": newer.root.hex(),
+                                          "origin": newer.origin})  # fmt: skip
+                    notes.append({"size": first, "note": older["note"]})
+                    notes.append({"size": newer.size, "note": proof["secondCheckpoint"]["note"]})
+        # Errors name the parameter.
+        bad = await client.get(f"/api/audit-logs/{records[0]['id']}/proof?treeSize=abc", headers=auth)
+        assert bad.status == 400 and (await bad.json())["field"] == "treeSize"
+        missing = await client.get("/api/checkpoints/consistency?partition=0&first=1&second=999999", headers=auth)
+        assert missing.status == 404 and (await missing.json())["field"] == "second"
+        # The SDK returns the same answers.
+        sdk = LogClient(str(client.make_url("")), TOKEN)
+        proof = await asyncio.to_thread(sdk.inclusion_proof, records[0]["id"])
+        verify_record_proof(records[0], proof, verifiers)
+        assert (await asyncio.to_thread(sdk.checkpoints))["checkpoints"] == latest["checkpoints"]
+    finally:
+        await client.close()
+    claims_file = tmp_path / "claims.json"
+    claims = {"logVerifierKey": LOG_VERIFIER_KEY, "checkpoints": notes, "inclusion": inclusions,
+              "consistency": consistencies}  # fmt: skip
+    claims_file.write_text(json.dumps(claims))
+    result = run_interop(claims_file)
+    assert result.returncode == 0, result.stdout + result.stderr

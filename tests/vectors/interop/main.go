@@ -44,6 +44,7 @@ type inclusion struct {
 	Path     []string `json:"path"`
 	LeafHash string   `json:"leafHash"` // claims only
 	Root     string   `json:"root"`     // claims only
+	Origin   string   `json:"origin"`   // claims only
 }
 
 type consistency struct {
@@ -52,6 +53,7 @@ type consistency struct {
 	Proof      []string `json:"proof"`
 	FirstRoot  string   `json:"firstRoot"`  // claims only
 	SecondRoot string   `json:"secondRoot"` // claims only
+	Origin     string   `json:"origin"`     // claims only
 }
 
 type checkpoint struct {
@@ -255,20 +257,21 @@ func checkVectors(d document) {
 // checkClaims: every checkpoint opens, and every proof leads to the root of a checkpoint of its size.
 func checkClaims(d document) {
 	verifiers := verifiersOf(d.LogVerifierKey)
-	roots := map[uint64]string{}
+	roots := map[string]string{} // origin and size -> root hex
+	key := func(origin string, size uint64) string { return origin + "\n" + strconv.FormatUint(size, 10) }
 	for _, c := range d.Checkpoints {
-		if _, size, root, ok := openCheckpoint(verifiers, c.Note); ok {
-			roots[size] = hex.EncodeToString(root)
+		if origin, size, root, ok := openCheckpoint(verifiers, c.Note); ok {
+			roots[key(origin, size)] = hex.EncodeToString(root)
 		}
 	}
 	for _, p := range d.Inclusion {
-		if roots[p.Size] != p.Root {
+		if roots[key(p.Origin, p.Size)] != p.Root {
 			fail("inclusion proof for size %d names a root no checkpoint signed", p.Size)
 		}
 		checkInclusion(p, unhex(p.LeafHash), unhex(p.Root))
 	}
 	for _, c := range d.Consistency {
-		if roots[c.First] != c.FirstRoot || roots[c.Second] != c.SecondRoot {
+		if roots[key(c.Origin, c.First)] != c.FirstRoot || roots[key(c.Origin, c.Second)] != c.SecondRoot {
 			fail("consistency proof %d -> %d names roots no checkpoint signed", c.First, c.Second)
 		}
 		checkConsistency(c, unhex(c.FirstRoot), unhex(c.SecondRoot))

@@ -1,0 +1,139 @@
+"""Read side of the transparency log: checkpoints, inclusion and consistency proofs from the tiles.
+
+Runs on the read engine (ReadStore's: REPEATABLE READ, read only on PostgreSQL), so a proof and
+the checkpoint it is checked against come from one snapshot. Proofs are computed from the stored
+tiles (one tile query per proof); clients verify them with argus_client (docs/transparency.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from argus.db.schema import audit_records, partition_commits
+from argus.tlog_store import StoredCheckpoint, checkpoint_at, checkpoint_history, latest_checkpoints, tile_reader
+from argus_client.merkle import consistency_proof, inclusion_proof
+from argus_client.tiles import tile_node_source
+from argus_client.tlog import record_leaf
+
+
+class ProofUnavailable(Exception):
+    """The proof cannot be given for these parameters; `field` names the one to change."""
+
+    def __init__(self, field: str, message: str, status: int = 404) -> None:
+        super().__init__(message)
+        self.field, self.message, self.status = field, message, status
+
+
+def checkpoint_json(stored: StoredCheckpoint) -> dict[str, Any]:
+    created = stored.created_at
+    return {
+        "topic": stored.topic,
+        "partition": stored.partition,
+        "treeSize": stored.tree_size,
+        "rootHash": stored.root_hash,
+        "commitSeq": stored.commit_seq,
+        "createdAt": created.isoformat() if hasattr(created, "isoformat") else str(created),
+        "note": stored.note,
+    }
+
+
+class LogStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def latest(self, topic: str | None) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            return [checkpoint_json(c) for c in latest_checkpoints(connection, topic)]
+
+    def history(self, topic: str, partition: int, after_size: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        with self.engine.connect() as connection:
+            found = checkpoint_history(connection, topic, partition, after_size=after_size, limit=limit + 1)
+        return [checkpoint_json(c) for c in found[:limit]], len(found) > limit
+
+    def _checkpoint(self, connection: Connection, topic: str, partition: int, size: int | None, field: str) -> Any:
+        if size is None:
+            latest = latest_checkpoints(connection, topic, [partition])
+            if not latest:
+                raise ProofUnavailable(field, f"partition {partition} of {topic} has no checkpoint yet")
+            return latest[0]
+        stored = checkpoint_at(connection, topic, partition, size)
+        if stored is None:
+            raise ProofUnavailable(field, f"no checkpoint of size {size} for partition {partition} of {topic}")
+        return stored
+
+    def inclusion(self, record_id: str, tree_size: int | None) -> dict[str, Any] | None:
+        """The record's leaf, its index and audit path to a checkpoint of its partition (None: no record)."""
+        r = audit_records.c
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(r.kafka_topic, r.kafka_partition, r.kafka_offset, r.commit_seq, r.current_hash).where(
+                    r.id == record_id
+                )
+            ).first()
+            if row is None:
+                return None
+            topic, partition = row.kafka_topic, row.kafka_partition
+            index = _leaf_index(connection, topic, partition, row.commit_seq, row.kafka_offset)
+            stored = self._checkpoint(connection, topic, partition, tree_size, "treeSize")
+            if index >= stored.tree_size:
+                raise ProofUnavailable("treeSize", f"leaf {index} is not in the tree of size {stored.tree_size}")
+            source = tile_node_source(tile_reader(connection, topic, partition))
+            path = inclusion_proof(source, index, stored.tree_size)
+        leaf = record_leaf(topic, partition, row.kafka_offset, row.commit_seq, row.current_hash)
+        return {
+            "id": record_id,
+            "topic": topic,
+            "partition": partition,
+            "kafkaOffset": row.kafka_offset,
+            "commitSeq": row.commit_seq,
+            "currentHash": row.current_hash,
+            "leafIndex": index,
+            "leafHash": leaf.hex(),
+            "treeSize": stored.tree_size,
+            "inclusionPath": [h.hex() for h in path],
+            "checkpoint": checkpoint_json(stored),
+        }
+
+    def consistency(self, topic: str, partition: int, first: int, second: int | None) -> dict[str, Any]:
+        """A proof that the checkpoint of size `second` (default: the latest) extends the one of size `first`."""
+        with self.engine.connect() as connection:
+            newer = self._checkpoint(connection, topic, partition, second, "second")
+            older = self._checkpoint(connection, topic, partition, first, "first") if first else None
+            if first > newer.tree_size:
+                raise ProofUnavailable("first", f"must not exceed second ({newer.tree_size})", 400)
+            source = tile_node_source(tile_reader(connection, topic, partition))
+            proof = consistency_proof(source, first, newer.tree_size)
+        return {
+            "topic": topic,
+            "partition": partition,
+            "first": first,
+            "second": newer.tree_size,
+            "firstCheckpoint": None if older is None else checkpoint_json(older),
+            "secondCheckpoint": checkpoint_json(newer),
+            "proof": [h.hex() for h in proof],
+        }
+
+
+def _leaf_index(connection: Connection, topic: str, partition: int, commit_seq: int, offset: int) -> int:
+    """Records of the partition before this one: whole earlier commits, then this commit's lower offsets
+    (an index range bounded by one batch, whatever the partition's size)."""
+    c, r = partition_commits.c, audit_records.c
+    before = connection.execute(
+        select(func.coalesce(func.sum(c.record_count), 0)).where(
+            c.topic == topic, c.kafka_partition == partition, c.commit_seq < commit_seq
+        )
+    ).scalar_one()
+    first = connection.execute(
+        select(c.first_offset).where(c.topic == topic, c.kafka_partition == partition, c.commit_seq == commit_seq)
+    ).scalar()
+    within = connection.execute(
+        select(func.count()).where(
+            r.kafka_topic == topic,
+            r.kafka_partition == partition,
+            r.kafka_offset >= (first if first is not None else 0),
+            r.kafka_offset < offset,
+        )
+    ).scalar_one()
+    return int(before) + int(within)
