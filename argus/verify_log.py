@@ -106,7 +106,7 @@ def _partition_rows(connection: Connection, topic: str, partition: int) -> Itera
     t = audit_records.c
     stmt = select(t.kafka_offset, t.commit_seq, *COLUMNS).where(t.kafka_topic == topic, t.kafka_partition == partition)
     result = connection.execution_options(stream_results=True, yield_per=FETCH_ROWS).execute(
-        stmt.order_by(t.kafka_offset)
+        stmt.order_by(t.kafka_offset, t.id)  # id: a deterministic order even if offsets were duplicated
     )
     for row in result:
         yield row[0], row[1], tuple(row[2:])

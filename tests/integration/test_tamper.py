@@ -1,0 +1,328 @@
+"""Tampering an insider with write access to the database could try, against stores built through
+the real pipeline (Kafka -> processor -> PostgreSQL / SQLite). Given the latest checkpoints (kept
+outside the database), `argus verify --checkpoint` must detect every case and pinpoint it: the
+partition and the first leaf where the store parts from the signed tree (docs/transparency.md).
+
+One store per backend is built per module; each case tampers a fresh copy of it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import Connection, text
+
+from argus.cli import main as argus_main
+from argus.db import migrate
+from argus.db.engine import make_engine
+from argus_client.hashchain import record_hash
+from argus_client.signing import PemSigner, sign_event
+from tests.integration.harness import LOG_VERIFIER_KEY, RECORD_COLUMNS, make_event, running_stack, wait_for
+
+VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+TABLES = ("audit_records", "partition_commits", "dead_letters", "merkle_tiles", "merkle_trees", "checkpoints",
+          "sink_progress", "alembic_version")  # fmt: skip
+EVENTS, ACTORS, SIGNED_EVERY = 160, 8, 5
+
+
+@dataclass
+class Store:
+    """A pipeline-built store, its saved checkpoints and how to copy it."""
+
+    backend: str
+    url: str
+    admin_url: str | None  # PostgreSQL: the database the schemas live in
+    schema: str | None
+    anchors: Path
+    tmp: Path
+
+    def copy(self) -> str:
+        """A fresh copy of the store (tables, rows, constraints) for one case."""
+        if self.backend == "sqlite":
+            target = self.tmp / f"copy-{uuid.uuid4().hex[:8]}.db"
+            source = Path(self.url.removeprefix("sqlite:///"))
+            shutil.copy(source, target)
+            for suffix in ("-wal", "-shm"):
+                if Path(f"{source}{suffix}").exists():
+                    shutil.copy(f"{source}{suffix}", f"{target}{suffix}")
+            return f"sqlite:///{target}"
+        assert self.admin_url is not None
+        schema = f"c_{uuid.uuid4().hex[:12]}"
+        engine = make_engine(self.admin_url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+                for table in TABLES:
+                    connection.execute(text(f'CREATE TABLE "{schema}".{table} (LIKE "{self.schema}".{table} '
+                                            "INCLUDING ALL)"))  # fmt: skip
+                    connection.execute(text(f'INSERT INTO "{schema}".{table} SELECT * FROM "{self.schema}".{table}'))
+        finally:
+            engine.dispose()
+        return f"{self.admin_url}{'&' if '?' in self.admin_url else '?'}options=-csearch_path%3D{schema}"
+
+
+def _keys_file(tmp: Path) -> Path:
+    path = tmp / "keys.yaml"
+    path.write_text(f"keys:\n  - id: ed-2026\n    pemFile: {VECTORS / 'signatures' / 'test-ed25519-2026.pem'}\n")
+    return path
+
+
+def _build(kafka: str, url: str, backend: str, tmp: Path, admin_url: str | None, schema: str | None) -> Store:
+    signer = PemSigner.from_pem((VECTORS / "signatures" / "test-ed25519-2026.private.pem").read_bytes(), "ed-2026")
+    events = []
+    for i in range(EVENTS):
+        event = make_event(f"actor-{i % ACTORS}", i, id=str(uuid.UUID(int=i + 1, version=4)))
+        events.append(sign_event(event, signer) if i % SIGNED_EVERY == 0 else event)
+    env = {"ARGUS_KEYS_CONFIG": str(_keys_file(tmp))}
+    with running_stack(kafka, url, f"tp{uuid.uuid4().hex[:8]}", tmp, extra_env=env) as stack:
+        stack.start_processor()
+        half = EVENTS // 2  # two rounds: several commits and checkpoints per partition
+        stack.produce_envelopes(events[:half])
+        wait_for(lambda: stack.stored_count() == half, 120, lambda: f"{half} stored\n{stack.logs()}")
+        stack.produce_envelopes(events[half:])
+        wait_for(lambda: stack.stored_count() == EVENTS, 120, lambda: f"{EVENTS} stored\n{stack.logs()}")
+        stack.stop_all()
+        rows = stack.query("SELECT c.note FROM checkpoints c JOIN (SELECT kafka_partition AS p, max(tree_size) AS s "
+                           "FROM checkpoints GROUP BY kafka_partition) m ON c.kafka_partition = m.p "
+                           "AND c.tree_size = m.s")  # fmt: skip
+    anchors = tmp / "anchors.txt"
+    anchors.write_text("".join(row.note for row in rows), encoding="utf-8")
+    return Store(backend, url, admin_url, schema, anchors, tmp)
+
+
+@pytest.fixture(scope="module", params=["postgresql", "sqlite"])
+def store(request: pytest.FixtureRequest, kafka_bootstrap: str, database_url: str,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:  # fmt: skip
+    tmp = tmp_path_factory.mktemp(f"tamper-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'argus.db'}"
+        migrate.upgrade(url)
+        yield _build(kafka_bootstrap, url, "sqlite", tmp, None, None)
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(database_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{database_url}{'&' if '?' in database_url else '?'}options=-csearch_path%3D{schema}"
+    migrate.upgrade(url)
+    try:
+        yield _build(kafka_bootstrap, url, "postgresql", tmp, database_url, schema)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            for (name,) in connection.execute(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'c\\_%'")):
+                connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        admin.dispose()
+
+
+# ---- helpers a case uses to find its victims and say where the damage must be reported ----
+
+
+def _records(connection: Connection, where: str = "1=1", **params: Any) -> list[Any]:
+    return list(connection.execute(text(f"SELECT * FROM audit_records WHERE {where} ORDER BY kafka_partition, "
+                                        "kafka_offset"), params))  # fmt: skip
+
+
+def _leaf(connection: Connection, row: Any) -> tuple[int, int]:
+    """(partition, leaf index) of a stored record: its position in its partition's offset order."""
+    query = text("SELECT count(*) FROM audit_records WHERE kafka_partition = :p AND kafka_offset < :o")
+    index = connection.execute(query, {"p": row.kafka_partition, "o": row.kafka_offset})
+    return row.kafka_partition, int(index.scalar_one())
+
+
+def _as_record(row: Any) -> dict[str, Any]:
+    return {camel: row._mapping[column] for camel, column in RECORD_COLUMNS.items()}
+
+
+def _rehash_from(connection: Connection, actor: str, seq: int, change: Callable[[dict[str, Any]], None]) -> None:
+    """Rewrite an actor's chain from `seq` on consistently (each record re-hashed and re-linked), so
+    the hash chain alone verifies; `change` edits the first of them."""
+    rows = _records(connection, "actor_id = :a AND seq >= :s", a=actor, s=seq)
+    rows.sort(key=lambda r: r.seq)
+    previous = None
+    for row in rows:
+        record = _as_record(row)
+        if previous is None:
+            change(record)
+        else:
+            record["previousHash"] = previous
+        record["currentHash"] = record_hash(record)
+        connection.execute(text("UPDATE audit_records SET target_id = :t, previous_hash = :p, current_hash = :c, "
+                                "seq = :seq WHERE id = :id"),
+                           {"t": record["targetId"], "p": record["previousHash"], "c": record["currentHash"],
+                            "seq": record["seq"], "id": row.id})  # fmt: skip
+        previous = record["currentHash"]
+
+
+def _drop_constraints(connection: Connection) -> None:
+    """Remove every constraint and index of audit_records (the 'fork with dropped constraints' insider)."""
+    connection.execute(text("CREATE TABLE loose AS SELECT * FROM audit_records"))
+    connection.execute(text("DROP TABLE audit_records"))
+    connection.execute(text("ALTER TABLE loose RENAME TO audit_records"))
+
+
+def _insert(connection: Connection, row: Any, **changes: Any) -> None:
+    values = {**row._mapping, **changes}
+    columns = ", ".join(values)
+    connection.execute(text(f"INSERT INTO audit_records ({columns}) VALUES ({', '.join(':' + c for c in values)})"),
+                       values)  # fmt: skip
+
+
+# ---- the cases: each tampers and returns the (partition, leaf) that must be reported ----
+
+Case = Callable[[Connection], tuple[int, int]]
+
+
+def in_place_edit(c: Connection) -> tuple[int, int]:
+    victim = _records(c, "actor_id = 'actor-1' AND seq = 3")[0]
+    c.execute(text("UPDATE audit_records SET target_id = 'doc-forged' WHERE id = :id"), {"id": victim.id})
+    return _leaf(c, victim)
+
+
+def partial_tail_rehash(c: Connection) -> tuple[int, int]:
+    victim = _records(c, "actor_id = 'actor-2' AND seq = 6")[0]
+    _rehash_from(c, "actor-2", 6, lambda r: r.update(targetId="doc-rewritten"))
+    return _leaf(c, victim)
+
+
+def full_tail_rehash(c: Connection) -> tuple[int, int]:
+    victim = _records(c, "actor_id = 'actor-3' AND seq = 1")[0]
+    _rehash_from(c, "actor-3", 1, lambda r: r.update(targetId="doc-rewritten"))
+    return _leaf(c, victim)
+
+
+def middle_deletion_renumbered(c: Connection) -> tuple[int, int]:
+    victim = _records(c, "actor_id = 'actor-4' AND seq = 5")[0]
+    before = _records(c, "actor_id = 'actor-4' AND seq = 4")[0]
+    c.execute(text("DELETE FROM audit_records WHERE id = :id"), {"id": victim.id})
+    c.execute(text("UPDATE audit_records SET seq = -seq WHERE actor_id = 'actor-4' AND seq > 5"))  # no unique clash
+    c.execute(text("UPDATE audit_records SET seq = -seq - 1 WHERE actor_id = 'actor-4' AND seq < 0"))
+    _rehash_from(c, "actor-4", 5, lambda r: r.update(previousHash=before.current_hash))
+    return _leaf(c, victim)
+
+
+def truncate_one_actor(c: Connection) -> tuple[int, int]:
+    victim = _records(c, "actor_id = 'actor-5' AND seq = (SELECT max(seq) FROM audit_records WHERE "
+                         "actor_id = 'actor-5')")[0]  # fmt: skip
+    place = _leaf(c, victim)
+    c.execute(text("DELETE FROM audit_records WHERE id = :id"), {"id": victim.id})
+    return place
+
+
+def delete_whole_actor(c: Connection) -> tuple[int, int]:
+    first = _records(c, "actor_id = 'actor-6'")[0]  # lowest offset of its partition
+    place = _leaf(c, first)
+    c.execute(text("DELETE FROM audit_records WHERE actor_id = 'actor-6'"))
+    return place
+
+
+def appended_forgery(c: Connection) -> tuple[int, int]:
+    head = _records(c, "actor_id = 'actor-7' AND seq = (SELECT max(seq) FROM audit_records WHERE "
+                       "actor_id = 'actor-7')")[0]  # fmt: skip
+    size = len(_records(c, "kafka_partition = :p", p=head.kafka_partition))
+    last_offset = _records(c, "kafka_partition = :p", p=head.kafka_partition)[-1].kafka_offset
+    forged = _as_record(head)
+    forged.update(id=str(uuid.uuid4()), seq=head.seq + 1, previousHash=head.current_hash, targetId="doc-forged")
+    forged["currentHash"] = record_hash(forged)
+    _insert(c, head, id=forged["id"], seq=forged["seq"], previous_hash=forged["previousHash"],
+            current_hash=forged["currentHash"], target_id="doc-forged", kafka_offset=last_offset + 1,
+            commit_seq=head.commit_seq + 100)  # fmt: skip
+    return head.kafka_partition, size
+
+
+def truncate_table(c: Connection) -> tuple[int, int]:
+    partition = _records(c)[0].kafka_partition
+    c.execute(text("DELETE FROM audit_records"))  # TRUNCATE; SQLite spells it this way
+    return partition, 0
+
+
+def swapped_records(c: Connection) -> tuple[int, int]:
+    a, b = _records(c, "actor_id = 'actor-1' AND seq IN (2, 4)")
+    c.execute(text("UPDATE audit_records SET kafka_offset = -1 WHERE id = :id"), {"id": a.id})
+    c.execute(text("UPDATE audit_records SET kafka_offset = :o WHERE id = :id"), {"o": a.kafka_offset, "id": b.id})
+    c.execute(text("UPDATE audit_records SET kafka_offset = :o WHERE id = :id"), {"o": b.kafka_offset, "id": a.id})
+    return _leaf(c, a if a.kafka_offset < b.kafka_offset else b)
+
+
+def fork_with_dropped_constraints(c: Connection) -> tuple[int, int]:
+    original = _records(c, "actor_id = 'actor-2' AND seq = 3")[0]
+    place = _leaf(c, original)
+    _drop_constraints(c)
+    fork = _as_record(original)
+    fork.update(id=str(uuid.uuid4()), targetId="doc-fork")
+    fork["currentHash"] = record_hash(fork)  # links to seq 2 like the original: a second writer's branch
+    _insert(c, original, id=fork["id"], target_id="doc-fork", current_hash=fork["currentHash"])
+    partition, index = place  # both rows hold one offset; the verifier orders them by id
+    return partition, index if fork["id"] < original.id else index + 1
+
+
+def signature_swap(c: Connection) -> tuple[int, int]:
+    a, b = _records(c, "signature IS NOT NULL")[:2]
+    c.execute(text("UPDATE audit_records SET signature = :s WHERE id = :id"), {"s": b.signature, "id": a.id})
+    c.execute(text("UPDATE audit_records SET signature = :s WHERE id = :id"), {"s": a.signature, "id": b.id})
+    return _leaf(c, a)
+
+
+def edit_kafka_partition(c: Connection) -> tuple[int, int]:
+    victim = _records(c, "actor_id = 'actor-3' AND seq = 2")[0]
+    place = _leaf(c, victim)
+    c.execute(text("UPDATE audit_records SET kafka_partition = kafka_partition + 100 WHERE id = :id"),
+              {"id": victim.id})  # fmt: skip
+    return place
+
+
+def edit_kafka_offset(c: Connection) -> tuple[int, int]:
+    victim = _records(c, "actor_id = 'actor-4' AND seq = 2")[0]
+    place = _leaf(c, victim)
+    c.execute(text("UPDATE audit_records SET kafka_offset = kafka_offset + 1000000 WHERE id = :id"),
+              {"id": victim.id})  # fmt: skip
+    return place
+
+
+def edit_commit_seq(c: Connection) -> tuple[int, int]:
+    victim = _records(c, "actor_id = 'actor-5' AND seq = 2")[0]
+    c.execute(text("UPDATE audit_records SET commit_seq = commit_seq + 1 WHERE id = :id"), {"id": victim.id})
+    return _leaf(c, victim)
+
+
+CASES: dict[str, Case] = {case.__name__: case for case in (
+    in_place_edit, partial_tail_rehash, full_tail_rehash, middle_deletion_renumbered, truncate_one_actor,
+    delete_whole_actor, appended_forgery, truncate_table, swapped_records, fork_with_dropped_constraints,
+    signature_swap, edit_kafka_partition, edit_kafka_offset, edit_commit_seq,
+)}  # fmt: skip
+
+
+def _verify(url: str, anchors: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    capsys.readouterr()
+    code = argus_main(["verify", "--database-url", url, "--checkpoint", str(anchors), "--log-key", LOG_VERIFIER_KEY,
+                       "--json"])  # fmt: skip
+    out = capsys.readouterr().out
+    return code, orjson.loads(out) if out.strip() else {}
+
+
+def test_untouched_store_verifies(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = _verify(store.copy(), store.anchors, capsys)
+    assert code == 0, report
+    assert sum(p["records"] for p in report["log"]["partitions"]) == EVENTS
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_tampering_is_detected_and_pinpointed(store: Store, case: str, capsys: pytest.CaptureFixture[str]) -> None:
+    url = store.copy()
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            partition, leaf = CASES[case](connection)
+    finally:
+        engine.dispose()
+    code, report = _verify(url, store.anchors, capsys)
+    assert code == 1, report
+    found = {(p["partition"], p["leaf"]) for p in report["log"]["problems"] if p["kind"] != "history"}
+    assert (partition, leaf) in found, report["log"]["problems"]
