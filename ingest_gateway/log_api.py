@@ -59,11 +59,11 @@ async def checkpoints(request: web.Request) -> web.Response:
         return _bad(exc)
     store = _store(request)
     if "partition" not in params:
-        latest = await _run(store.latest, params.get("topic"))
+        latest = await _run(request, store.latest, params.get("topic"))
         return json_response({"checkpoints": latest})
     topic = params.get("topic", request.app[SETTINGS].topic)
     limit = params.get("limit", 100)
-    found, more = await _run(store.history, topic, params["partition"], params.get("afterSize", -1), limit)
+    found, more = await _run(request, store.history, topic, params["partition"], params.get("afterSize", -1), limit)
     return json_response({"topic": topic, "partition": params["partition"], "checkpoints": found,
                           "nextAfterSize": found[-1]["treeSize"] if more else None})  # fmt: skip
 
@@ -76,7 +76,7 @@ async def inclusion(request: web.Request) -> web.Response:
     except qp.ParamError as exc:
         return _bad(exc)
     try:
-        proof = await _run(_store(request).inclusion, record_id, params.get("treeSize"))
+        proof = await _run(request, _store(request).inclusion, record_id, params.get("treeSize"))
     except ProofUnavailable as exc:
         return _unavailable(exc)
     if proof is None:
@@ -96,7 +96,7 @@ async def consistency(request: web.Request) -> web.Response:
     topic = params.get("topic", request.app[SETTINGS].topic)
     try:
         partition, first, second = params["partition"], params["first"], params.get("second")
-        proof = await _run(_store(request).consistency, topic, partition, first, second)
+        proof = await _run(request, _store(request).consistency, topic, partition, first, second)
     except ProofUnavailable as exc:
         return _unavailable(exc)
     return json_response(proof)
