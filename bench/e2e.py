@@ -146,8 +146,9 @@ class Stack:
         if processor:
             self.start_processor()
 
-    def start_processor(self) -> None:
-        self._spawn("processor")
+    def start_processor(self, **env: str) -> None:
+        """The processor, with `env` on top of the stack's settings (e.g. ARGUS_SINKS_CONFIG)."""
+        self._spawn("processor", **env)
 
     def stop(self) -> None:
         for proc in self.procs.values():

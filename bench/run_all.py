@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import baselines, e2e
+from bench import baselines, e2e, sinks
 
 DOC_KEYS = ("mode", "machine", "baselines", "e2e", "ratios", "bulk_load", "goals", "wall_s")
 GOAL_KEYS = ("committed_10k_per_s", "copy_ratio_40pct", "ack_p99_50ms_at_5k", "commit_p99_2s_at_5k", "rss_500mb_1m")
@@ -94,6 +94,11 @@ def table(doc: dict[str, Any]) -> str:
         f"peak RSS MB: {doc['e2e']['peak_rss_mb']}",
     ]
     lines += [f"goal {k}: {'MET' if g['met'] else 'missed'} ({g['measured']}, {g['by']})" for k, g in goals.items()]
+    sink = doc.get("sinks", {})
+    if "slowdown_pct" in sink:
+        lines.append(f"sinks: committed {sink['off_committed_events_per_s']}/s without S3+syslog, "
+                     f"{sink['on_committed_events_per_s']}/s with them ({sink['slowdown_pct']}% slower); "
+                     f"sinks caught up {sink['sinks_caught_up_s_median']} s after the last commit")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -114,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     copy = baselines.bench_copy(args.database_url, rows=rows, repeats=repeats)
     kafka = baselines.bench_kafka(args.kafka, messages=rows, repeats=repeats)
     result = e2e.run(args.kafka, args.database_url, e2e.make_plan(args.quick, args.scale), args.profile_dir)
+    # The S3 and syslog sinks on vs off (bench/sinks.py): full runs only, when their servers are up.
+    sink_doc: dict[str, Any] = {"skipped": "--quick"} if args.quick else {"skipped": f"unset: {sinks.missing_env()}"}
+    if not args.quick and not sinks.missing_env():
+        sink_doc = sinks.run(args.kafka, args.database_url, events=30_000, rounds=2)
     machine = {
         "cores": os.cpu_count(),
         "python": platform.python_version(),
@@ -126,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         "baselines": {"copy": copy, "kafka": kafka},
         "e2e": result,
         **summarize(copy, kafka, result),
+        "sinks": sink_doc,
         "wall_s": round(time.monotonic() - started, 1),
     }
     text = json.dumps(doc, indent=2)
