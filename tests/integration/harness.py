@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -111,6 +112,35 @@ def wait_for_group(stack: Stack, members: int, timeout: float = 120) -> None:
         timeout,
         lambda: f"group {group} stable with {members} members (now {group_state(admin, group)})\n{stack.logs()}",
     )
+
+
+@dataclass(frozen=True)
+class SinkMetrics:
+    """One sink's series on a processor's Prometheus endpoint. A missing series fails `value`
+    (a bound checked on nothing would always hold); `sample` and `reaches` are for polling."""
+
+    port: int
+    sink: str
+
+    def sample(self, name: str) -> float | None:
+        """The sample of `name`; None while the endpoint or the series is not there yet."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            return None
+        prefix = f'{name}{{sink="{self.sink}"}} '
+        line = next((line for line in text.splitlines() if line.startswith(prefix)), None)
+        return float(line[len(prefix) :]) if line else None
+
+    def value(self, name: str) -> float:
+        value = self.sample(name)
+        assert value is not None, f'{name}{{sink="{self.sink}"}} is not exported on port {self.port}'
+        return value
+
+    def reaches(self, name: str, check: Callable[[float], bool]) -> Callable[[], bool]:
+        """A `wait_for` predicate: the series exists and `check` holds for it."""
+        return lambda: (value := self.sample(name)) is not None and check(value)
 
 
 @dataclass

@@ -13,7 +13,6 @@ none at all after a graceful stop), a new sink backfilled from the whole trail, 
 from __future__ import annotations
 
 import signal
-import urllib.request
 from collections import Counter
 from typing import Any
 
@@ -23,24 +22,12 @@ from jsonschema import Draft202012Validator
 from argus import schemas
 from argus_client.hashchain import RECORD_FIELDS
 from argus_client.uuid7 import uuid7
-from tests.integration.harness import Stack, make_event, wait_for
+from tests.integration.harness import SinkMetrics, Stack, make_event, wait_for
 from tests.integration.sink_kinds import KINDS, SINK, Record, SinkKind
 from tests.integration.sink_kinds import start_with_sink as _start
 
 STACK_ENV = {"ARGUS_PROCESSOR_BATCH_SIZE": "200"}
 COMMITTED_SCHEMA = Draft202012Validator(schemas.load())
-
-
-def _metric(port: int, name: str) -> float:
-    """A sample of the sink under test; -1 while the endpoint is not up."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            text = response.read().decode()
-    except OSError:
-        return -1.0
-    prefix = f'{name}{{sink="{SINK}"}} '
-    line = next((line for line in text.splitlines() if line.startswith(prefix)), None)
-    return float(line[len(prefix):]) if line else 0.0
 
 
 def _events(stack: Stack, count: int, start: int) -> list[dict[str, Any]]:
@@ -111,10 +98,11 @@ def test_exact_ordered_and_lossless_through_restarts_and_sigkill(stack: Stack, k
     first = _events(stack, 600, 0)
     stack.produce_envelopes(first)
     process, port = _start(stack, kind)
+    metrics = SinkMetrics(port, SINK)
     _wait_delivered(stack, kind, {e["id"] for e in first})
-    wait_for(lambda: _metric(port, "argus_sink_delivered_records_total") >= len(first), 30, "delivered counter")
+    wait_for(metrics.reaches("argus_sink_delivered_records_total", lambda v: v >= len(first)), 30, "delivered counter")
     wait_for(lambda: _caught_up(stack), 30, "sink_progress at the newest commits")
-    assert _metric(port, "argus_sink_lag_commits") == 0
+    wait_for(metrics.reaches("argus_sink_lag_commits", lambda v: v == 0), 30, "no lag")
 
     # The sink's own restart: a graceful stop records its progress, so nothing is sent twice.
     process.send_signal(signal.SIGTERM)
@@ -146,6 +134,7 @@ def test_exact_ordered_and_lossless_through_restarts_and_sigkill(stack: Stack, k
     assert process.wait(timeout=120) == 137, stack.logs()
     before_crash = _progress(stack)
     process, port = _start(stack, kind)
+    metrics = SinkMetrics(port, SINK)
     delivered = _wait_delivered(stack, kind, {e["id"] for e in first + second + third})
 
     stored = _stored(stack)
@@ -156,9 +145,9 @@ def test_exact_ordered_and_lossless_through_restarts_and_sigkill(stack: Stack, k
     window |= {i for i, (p, c) in position.items() if c > min(before_kill.get(p, 0), before_crash.get(p, 0))}
     assert _duplicates(delivered) <= window, "duplicates outside the documented window"
     wait_for(lambda: _caught_up(stack), 30, "sink_progress at the newest commits")
-    wait_for(lambda: _metric(port, "argus_sink_lag_commits") == 0, 30, "lag back to 0")
-    assert _metric(port, "argus_sink_delivered_records_total") > 0
-    assert _metric(port, "argus_sink_catchup_records_total") > 0  # the crashed batch came from the database
+    wait_for(metrics.reaches("argus_sink_lag_commits", lambda v: v == 0), 30, "lag back to 0")
+    assert metrics.value("argus_sink_delivered_records_total") > 0
+    assert metrics.value("argus_sink_catchup_records_total") > 0  # the crashed batch came from the database
 
 
 def test_a_new_sink_is_backfilled_with_the_whole_trail(stack: Stack, kind: SinkKind) -> None:
@@ -171,9 +160,10 @@ def test_a_new_sink_is_backfilled_with_the_whole_trail(stack: Stack, kind: SinkK
     assert kind.delivered(stack) == []
 
     _process, port = _start(stack, kind)
+    metrics = SinkMetrics(port, SINK)
     delivered = _wait_delivered(stack, kind, {e["id"] for e in events})
     stored = _stored(stack)
     assert len(delivered) == len(stored), "duplicates in a backfill without any crash"
     _assert_exact_and_ordered(delivered, stored)
-    wait_for(lambda: _metric(port, "argus_sink_catchup_records_total") == len(events), 30, "catch-up counted")
+    wait_for(metrics.reaches("argus_sink_catchup_records_total", lambda v: v == len(events)), 30, "catch-up counted")
     wait_for(lambda: _caught_up(stack), 30, "sink_progress at the newest commits")

@@ -17,8 +17,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -37,6 +35,7 @@ from processor.pipeline import BatchProcessor
 from sinks.catchup import Chunk, CommitSpan, Delivered
 from sinks.outbox import SinkOutbox
 from tests.integration.harness import (
+    SinkMetrics,
     Stack,
     make_event,
     random_events,
@@ -182,29 +181,6 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _sample(port: int, name: str) -> float | None:
-    """The file sink's sample of `name`; None while the endpoint or the series is not there yet."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            text = response.read().decode()
-    except OSError:
-        return None
-    line = next((line for line in text.splitlines() if line.startswith(f'{name}{{sink="file"}}')), None)
-    return float(line.rsplit(" ", 1)[1]) if line else None
-
-
-def _metric(port: int, name: str) -> float:
-    """Like `_sample`, but a missing series fails: a bound checked on nothing would always hold."""
-    value = _sample(port, name)
-    assert value is not None, f'{name}{{sink="file"}} is not exported on port {port}'
-    return value
-
-
-def _reaches(port: int, name: str, check: Callable[[float], bool]) -> Callable[[], bool]:
-    """A `wait_for` predicate: the series exists and `check` holds for it."""
-    return lambda: (value := _sample(port, name)) is not None and check(value)
-
-
 def _file_lines(out: Path) -> list[bytes]:
     """Complete lines only: the processor may be appending right now."""
     return out.read_bytes().split(b"\n")[:-1] if out.exists() else []
@@ -221,18 +197,19 @@ def test_a_failing_sink_never_blocks_commits_and_catches_up_from_the_database(st
     events = random_events(3000, seed=22)
     stack.produce_envelopes(events)
     port = _start_with_file_sink(stack, out, backlog=1000)
+    metrics = SinkMetrics(port, "file")
     wait_for(lambda: stack.stored_count() == len(events), 120, lambda: f"all stored while down\n{stack.logs()}")
     assert _file_ids(out) == []
-    wait_for(_reaches(port, "argus_sink_failures_total", lambda v: v >= 3), 30, "failures counted")
-    wait_for(_reaches(port, "argus_sink_lag_commits", lambda v: v > 0), 30, "lag reported")
-    assert _metric(port, "argus_sink_backlog_records") <= 1000 + 300  # bounded: overflow goes to the database
+    wait_for(metrics.reaches("argus_sink_failures_total", lambda v: v >= 3), 30, "failures counted")
+    wait_for(metrics.reaches("argus_sink_lag_commits", lambda v: v > 0), 30, "lag reported")
+    assert metrics.value("argus_sink_backlog_records") <= 1000 + 300  # bounded: overflow goes to the database
 
     down.unlink()
     stored = _stored(stack)
     wait_for(lambda: set(_file_ids(out)) == set(stored), 90, lambda: f"caught up\n{stack.logs()}")
     _assert_exact_records(_file_lines(out), stored)
-    assert _metric(port, "argus_sink_catchup_records_total") >= len(events) - 1000
-    wait_for(_reaches(port, "argus_sink_lag_commits", lambda v: v == 0), 30, "no lag")
+    assert metrics.value("argus_sink_catchup_records_total") >= len(events) - 1000
+    wait_for(metrics.reaches("argus_sink_lag_commits", lambda v: v == 0), 30, "no lag")
     wait_for(lambda: _sink_progress_caught_up(stack, "file"), 30, "sink_progress at the newest commits")
     assert len(_file_ids(out)) == len(stored)  # no crash here, so not even a duplicate
 
@@ -240,6 +217,7 @@ def test_a_failing_sink_never_blocks_commits_and_catches_up_from_the_database(st
 def test_a_slow_sink_over_a_tiny_backlog_loses_nothing(stack: Stack) -> None:
     out = stack.tmp / "slow-sink.ndjson"
     port = _start_with_file_sink(stack, out, delay=0.2, backlog=50)
+    metrics = SinkMetrics(port, "file")
     events = random_events(3000, seed=23)
     for start in range(0, len(events), 500):  # ingest keeps going while the sink lags behind
         stack.produce_envelopes(events[start : start + 500])
@@ -249,8 +227,8 @@ def test_a_slow_sink_over_a_tiny_backlog_loses_nothing(stack: Stack) -> None:
     ids = _file_ids(out)
     assert len(ids) == len(set(ids)), "duplicates without a crash"
     # What overflowed the 50-record backlog was let go and read back from the database.
-    assert _metric(port, "argus_sink_catchup_records_total") > 0
-    assert _metric(port, "argus_sink_backlog_records") <= 50 + 300
+    assert metrics.value("argus_sink_catchup_records_total") > 0
+    assert metrics.value("argus_sink_backlog_records") <= 50 + 300
 
 
 # -- the outbox queries, on both databases ---------------------------------------------------------
