@@ -39,8 +39,9 @@ _BAD_HASH = "stored currentHash does not match the record's contents"
 def canonical_metadata(metadata: Mapping[str, Any] | None) -> str | None:
     """The RFC 8785 text stored and hashed for an event's metadata; ValueError if it cannot be represented.
 
-    One extension to RFC 8785: integers beyond +-(2**53-1) keep their exact decimal digits (JCS
-    would refuse them, but Go clients routinely send int64 values such as UnixNano).
+    Two extensions to RFC 8785 (docs/hash-chain.md 2.2): integers beyond +-(2**53-1) keep their
+    exact decimal digits (JCS would refuse them, but Go clients send int64/uint64/big.Int values),
+    and -0 stays `-0` (what the client wrote, and what a Go v1 signature covers).
     """
     if metadata is None:
         return None
