@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,11 +62,16 @@ def stack(kafka_bootstrap: str, pg_url: str, unique_name: str, tmp_path: Path, k
         yield running
 
 
+def _go_cache() -> str:
+    """Go's build cache: the configured one, else one shared by runs (CI may run without $HOME)."""
+    return os.environ.get("GOCACHE") or str(Path(tempfile.gettempdir()) / "argus-go-build-cache")
+
+
 def _run_go_client(url: str, tmp_path: Path) -> dict[str, Any]:
     binary = tmp_path / "goclient"
     build = subprocess.run(  # standard library only: nothing to download; never fetch a toolchain
         [_go(), "build", "-o", str(binary), "."], cwd=GO_CLIENT, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"},
+        env={**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "GOCACHE": _go_cache()},
     )  # fmt: skip
     assert build.returncode == 0, build.stderr
     run = subprocess.run(
