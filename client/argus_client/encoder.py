@@ -50,7 +50,7 @@ class EventEncoder:
         self._statuses = _plain(STATUSES)
         self._actor_types = _plain(enums.actor_types)
         self._target_types = _plain(enums.target_types)
-        self._event_types = _plain(enums.event_types) | {""}  # optional: "" means absent
+        self._event_types = _plain(enums.event_types)  # "" is refused like any other value
 
     def normalize(self, raw: Any) -> Event:
         event = self._fast(raw) if type(raw) is dict else None
@@ -111,7 +111,7 @@ class EventEncoder:
             "id": event_id or None,
             "timestamp": timestamp,
             "traceId": trace_id or None,
-            "eventType": event_type or None,
+            "eventType": event_type,
             "action": action,
             "status": status,
             "actorType": actor_type,
