@@ -7,10 +7,11 @@ fields) every answer must be a JSON non-5xx; every acknowledged event must be st
 with exactly the content sent (compared field by field with what the read API returns); and
 nothing else may be stored. Bounded (max_examples) and derandomized, so CI runs the same inputs.
 
-Repeated ids are generated with the same content only (client retries, an event twice in one bulk).
-The same id with *different* content is issue 11 item 2 (owned by the storage work): today both
-get 201 and the second is skipped, so this test would fail on it; it joins the generated classes
-when that fix lands (`_request_events`).
+Repeated ids come as client retries (a request sent again verbatim), as one event twice in a bulk,
+and as an earlier event's id with other content (issue 11 item 2: refused per item, never stored
+over the first). That earlier event is stored before its id is re-used: while it is still in
+flight the gateway cannot know the id yet, acknowledges the other content, and the processor
+dead-letters it (an open defect of the id check, reported with issue 11; it fails this test).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,7 +116,7 @@ _BAD: dict[str, list[Any]] = {
         "0192F0C4-5E6A-7B8C-9D0E-1F2A3B4C5D6E",
         "urn:uuid:0192f0c4-5e6a-7b8c-9d0e-1f2a3b4c5d6e",
     ],
-    "traceId": ["", "x", 1],
+    "traceId": ["", "x", 1, "urn:uuid:0192f0c4-5e6a-7b8c-9d0e-1f2a3b4c5d6e", "0192f0c45e6a7b8c9d0e1f2a3b4c5d6e"],
     "timestamp": [None, 1, "2026-01-02T15:04:05+16:00", "9999-12-31T23:59:59-15:59"],
     "eventType": ["", "NOPE", 1],
     "action": [None, "", "create", "NOPE"],
@@ -135,7 +136,7 @@ def _event(draw: st.DrawFn) -> dict[str, Any]:
     event: dict[str, Any] = {
         "id": draw(_id),
         "timestamp": draw(_timestamp),
-        "traceId": draw(st.none() | _fresh_id | _odd_id),
+        "traceId": draw(st.none() | _fresh_id | _fresh_id.map(str.upper)),
         "eventType": draw(st.sampled_from([None, "MANAGEMENT_EVENT", "USER_MANAGEMENT", "DATA_FETCH"])),
         "action": draw(st.sampled_from(["CREATE", "READ", "UPDATE", "DELETE"])),
         "status": draw(st.sampled_from(["SUCCESS", "FAILURE"])),
@@ -149,7 +150,7 @@ def _event(draw: st.DrawFn) -> dict[str, Any]:
     event = {k: v for k, v in event.items() if v is not None or draw(st.booleans())}  # null or absent
     if draw(st.integers(0, 3)) == 0:
         name = draw(st.sampled_from(sorted(_BAD)))
-        event[name] = draw(st.sampled_from(_BAD[name]))
+        event[name] = draw(st.sampled_from(_BAD[name]) | (_odd_id if name in ("id", "traceId") else st.nothing()))
     return event
 
 
@@ -189,18 +190,21 @@ def _post(url: str, body: bytes) -> tuple[int, Any]:
     return status, exactjson.loads(raw)
 
 
-def _request_events(tally: Tally, request: tuple[bool, list[dict[str, Any]], int, int, int]) -> tuple[bool, list[Any]]:
-    """The request to send: a retry of an earlier one, or the drawn events with fresh ids filled in.
-
-    Repeated ids always carry the same content here (retries, and one event twice in a bulk): the
-    same id with *different* content is issue 11 item 2, see the module docstring.
-    """
+def _request_events(
+    tally: Tally, request: tuple[bool, list[dict[str, Any]], int, int, int], stored: Callable[[str], bool]
+) -> tuple[bool, list[Any]]:
+    """The request to send: a retry of an earlier one, or the drawn events with fresh ids filled in,
+    sometimes one event twice in a bulk, sometimes an earlier id with this (other) content."""
     bulk, drawn, retry, which, repeat = request
     if retry == 0 and tally.sent:
         return tally.sent[which % len(tally.sent)]
     events = [{**e, "id": tally.fresh_id()} if e.get("id") == FRESH else e for e in drawn]
     if bulk and repeat == 0:
         events.append(events[0])
+    if repeat == 1 and tally.acknowledged:
+        earlier = sorted(tally.acknowledged)[which % len(tally.acknowledged)]
+        wait_for(lambda: stored(earlier), 60, f"acknowledged {earlier} to be stored")
+        events[0] = {**events[0], "id": earlier}
     tally.sent.append((bulk, events))
     return bulk, events
 
@@ -220,9 +224,9 @@ def _send(gateway: GatewayProcess, tally: Tally, bulk: bool, events: list[dict[s
             assert 400 <= status < 500 and answer.get("message"), (status, answer)
             tally.refused += 1
         return
-    assert status in (201, 207, 400, 413), (status, answer)
+    assert status in (200, 201, 207, 400, 409, 413), (status, answer)
     if "succeeded" not in answer:  # the whole request refused (unparseable body, too large): told why
-        assert status in (400, 413) and answer.get("message"), (status, answer)
+        assert status in (400, 409, 413) and answer.get("message"), (status, answer)
         tally.refused += len(sent)
         return
     told = sorted([item["index"] for item in answer["succeeded"]] + [item["index"] for item in answer["failed"]])
@@ -302,6 +306,10 @@ ISSUE_CASES: list[dict[str, Any]] = [
 def test_fuzzed_requests_are_stored_exactly_or_refused_per_item(stack: Stack, gateway: GatewayProcess) -> None:
     stack.start_processor()
     tally = Tally()
+
+    def is_stored(record_id: str) -> bool:
+        return bool(stack.query("SELECT 1 FROM audit_records WHERE id = :id", id=record_id))
+
     base: dict[str, Any] = {
         "timestamp": "2026-01-02T15:04:05Z", "status": "SUCCESS", "action": "CREATE", "actorType": "SERVICE",
         "actorId": "fz-a", "targetType": "RESOURCE",
@@ -316,7 +324,7 @@ def test_fuzzed_requests_are_stored_exactly_or_refused_per_item(stack: Stack, ga
     )
     @given(_request)
     def run(request: tuple[bool, list[dict[str, Any]], int, int, int]) -> None:
-        _send(gateway, tally, *_request_events(tally, request))
+        _send(gateway, tally, *_request_events(tally, request, is_stored))
 
     for case in ISSUE_CASES:
         run = example((False, [{**base, **case}], 1, 0, 1))(run)
