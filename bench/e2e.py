@@ -29,6 +29,7 @@ from sqlalchemy import Engine, text
 
 from argus.config import load_settings
 from argus.db.engine import make_engine
+from argus_client.note import Signer
 from bench import cpu_s, cpu_used, free_port, listener_of, loadgen, pids_of, py_spy, status_mb
 from bench.baselines import delete_topics, scratch_schema
 
@@ -92,6 +93,8 @@ class Stack:
         self.port = free_port()
         self.sources = ["warmup", *(phase.name for phase in (*plan.phases, *plan.scale_out))]
         (workdir / "keys.yaml").write_text(loadgen.keys_yaml())
+        # Checkpoints on, as in a deployment (docs/transparency.md); bench_transparency measures their cost.
+        (workdir / "log.key").write_text(Signer.generate("bench.argus").encode() + "\n")
         env = {k: v for k, v in os.environ.items() if not k.startswith("ARGUS_")}
         env.update({
             "ARGUS_KAFKA_BOOTSTRAP": kafka, "ARGUS_DATABASE_URL": db_url, "ARGUS_TOPIC": self.topics[0],
@@ -99,7 +102,7 @@ class Stack:
             "ARGUS_CONSUMER_GROUP": f"bench.{self.name}", "ARGUS_KEYS_CONFIG": str(workdir / "keys.yaml"),
             "ARGUS_AUTH_TOKENS": ",".join(f"{s}=token-{s}" for s in self.sources),
             "ARGUS_CHAIN_CACHE_SIZE": str(plan.chain_cache), "ARGUS_HOST": "127.0.0.1", "ARGUS_PORT": str(self.port),
-            "ARGUS_PROCESSOR_METRICS_PORT": str(free_port()),
+            "ARGUS_PROCESSOR_METRICS_PORT": str(free_port()), "ARGUS_LOG_KEY": str(workdir / "log.key"),
         })  # fmt: skip
         self.env = env
         self.settings = load_settings(env)

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import baselines, e2e, sinks
+from bench import baselines, bench_transparency, e2e, sinks
 
-DOC_KEYS = ("mode", "machine", "baselines", "e2e", "ratios", "bulk_load", "goals", "wall_s")
+DOC_KEYS = ("mode", "machine", "baselines", "e2e", "transparency", "ratios", "bulk_load", "goals", "wall_s")
 GOAL_KEYS = ("committed_10k_per_s", "copy_ratio_40pct", "ack_p99_50ms_at_5k", "commit_p99_2s_at_5k", "rss_500mb_1m")
 
 
@@ -93,6 +93,13 @@ def table(doc: dict[str, Any]) -> str:
         f"{memory['rss_before_mb']} -> {memory['rss_after_mb']} MB; est. 1M actors {memory['rss_1m_actors_est_mb']} MB",
         f"peak RSS MB: {doc['e2e']['peak_rss_mb']}",
     ]
+    log, proofs = doc["transparency"], doc["transparency"]["proofs"]
+    lines += [
+        f"transparency log: processor drain {log['drain_off_events_per_s']}/s off, {log['drain_on_events_per_s']}/s "
+        f"on (cost {log['cost_pct']}%); inclusion proofs {proofs['inclusion_generate_per_s']}/s generated, "
+        f"{proofs['inclusion_verify_per_s']}/s verified; consistency {proofs['consistency_generate_per_s']}/s / "
+        f"{proofs['consistency_verify_per_s']}/s",
+    ]
     lines += [f"goal {k}: {'MET' if g['met'] else 'missed'} ({g['measured']}, {g['by']})" for k, g in goals.items()]
     sink = doc.get("sinks", {})
     if "slowdown_pct" in sink:
@@ -123,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     sink_doc: dict[str, Any] = {"skipped": "--quick"} if args.quick else {"skipped": f"unset: {sinks.missing_env()}"}
     if not args.quick and not sinks.missing_env():
         sink_doc = sinks.run(args.kafka, args.database_url, events=30_000, rounds=2)
+    transparency = bench_transparency.run(args.kafka, args.database_url, args.quick, args.scale)
     machine = {
         "cores": os.cpu_count(),
         "python": platform.python_version(),
@@ -134,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine,
         "baselines": {"copy": copy, "kafka": kafka},
         "e2e": result,
+        "transparency": transparency,
         **summarize(copy, kafka, result),
         "sinks": sink_doc,
         "wall_s": round(time.monotonic() - started, 1),

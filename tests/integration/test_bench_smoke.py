@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import run_all
+from bench import bench_transparency, run_all
 from bench.e2e import DRAIN_KEYS, MEMORY_KEYS, PHASE_KEYS, RESULT_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ def test_quick_bench_completes_with_every_key(kafka_bootstrap: str, database_url
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARGUS_")}
     command = [sys.executable, "-m", "bench.run_all", "--quick", "--scale", "0.3"]
     command += ["--kafka", kafka_bootstrap, "--database-url", database_url]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=240, check=False)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=420, check=False)
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-4000:]
     doc = json.loads(done.stdout)
 
@@ -43,3 +43,7 @@ def test_quick_bench_completes_with_every_key(kafka_bootstrap: str, database_url
     assert set(run_all.GOAL_KEYS) == doc["goals"].keys()
     assert all({"target", "measured", "met", "by"} <= goal.keys() for goal in doc["goals"].values())
     assert {"committed_vs_raw_copy", "committed_vs_raw_kafka"} <= doc["ratios"].keys()
+    log = doc["transparency"]
+    assert set(bench_transparency.RESULT_KEYS) <= log.keys()
+    assert all(run["complete"] for run in log["runs"]) and {run["log"] for run in log["runs"]} == {"on", "off"}
+    assert log["proofs"]["inclusion_proofs"] > 0 and log["proofs"]["inclusion_verify_per_s"] > 0
