@@ -15,11 +15,12 @@ def authenticate(header: str | None, tokens: tuple[Token, ...]) -> Token | None:
 
     Compares SHA-256 digests with hmac.compare_digest against *every* configured token, so
     the time taken does not reveal which token (or how much of one) matched. With no tokens
-    configured nothing authenticates: the gateway fails closed.
+    configured nothing authenticates: the gateway fails closed. aiohttp hands over bytes that
+    are not UTF-8 as surrogates; hashing them as those bytes makes such a header a 401, not a 500.
     """
     if not header or not tokens or header[: len(BEARER)].lower() != BEARER:
         return None
-    digest = hashlib.sha256(header[len(BEARER) :].strip().encode()).digest()
+    digest = hashlib.sha256(header[len(BEARER) :].strip().encode("utf-8", "surrogateescape")).digest()
     found: Token | None = None
     for token in tokens:
         if hmac.compare_digest(digest, token.digest):

@@ -89,7 +89,18 @@ def _idempotency_key(request: web.Request) -> str | web.Response | None:
     if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LEN:
         message = f"{IDEMPOTENCY_KEY_HEADER}: must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters"
         return error_response(400, "invalid_header", message, field=IDEMPOTENCY_KEY_HEADER)
+    if key is not None and not _is_utf8(key):  # aiohttp passes bytes that are not UTF-8 as surrogates
+        message = f"{IDEMPOTENCY_KEY_HEADER}: must be UTF-8 text"
+        return error_response(400, "invalid_header", message, field=IDEMPOTENCY_KEY_HEADER)
     return key
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def _verify(request: web.Request, events: list[dict[str, Any]]) -> list[str | None]:

@@ -91,6 +91,37 @@ async def test_parser_errors_and_http_errors_are_json(
     assert (await answer(await gateway.get("/nowhere", headers=AUTH)))[0] == 404
 
 
+def _raw_post(host: str, port: int, headers: bytes, body: bytes) -> tuple[int, bytes]:
+    """One request written byte for byte: an HTTP client would encode (or refuse) a non-UTF-8 header."""
+    head = (b"POST /api/audit-logs HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            + headers + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")  # fmt: skip
+    with socket.create_connection((host, port)) as raw:
+        raw.sendall(head + body)
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "field"),
+    [
+        (b"Authorization: Bearer \xe9\r\n", 401, None),  # before authentication: anyone could cause it
+        (f"Authorization: Bearer {TOKEN}".encode() + b"\xe9\r\n", 401, None),
+        (f"Authorization: Bearer {TOKEN}\r\n".encode() + b"Idempotency-Key: k\xe9y\r\n", 400, "Idempotency-Key"),
+    ],
+)
+async def test_headers_that_are_not_utf8_are_a_json_4xx(
+    gateway: TestClient[Any, Any], caplog: pytest.LogCaptureFixture, header: bytes, status: int, field: str | None
+) -> None:
+    server = gateway.server
+    body = orjson.dumps(make_event("svc-headers", 1))
+    answered, text = await asyncio.to_thread(_raw_post, str(server.host), int(server.port or 0), header, body)
+    assert (answered, orjson.loads(text).get("field")) == (status, field), text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 async def test_a_client_gone_mid_body_is_not_an_error(
     gateway: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
