@@ -132,6 +132,7 @@ class Settings:
     log_key: str | None = _setting("ARGUS_LOG_KEY", None, _optional_text)
     checkpoint_interval: float = _setting("ARGUS_CHECKPOINT_INTERVAL", 0.0, _non_negative_float)
     checkpoints_topic: str = _setting("ARGUS_CHECKPOINTS_TOPIC", "argus.checkpoints")
+    witness_keys: str | None = _setting("ARGUS_WITNESS_KEYS", None, _optional_text)
     kafka_security_protocol: str | None = _setting("ARGUS_KAFKA_SECURITY_PROTOCOL", None, _optional_text)
     kafka_sasl_mechanism: str | None = _setting("ARGUS_KAFKA_SASL_MECHANISM", None, _optional_text)
     kafka_sasl_username: str | None = _setting("ARGUS_KAFKA_SASL_USERNAME", None, _optional_text)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from argus.db.schema import checkpoints, merkle_tiles, merkle_trees
+from argus.db.schema import checkpoint_cosignatures, checkpoints, merkle_tiles, merkle_trees
 from argus_client.tiles import TileId, TileReader
 
 
@@ -168,3 +168,45 @@ def checkpoint_at(connection: Connection, topic: str, partition: int, size: int)
         select(checkpoints).where(c.topic == topic, c.kafka_partition == partition, c.tree_size == size)
     ).first()
     return None if row is None else _checkpoint(row)
+
+
+def cosignature_lines(
+    connection: Connection, stored: Sequence[StoredCheckpoint]
+) -> dict[tuple[str, int, int], list[str]]:
+    """The stored witness cosignature lines of these checkpoints, by (topic, partition, size); only
+    lines made for the checkpoint's current root (a rewritten row does not inherit them)."""
+    if not stored:
+        return {}
+    c = checkpoint_cosignatures.c
+    keys = [
+        and_(
+            c.topic == s.topic, c.kafka_partition == s.partition, c.tree_size == s.tree_size, c.root_hash == s.root_hash
+        )
+        for s in stored
+    ]
+    rows = connection.execute(
+        select(c.topic, c.kafka_partition, c.tree_size, c.signature_line)
+        .where(or_(*keys))
+        .order_by(c.created_at, c.witness)
+    )
+    found: dict[tuple[str, int, int], list[str]] = {}
+    for row in rows:
+        found.setdefault((row.topic, row.kafka_partition, row.tree_size), []).append(row.signature_line)
+    return found
+
+
+def add_cosignature(connection: Connection, stored: StoredCheckpoint, witness: str, line: str) -> bool:
+    """Store a (verified) cosignature line; False when this witness already cosigned this checkpoint."""
+    c = checkpoint_cosignatures.c
+    topic, partition, size = stored.topic, stored.partition, stored.tree_size
+    exists = connection.execute(
+        select(c.witness).where(
+            c.topic == topic, c.kafka_partition == partition, c.tree_size == size, c.witness == witness
+        )
+    ).first()
+    if exists is not None:
+        return False
+    connection.execute(checkpoint_cosignatures.insert().values(
+        topic=topic, kafka_partition=partition, tree_size=size, witness=witness, root_hash=stored.root_hash,
+        signature_line=line))  # fmt: skip
+    return True

@@ -176,12 +176,15 @@ def _s3_rows(url: str, scope: Scope) -> tuple[Iterator[Any], list[str]]:
 
 def _check_log(args: argparse.Namespace, report: dict[str, Any]) -> None:
     """With --checkpoint: the stored trees against signed checkpoints (argus/verify_log.py)."""
-    from argus.verify_log import load_verifiers, trusted_checkpoints, verify_log
+    from argus.verify_log import load_verifiers, load_witness_keys, trusted_checkpoints, verify_log
 
     if args.from_file or getattr(args, "from_s3", None):
         raise ValueError("--checkpoint checks the database's partitions; use it without --from-file/--from-s3")
     verifiers = load_verifiers(args.log_key)
-    checkpoints = trusted_checkpoints(args.checkpoint, verifiers, args.token)
+    witnesses = load_witness_keys(args.witness_key)
+    if args.witnesses > len(witnesses):
+        raise ValueError(f"--witnesses {args.witnesses} needs at least that many --witness-key")
+    checkpoints = trusted_checkpoints(args.checkpoint, verifiers, args.token, witnesses, args.witnesses)
     log = verify_log(make_db_engine(args.database_url), checkpoints, verifiers)
     report["log"] = log
     report["ok"] = report["ok"] and not log["problems"]
@@ -189,6 +192,9 @@ def _check_log(args: argparse.Namespace, report: dict[str, Any]) -> None:
     report["notes"].append(f"checked {len(log['partitions'])} partition(s) against {len(checkpoints)} signed "
                            "checkpoint(s); records newer than the newest checkpoint are covered only by the "
                            "store's own checkpoints")  # fmt: skip
+    if args.witnesses:
+        report["notes"].append(f"every checkpoint given carries cosignatures of at least {args.witnesses} "
+                               "trusted witness(es)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -233,6 +239,11 @@ def register(subparsers: Any) -> None:
                         default=[k for k in [os.environ.get("ARGUS_LOG_VERIFIER_KEY")] if k], metavar="VKEY|FILE",
                         help="trusted log public key (name+hash+key, as `argus log-key` prints it; default: "
                              "$ARGUS_LOG_VERIFIER_KEY)")  # fmt: skip
+    parser.add_argument("--witness-key", action="append", default=[], metavar="VKEY|FILE",
+                        help="trusted witness public key (as `argus witness-key` prints it); repeatable")  # fmt: skip
+    parser.add_argument("--witnesses", type=int, default=0, metavar="N",
+                        help="every --checkpoint note must carry cosignatures of N distinct trusted witnesses "
+                             "(docs/witness.md)")  # fmt: skip
     parser.add_argument("--token", default=os.environ.get("ARGUS_TOKEN"),
                         help="bearer token for a checkpoint URL (default: $ARGUS_TOKEN)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON report object")

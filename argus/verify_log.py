@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, select
 from argus.db.schema import audit_records
 from argus.export import COLUMNS
 from argus.tlog_store import checkpoint_history, tile_reader
+from argus_client.cosignature import WitnessVerifier, require_cosignatures
 from argus_client.merkle import HASH_SIZE, root_hash
 from argus_client.note import NoteError, Verifier
 from argus_client.tiles import TILE_HEIGHT, TILE_WIDTH, tile_node_source
@@ -37,6 +38,16 @@ def load_verifiers(values: Sequence[str]) -> list[Verifier]:
         keys += [Verifier.parse(line) for line in lines if line.strip()]
     if not keys:
         raise ValueError("--checkpoint needs the log's public key: pass --log-key")
+    return keys
+
+
+def load_witness_keys(values: Sequence[str]) -> list[WitnessVerifier]:
+    """Trusted witness keys: each a verifier key string or a file holding one per line."""
+    keys: list[WitnessVerifier] = []
+    for value in values:
+        path = Path(value)
+        lines = path.read_text(encoding="utf-8").split() if "+" not in value and path.exists() else [value]
+        keys += [WitnessVerifier.parse(line) for line in lines if line.strip()]
     return keys
 
 
@@ -86,8 +97,15 @@ def read_source(source: str, token: str | None) -> str:
     return Path(source).read_text(encoding="utf-8")
 
 
-def trusted_checkpoints(sources: Sequence[str], verifiers: list[Verifier], token: str | None) -> list[Checkpoint]:
-    """Every checkpoint of the sources, each note's signature checked (a bad one is an error)."""
+def trusted_checkpoints(
+    sources: Sequence[str],
+    verifiers: list[Verifier],
+    token: str | None,
+    witnesses: Sequence[WitnessVerifier] = (),
+    required: int = 0,
+) -> list[Checkpoint]:
+    """Every checkpoint of the sources, each note's signature checked (a bad one is an error), and
+    with `required`, cosigned by that many distinct trusted `witnesses`."""
     out = []
     for source in sources:
         notes = split_notes(read_source(source, token))
@@ -98,6 +116,11 @@ def trusted_checkpoints(sources: Sequence[str], verifiers: list[Verifier], token
                 out.append(open_checkpoint(note, verifiers))
             except NoteError as exc:
                 raise ValueError(f"{source}: a checkpoint does not verify with the log key: {exc}") from None
+            if required:
+                try:
+                    require_cosignatures(note, list(witnesses), required)
+                except NoteError as exc:
+                    raise ValueError(f"{source}: checkpoint {out[-1].origin} at size {out[-1].size}: {exc}") from None
     return out
 
 

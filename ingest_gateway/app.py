@@ -18,7 +18,7 @@ from argus.kafka_admin import ensure_topic
 from argus.kafka_producer import AsyncProducer, durable_producer_config
 from argus.keys import KeyRegistry
 from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
-from ingest_gateway import ingest, log_api, metrics, openapi, ops, query, server
+from ingest_gateway import cosign_api, ingest, log_api, metrics, openapi, ops, query, server
 from ingest_gateway.auth import authenticate
 from ingest_gateway.errors import error_response
 from ingest_gateway.keys import INGEST_POOL, KNOWN_IDS, PRODUCER, SETTINGS, TOKENS, VERIFIER
@@ -147,5 +147,6 @@ def init(settings: Settings, *, registry: KeyRegistry | None = None) -> web.Appl
     app.router.add_post("/api/audit-logs/bulk", ingest.create_bulk)
     query.add_routes(app)
     log_api.add_routes(app)
+    cosign_api.add_routes(app)
     app.router.add_get("/openapi.json", openapi.serve)
     return app

@@ -12,7 +12,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from argus.db.schema import audit_records, partition_commits
-from argus.tlog_store import StoredCheckpoint, checkpoint_at, checkpoint_history, latest_checkpoints, tile_reader
+from argus.tlog_store import (
+    StoredCheckpoint,
+    checkpoint_at,
+    checkpoint_history,
+    cosignature_lines,
+    latest_checkpoints,
+    tile_reader,
+)
+from argus_client.cosignature import add_signature_lines
 from argus_client.merkle import consistency_proof, inclusion_proof
 from argus_client.tiles import tile_node_source
 from argus_client.tlog import record_leaf
@@ -26,7 +34,8 @@ class ProofUnavailable(Exception):
         self.field, self.message, self.status = field, message, status
 
 
-def checkpoint_json(stored: StoredCheckpoint) -> dict[str, Any]:
+def checkpoint_json(stored: StoredCheckpoint, cosignatures: list[str] | None = None) -> dict[str, Any]:
+    """The API's checkpoint object; `note` carries the witnesses' cosignature lines (docs/witness.md)."""
     created = stored.created_at
     return {
         "topic": stored.topic,
@@ -35,8 +44,13 @@ def checkpoint_json(stored: StoredCheckpoint) -> dict[str, Any]:
         "rootHash": stored.root_hash,
         "commitSeq": stored.commit_seq,
         "createdAt": created.isoformat() if hasattr(created, "isoformat") else str(created),
-        "note": stored.note,
+        "note": add_signature_lines(stored.note, cosignatures) if cosignatures else stored.note,
     }
+
+
+def _cosigned(connection: Connection, stored: list[StoredCheckpoint]) -> list[dict[str, Any]]:
+    lines = cosignature_lines(connection, stored)
+    return [checkpoint_json(s, lines.get((s.topic, s.partition, s.tree_size))) for s in stored]
 
 
 class LogStore:
@@ -45,12 +59,12 @@ class LogStore:
 
     def latest(self, topic: str | None) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
-            return [checkpoint_json(c) for c in latest_checkpoints(connection, topic)]
+            return _cosigned(connection, latest_checkpoints(connection, topic))
 
     def history(self, topic: str, partition: int, after_size: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
         with self.engine.connect() as connection:
             found = checkpoint_history(connection, topic, partition, after_size=after_size, limit=limit + 1)
-        return [checkpoint_json(c) for c in found[:limit]], len(found) > limit
+            return _cosigned(connection, found[:limit]), len(found) > limit
 
     def _checkpoint(self, connection: Connection, topic: str, partition: int, size: int | None, field: str) -> Any:
         if size is None:

@@ -166,6 +166,13 @@ SCHEMAS: J = {
         "note": {**STR, "description": "C2SP tlog-checkpoint signed note (docs/transparency.md); verify it "
                  "with the log's public key"},
     }),
+    "CosignedNote": _obj({
+        "note": {**STR, "description": "the checkpoint note with the witness's cosignature line(s); its text must "
+                 "be a stored checkpoint and each line must verify with a key of ARGUS_WITNESS_KEYS"},
+    }, ["note"]),
+    "CosignatureResult": _obj({
+        "origin": STR, "stored": {**INT, "description": "new cosignatures stored (0: all were already)"},
+    }, ["origin", "stored"]),
     "Checkpoints": _obj({
         "topic": STR, "partition": INT, "checkpoints": {"type": "array", "items": _ref("Checkpoint")},
         "nextAfterSize": {"type": ["integer", "null"], "description": "history only: pass as afterSize for the "
@@ -195,7 +202,8 @@ RESPONSES: J = {
     "404": _json(_ref("Error"), "no such record, actor or path"),
     "405": _json(_ref("Error"), "the path does not take this method; Allow lists those it takes",
                  {"Allow": {"description": "the methods the path takes", "schema": STR}}),
-    "409": _json(_ref("Error"), "the event's id names a stored event with different content (field: id)"),
+    "409": _json(_ref("Error"), "the event's id names a stored event with different content (field: id); for a "
+                 "cosignature, the note's text is not the stored checkpoint (field: note)"),
     "413": _json(_ref("Error"), "body larger than ARGUS_MAX_BODY_BYTES, more events than ARGUS_BULK_MAX_EVENTS, "
                  "or an event larger than ARGUS_MAX_EVENT_BYTES (event_too_large)"),
     "415": _json(_ref("Error"), "Content-Type is not application/json, or Content-Encoding is not gzip, deflate "
@@ -295,6 +303,13 @@ PATHS: J = {
                        _q("afterSize", {**INT, "minimum": -1, "default": -1}, "history: sizes above this"),
                        _ref("limit", "parameters"),
                    ]),
+    },
+    "/api/checkpoints/cosignatures": {
+        "post": _op("Submit a witness cosignature (C2SP tlog-cosignature) of a stored checkpoint (docs/witness.md)",
+                    {"201": _json(_ref("CosignatureResult"), "stored"),
+                     "200": _json(_ref("CosignatureResult"), "already stored")},
+                    "400", "401", "403", "404", "409", "415", "500", "503", requestBody={
+                        "required": True, "content": {"application/json": {"schema": _ref("CosignedNote")}}}),
     },
     "/api/checkpoints/consistency": {
         "get": _op("Consistency proof between two checkpoints of a partition",

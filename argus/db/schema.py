@@ -168,3 +168,17 @@ checkpoints = Table(
     Column("note", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+#: Witness cosignatures (C2SP tlog-cosignature lines) on stored checkpoints; the gateway checks each
+#: against ARGUS_WITNESS_KEYS before storing it and appends them to the note it serves.
+checkpoint_cosignatures = Table(
+    "checkpoint_cosignatures",
+    metadata,
+    Column("topic", String(249), primary_key=True),
+    Column("kafka_partition", Integer, primary_key=True),
+    Column("tree_size", BigInteger, primary_key=True),
+    Column("witness", String(255), primary_key=True, comment="the witness verifier key, name+id+key"),
+    Column("root_hash", String(64), nullable=False, comment="the root it cosigned: served only with that root"),
+    Column("signature_line", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

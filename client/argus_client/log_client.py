@@ -25,6 +25,14 @@ class LogClient:
         with urllib.request.urlopen(request, timeout=self._timeout) as response:
             return json.loads(response.read())
 
+    def post(self, path: str, body: Any) -> Any:
+        """POST a JSON body (a witness submitting its cosignature); HTTP errors raise."""
+        data = json.dumps(body).encode()
+        headers = {**self._headers, "Content-Type": "application/json"}
+        request = urllib.request.Request(f"{self._base}{path}", data=data, headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=self._timeout) as response:
+            return json.loads(response.read())
+
     def checkpoints(
         self, partition: int | None = None, *, topic: str | None = None, after_size: int | None = None,
         limit: int | None = None,
