@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,9 +92,11 @@ class Witness:
         evidence_dir: Path,
         publish_dir: Path | None = None,
         submit: bool = True,
+        publish_s3: Callable[[Checkpoint, str], str] | None = None,
     ) -> None:
         self.client, self.log_keys, self.signer, self.state = client, log_keys, signer, state
         self.evidence_dir, self.publish_dir, self.submit = evidence_dir, publish_dir, submit
+        self.publish_s3 = publish_s3
 
     def run_once(self, topic: str | None = None) -> list[Refusal]:
         """Check the log's latest checkpoint of every partition; returns what was refused."""
@@ -155,10 +158,12 @@ class Witness:
         cosigned = cosign(note, self.signer)
         if self.submit:
             self._submit(cosigned)
-        self.state.notes[checkpoint.origin] = cosigned
-        self.state.save()
         if self.publish_dir is not None:
             publish(self.publish_dir, checkpoint, cosigned)
+        if self.publish_s3 is not None:
+            self.publish_s3(checkpoint, cosigned)
+        self.state.notes[checkpoint.origin] = cosigned  # last: a failed publish is retried next poll
+        self.state.save()
         COSIGNED.labels(checkpoint.origin).inc()
         ACCEPTED_SIZE.labels(checkpoint.origin).set(checkpoint.size)
         log.info("cosigned %s at size %d", checkpoint.origin, checkpoint.size)
@@ -212,6 +217,34 @@ def publish(directory: Path, checkpoint: Checkpoint, cosigned: str) -> Path:
     return path
 
 
+class S3Publisher:
+    """Puts each cosigned checkpoint to an Object Lock bucket (the S3 sink's URL and settings):
+    `<prefix>/checkpoints/<origin, %-encoded>/<tree size>.note`, locked for the sink's retention."""
+
+    def __init__(self, url: str) -> None:
+        from sinks.s3_config import S3Config
+
+        self.config = S3Config.from_url(url)
+        self._client: Any = None
+
+    def __call__(self, checkpoint: Checkpoint, cosigned: str) -> str:
+        from datetime import timedelta
+
+        if self._client is None:
+            self._client = self.config.client()
+            found = self._client.get_object_lock_configuration(Bucket=self.config.bucket)
+            if found.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") != "Enabled":
+                raise RuntimeError(f"bucket {self.config.bucket!r} has no Object Lock: refusing to publish")
+        key = "/".join(p for p in (self.config.prefix, "checkpoints", _safe(checkpoint.origin)) if p)
+        key += f"/{checkpoint.size}.note"
+        self._client.put_object(
+            Bucket=self.config.bucket, Key=key, Body=cosigned.encode(), ContentType="text/plain; charset=utf-8",
+            ChecksumAlgorithm="SHA256", ObjectLockMode=self.config.mode,
+            ObjectLockRetainUntilDate=datetime.now(UTC) + timedelta(days=self.config.retention_days),
+        )  # fmt: skip
+        return key
+
+
 def run(args: argparse.Namespace) -> int:
     signer = WitnessSigner.parse(Path(args.key).read_text(encoding="utf-8"))
     client = LogClient(args.url, args.token or os.environ.get("ARGUS_TOKEN", ""))
@@ -223,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.evidence_dir),
         Path(args.publish_dir) if args.publish_dir else None,
         submit=not args.no_submit,
+        publish_s3=S3Publisher(args.publish_s3) if args.publish_s3 else None,
     )
     if args.metrics_port:
         start_http_server(args.metrics_port, addr="127.0.0.1")
@@ -265,6 +299,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--state", required=True, metavar="FILE", help="JSON state: last accepted note per origin")
     parser.add_argument("--evidence-dir", required=True, metavar="DIR", help="where refused checkpoints are kept")
     parser.add_argument("--publish-dir", metavar="DIR", help="also write each cosigned checkpoint to a file here")
+    parser.add_argument("--publish-s3", metavar="URL",
+                        help="also put each cosigned checkpoint to an Object Lock bucket (the S3 sink's URL, "
+                             "s3://BUCKET/PREFIX?endpoint=...&retention_days=...)")  # fmt: skip
     parser.add_argument("--topic", help="only this topic's partitions")
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between polls (default 10)")
     parser.add_argument("--once", action="store_true", help="one pass; exit 3 if anything was refused")

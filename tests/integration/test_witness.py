@@ -6,8 +6,10 @@ requiring both cosignatures catches the rollback too (docs/witness.md)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,11 @@ from typing import Any
 import pytest
 
 from argus.cli import main as argus_main
-from argus_client.cosignature import WitnessSigner, WitnessVerifier, require_cosignatures
+from argus_client.cosignature import WitnessSigner, WitnessVerifier, cosign, require_cosignatures
 from argus_client.note import Signer
 from argus_client.tlog import Checkpoint, open_checkpoint
 from tests.integration.harness import LOG_KEY_FILE, LOG_VERIFIER_KEY, TOKEN, Stack, make_event, wait_for
+from tests.integration.sink_kinds import S3_CREDENTIALS, make_locked_bucket, s3_client, s3_endpoint
 from tests.integration.test_client_e2e import GatewayProcess
 from tests.integration.test_transparency import tamper
 
@@ -28,7 +31,10 @@ TABLES = ("audit_records", "partition_commits", "merkle_tiles", "merkle_trees", 
 class WitnessRunner:
     """One `argus witness` with its own key, state file, evidence and publish directories."""
 
-    def __init__(self, name: str, tmp: Path, gateway: GatewayProcess) -> None:
+    bucket: str = ""
+
+    def __init__(self, name: str, tmp: Path, gateway: GatewayProcess, s3_url: str | None = None) -> None:
+        self.s3_url = s3_url
         self.signer = WitnessSigner.generate(name)
         self.home = tmp / name
         self.home.mkdir()
@@ -52,7 +58,10 @@ class WitnessRunner:
                    "--token", TOKEN, "--log-key", LOG_VERIFIER_KEY, "--key", str(self.home / "witness.key"),
                    "--state", str(self.home / "state.json"), "--evidence-dir", str(self.evidence),
                    "--publish-dir", str(self.published), "--topic", self.gateway.stack.topic]  # fmt: skip
-        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        if self.s3_url:
+            command += ["--publish-s3", self.s3_url]
+        env = {**os.environ, **S3_CREDENTIALS}
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env=env)
 
     def refusals(self) -> list[dict[str, Any]]:
         if not self.evidence.exists():
@@ -100,7 +109,14 @@ def test_two_witnesses_cosign_a_consistent_log_and_refuse_forks_and_rollbacks(
 ) -> None:
     witnesses: list[WitnessRunner] = []
     gateway = GatewayProcess(stack)
-    witnesses = [WitnessRunner(f"witness-{n}.test", tmp_path, gateway) for n in ("a", "b")]
+    bucket = f"argus-{stack.name}-witness"
+    make_locked_bucket(bucket)
+    s3 = f"s3://{bucket}/anchors?endpoint={s3_endpoint()}&region=us-east-1&retention_days=1"
+    witnesses = [
+        WitnessRunner("witness-a.test", tmp_path, gateway, s3),
+        WitnessRunner("witness-b.test", tmp_path, gateway),
+    ]
+    witnesses[0].bucket = bucket
     stack.extra_env["ARGUS_WITNESS_KEYS"] = " ".join(w.verifier.encode() for w in witnesses)
     stack.start_processor()
     gateway.start()
@@ -138,6 +154,16 @@ def _scenario(stack: Stack, gateway: GatewayProcess, witnesses: list[WitnessRunn
             notes = [f.read_text() for f in files if open_checkpoint(f.read_text(), [_log_verifier()]) == checkpoint]
             assert len(notes) == 1
             require_cosignatures(notes[0], [witness.verifier], 1)
+    # Witness A also put each one to the Object Lock bucket, locked: an auditor reads them from there.
+    objects = s3_client().list_objects_v2(Bucket=witnesses[0].bucket, Prefix="anchors/checkpoints/")["Contents"]
+    in_bucket = {}
+    for obj in objects:
+        body = s3_client().get_object(Bucket=witnesses[0].bucket, Key=obj["Key"])
+        assert body["ObjectLockMode"] == "COMPLIANCE"
+        in_bucket[obj["Key"]] = body["Body"].read().decode()
+    for checkpoint in second:
+        [found] = [n for n in in_bucket.values() if open_checkpoint(n, [_log_verifier()]) == checkpoint]
+        require_cosignatures(found, [witnesses[0].verifier], 1)
     anchors = tmp_path / "cosigned.json"
     anchors.write_text(json.dumps(get_checkpoints(gateway, stack.topic)))
     code, out = run_verify(stack, anchors, witnesses, capsys)
@@ -165,6 +191,13 @@ def _scenario(stack: Stack, gateway: GatewayProcess, witnesses: list[WitnessRunn
         accepted = open_checkpoint((refusal["dir"] / "accepted.note").read_text(), [_log_verifier()])
         assert accepted.size == genuine.tree_size and accepted.root != b"\x07" * 32
     replace_checkpoint(stack, genuine.tree_size, genuine.note)
+    # The log stores only cosignatures of configured witnesses on the exact stored checkpoint.
+    a_signer = witnesses[0].signer
+    assert post_cosignature(gateway, cosign(forged, a_signer)) == (409, "note")
+    assert post_cosignature(gateway, cosign(genuine.note, WitnessSigner.generate("stranger"))) == (400, "note")
+    larger = log_signer.sign(Checkpoint(victim.origin, genuine.tree_size + 1000, b"\x07" * 32).text())
+    assert post_cosignature(gateway, cosign(larger, a_signer))[0] == 404
+    assert post_cosignature(gateway, cosign(genuine.note, a_signer)) == (200, None)  # already stored
 
     # 3. The database restored from the old backup (a rollback): both witnesses refuse, verify fails.
     stack.stop_all()
@@ -185,6 +218,19 @@ def _scenario(stack: Stack, gateway: GatewayProcess, witnesses: list[WitnessRunn
     assert "truncated" in out
 
 
+def post_cosignature(gateway: GatewayProcess, note: str) -> tuple[int, str | None]:
+    """(status, the error's field) of POST /api/checkpoints/cosignatures."""
+    request = urllib.request.Request(
+        f"{gateway.url}/api/checkpoints/cosignatures", data=json.dumps({"note": note}).encode(), method="POST",
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, None
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read()).get("field")
+
+
 def replace_checkpoint(stack: Stack, size: int, note: str) -> None:
     """Put another signed note in place of partition 0's checkpoint of `size` (an operator with the log key)."""
     root = open_checkpoint(note, [_log_verifier()]).root.hex()
@@ -194,6 +240,3 @@ def replace_checkpoint(stack: Stack, size: int, note: str) -> None:
 
 def _log_verifier() -> Any:
     return Signer.parse(LOG_KEY_FILE.read_text()).verifier
-
-
-
