@@ -105,4 +105,4 @@ async def consistency(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/checkpoints", checkpoints)
     app.router.add_get("/api/checkpoints/consistency", consistency)
-    app.router.add_get("/api/audit-logs/{id}/proof", inclusion)
+    app.router.add_get(f"/api/audit-logs/{qp.path_param('id')}/proof", inclusion)

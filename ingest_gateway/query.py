@@ -209,7 +209,7 @@ def add_routes(app: web.Application) -> None:
     """Register the read endpoints and the read engine's lifetime on `app`."""
     app.cleanup_ctx.append(_read_store)
     app.router.add_get("/api/audit-logs", list_logs)
-    app.router.add_get("/api/audit-logs/{id}", get_log)
+    app.router.add_get(f"/api/audit-logs/{qp.path_param('id')}", get_log)
     app.router.add_get("/api/audit-summary", summary)
-    app.router.add_get("/api/actors/{actorId}/chain", actor_chain)
-    app.router.add_get("/api/actors/{actorId}/verify", actor_verify)
+    app.router.add_get(f"/api/actors/{qp.path_param('actorId')}/chain", actor_chain)
+    app.router.add_get(f"/api/actors/{qp.path_param('actorId')}/verify", actor_verify)

@@ -129,3 +129,12 @@ def cursor(name: str, raw: str) -> tuple[datetime, str]:
         return rfc3339(name, moment), uuid_text(name, record_id)
     except (ValueError, TypeError, OverflowError, binascii.Error, orjson.JSONDecodeError, ParamError):
         raise ParamError(name, "is not a cursor returned by this API (pass nextCursor unchanged)") from None
+
+
+def path_param(name: str) -> str:
+    """A route segment `{name}` that matches any characters but `/`.
+
+    aiohttp's bare `{name}` refuses `{` and `}`, so an actor called `svc-{1}` would be stored but
+    its chain unreachable (404), and `/api/audit-logs/{uuid}` a 404 instead of the 400 naming `id`.
+    """
+    return "{" + name + ":[^/]+}"

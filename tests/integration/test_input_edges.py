@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -248,3 +249,20 @@ async def test_rows_stored_before_the_time_rule_never_fail_a_page(stack: Stack, 
     assert [r["timestamp"] for r in listed] == newest_first
     assert [r["timestamp"] for r in (await get(gateway, "/api/audit-logs"))["logs"]] == newest_first
     assert len((await get(gateway, "/api/actors/svc-old/chain"))["records"]) == 4
+
+
+async def test_path_parameters_with_braces_reach_their_handler(stack: Stack, gateway: TestClient[Any, Any]) -> None:
+    """An actor whose id holds `{` or `}` is stored, so its chain and verify pages must answer; an id
+    in braces is a 400 naming `id` (aiohttp's bare `{name}` segment refused braces: a 404)."""
+    actor = "svc-{tenant}/{1}"
+    event = make_event(actor, 0, id=uuid7())
+    assert (await post(gateway, event))[0] == 201
+    stack.start_processor()
+    wait_for(lambda: stack.stored_count() == 1, 90, lambda: f"1 stored record; logs:\n{stack.logs()}")
+    quoted = quote(actor, safe="")
+    chain = await get(gateway, f"/api/actors/{quoted}/chain")
+    assert [r["id"] for r in chain["records"]] == [event["id"]]
+    assert (await get(gateway, f"/api/actors/{quoted}/verify"))["actorId"] == actor
+    for path in (f"/api/audit-logs/%7B{event['id']}%7D", f"/api/audit-logs/%7B{event['id']}%7D/proof"):
+        response = await gateway.get(path, headers=AUTH)
+        assert (response.status, (await response.json())["field"]) == (400, "id"), path
