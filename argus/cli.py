@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 
-from argus.config import ConfigError
+from argus import logs
+from argus.config import ConfigError, Settings, load_settings
 
 #: Modules that add a subcommand via `register(subparsers)`.
 COMMAND_MODULES = (
@@ -42,10 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_logging(level: str) -> Settings | None:
+    """Text or JSON logs (ARGUS_LOG_FORMAT) with the settings' secrets redacted; invalid settings
+    log as text and are reported by the command itself."""
+    try:
+        settings: Settings | None = load_settings()
+    except ConfigError:
+        settings = None
+    logs.configure(level, settings.log_format if settings else "text")
+    if settings is not None:
+        logs.register_secrets(*settings.secrets())
+    return settings
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level)
     try:
         result: int = args.func(args)
     except ConfigError as exc:

@@ -8,6 +8,7 @@ so start-up fails with one line that says what to fix.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Mapping
@@ -92,6 +93,16 @@ def _optional_text(name: str, raw: Any) -> str | None:
     return value or None
 
 
+def _choice(*allowed: str) -> Callable[[str, Any], str]:
+    def parse(name: str, raw: Any) -> str:
+        value = str(raw).strip().lower()
+        if value not in allowed:
+            raise ConfigError(f"{name}: must be one of {', '.join(allowed)}, got {raw!r}")
+        return value
+
+    return parse
+
+
 def _setting(env: str, default: Any, parse: Callable[[str, Any], Any] = _text) -> Any:
     return field(default=default, metadata={"env": env, "parse": parse})
 
@@ -126,6 +137,7 @@ class Settings:
     chain_cache_size: int = _setting("ARGUS_CHAIN_CACHE_SIZE", 200_000, _int_in(1, 100_000_000))
     require_signatures: bool = _setting("REQUIRE_SIGNATURES", False, _bool)
     gateway_verify_signatures: bool = _setting("ARGUS_GATEWAY_VERIFY_SIGNATURES", True, _bool)
+    log_format: str = _setting("ARGUS_LOG_FORMAT", "text", _choice("text", "json"))
     processor_metrics_port: int = _setting("ARGUS_PROCESSOR_METRICS_PORT", 9108, _int_in(0, 65535))
     transparency: bool = _setting("ARGUS_TRANSPARENCY", True, _bool)
     log_name: str = _setting("ARGUS_LOG_NAME", "argus.local")
@@ -173,6 +185,19 @@ class Settings:
                 raise ConfigError(f"ARGUS_AUTH_TOKENS: unknown scope in {label!r}; scopes are {sorted(SCOPES)}")
             result.append(_token(name, secret, scopes))
         return tuple(result)
+
+    def secrets(self) -> list[str]:
+        """Every secret value in the settings, for log redaction (argus/logs.py)."""
+        from sqlalchemy.engine import make_url
+
+        values = [self.auth_token, self.kafka_sasl_password]
+        for item in (self.auth_tokens or "").split(","):
+            values.append(item.partition("=")[2].strip())
+        for url in (self.database_url, self.read_database_url):
+            if url:
+                with contextlib.suppress(Exception):  # an unparsable URL fails start-up elsewhere
+                    values.append(make_url(url).password)
+        return [v for v in values if v]
 
     def kafka_client_config(self) -> dict[str, str]:
         """librdkafka settings shared by every Kafka client (security passes straight through)."""

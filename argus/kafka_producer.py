@@ -117,10 +117,13 @@ class AsyncProducer:
         return future
 
     def produce_many(
-        self, topic: str, messages: Sequence[tuple[bytes, bytes | None]]
+        self,
+        topic: str,
+        messages: Sequence[tuple[bytes, bytes | None]],
+        headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> asyncio.Future[list[tuple[int, int] | DeliveryError]]:
-        """Queue (value, key) messages in order; the one future resolves when every message has its
-        delivery report, to each one's (partition, offset) or DeliveryError, in the same order."""
+        """Queue (value, key) messages in order, each with `headers`; the one future resolves when every
+        message has its delivery report, to each one's (partition, offset) or DeliveryError, in order."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[tuple[int, int] | DeliveryError]] = loop.create_future()
         results: list[Any] = [None] * len(messages)
@@ -142,7 +145,7 @@ class AsyncProducer:
         produce = self._producer.produce
         for index, (value, key) in enumerate(messages):
             try:
-                produce(topic, value=value, key=key, on_delivery=partial(on_delivery, index))
+                produce(topic, value=value, key=key, headers=headers, on_delivery=partial(on_delivery, index))
             except (BufferError, KafkaException) as exc:
                 if isinstance(exc, BufferError):
                     results[index] = DeliveryError("local produce queue is full")

@@ -13,12 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
+from argus import logs
 from argus.config import Settings
 from argus.kafka_admin import ensure_topic
 from argus.kafka_producer import AsyncProducer, durable_producer_config
 from argus.keys import KeyRegistry
 from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
-from ingest_gateway import cosign_api, ingest, log_api, metrics, openapi, ops, query, server
+from ingest_gateway import cosign_api, ingest, log_api, metrics, openapi, ops, query, server, tracing
 from ingest_gateway.auth import authenticate
 from ingest_gateway.errors import error_response
 from ingest_gateway.keys import INGEST_POOL, KNOWN_IDS, PRODUCER, SETTINGS, TOKENS, VERIFIER
@@ -85,6 +86,7 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
     if required not in token.scopes:
         return error_response(403, "forbidden", f"token {token.name!r} lacks the {required!r} scope")
     request[ingest.SOURCE_KEY] = token.name
+    logs.bind(token=token.name)
     return await handler(request)
 
 
@@ -94,7 +96,9 @@ def init(settings: Settings, *, registry: KeyRegistry | None = None) -> web.Appl
     Signatures are checked against `registry` (default: ARGUS_KEYS_CONFIG, reloaded on SIGHUP)
     unless ARGUS_GATEWAY_VERIFY_SIGNATURES is off.
     """
-    app = web.Application(middlewares=[errors_as_json, bearer_auth], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[tracing.request_context, errors_as_json, bearer_auth], client_max_size=settings.max_body_bytes
+    )
     registry = registry or load_key_registry(settings)
     app[SETTINGS] = settings
     app[TOKENS] = settings.tokens()

@@ -28,6 +28,7 @@ from argus_client.uuid7 import uuid7
 from ingest_gateway import metrics
 from ingest_gateway.errors import error_response, json_response
 from ingest_gateway.keys import INGEST_POOL, KNOWN_IDS, PRODUCER, SETTINGS, VERIFIER, BatchVerifier
+from ingest_gateway.tracing import TRACE_HEADERS
 
 RETRY_AFTER_SECONDS = "5"
 SOURCE_KEY = web.RequestKey("source", str)
@@ -207,7 +208,10 @@ def _largest_field(event: dict[str, Any]) -> str:
 async def _publish(request: web.Request, records: list[Record], outcomes: dict[int, Outcome]) -> None:
     """Produce every record and wait for all delivery reports; raise DeliveryError if any failed."""
     settings = request.app[SETTINGS]
-    results = await request.app[PRODUCER].produce_many(settings.topic, [(value, key) for _, value, key in records])
+    headers = request.get(TRACE_HEADERS)  # the caller's traceparent, for the processor's log lines
+    results = await request.app[PRODUCER].produce_many(
+        settings.topic, [(value, key) for _, value, key in records], headers=headers
+    )
     failed = [r for r in results if isinstance(r, DeliveryError)]
     if failed:
         metrics.PRODUCE_FAILURES.labels(reason="delivery").inc(len(failed))

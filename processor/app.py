@@ -23,13 +23,15 @@ import faust
 from faust.types import TP
 from sqlalchemy.exc import SQLAlchemyError
 
+from argus import logs
 from argus.config import Settings
 from argus.db.engine import make_engine
 from argus.kafka_admin import ensure_topic
 from argus.kafka_producer import AsyncProducer, durable_producer_config
 from argus.keys import KeyRegistry
 from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
-from processor.decode import RawMessage
+from argus.trace_context import trace_id_of
+from processor.decode import Decoded, RawMessage
 from processor.faust_seam import ArgusFaustApp
 from processor.lag import LagTracker
 from processor.pipeline import BatchProcessor, BatchResult, PreparedBatch
@@ -99,7 +101,25 @@ def _to_raw(event: Any) -> RawMessage:
         key=message.key,
         value=message.value,
         timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+        trace_id=trace_id_of(message.headers),
     )
+
+
+def _log_events(batch: PreparedBatch) -> None:
+    """One line per event with its partition, offset, actorId and the caller's trace id: dead
+    letters at WARNING, committed events at DEBUG (off by default: thousands a second)."""
+    debug = log.isEnabledFor(logging.DEBUG)
+    for message, outcome in zip(batch.messages, batch.outcomes, strict=True):
+        if isinstance(outcome, Decoded) and not debug:
+            continue
+        actor = outcome.event.get("actorId") if isinstance(outcome, Decoded) else None
+        with logs.log_context(
+            partition=message.partition, offset=message.offset, actorId=actor, trace_id=message.trace_id
+        ):
+            if isinstance(outcome, Decoded):
+                log.debug("event committed")
+            else:
+                log.warning("event dead-lettered: %s", outcome.reason)
 
 
 def _commit_spans(result: BatchResult) -> list[tuple[int, CommitSpan]]:
@@ -272,6 +292,7 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         prepared, consumed = item
         result = await state.batch.store(prepared)  # retries until stored; never raises for bad data
         lag.committed(result.commits)
+        _log_events(prepared)
         state.sinks.submit(result.records, consumed, _commit_spans(result))
         state.dead_letters.submit(_dead_letter_records(result))
         if result.checkpoints:

@@ -10,6 +10,7 @@ import faust
 from confluent_kafka import KafkaException
 from prometheus_client import start_http_server
 
+from argus import logs
 from argus.config import load_settings
 from argus.runtime import tune_garbage_collector
 from processor.app import create_app
@@ -30,6 +31,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"argus processor: cannot reach Kafka at {settings.kafka_bootstrap}: {exc}", file=sys.stderr)
         return 1
     tune_garbage_collector()
-    worker = faust.Worker(app, loglevel=args.log_level.lower(), quiet=True, redirect_stdouts=False)
+    worker = faust.Worker(
+        app,
+        loglevel=args.log_level.lower(),
+        quiet=True,
+        redirect_stdouts=False,
+        logging_config=logs.dict_config(args.log_level, settings.log_format),  # faust would replace ours
+    )
     worker.execute_from_commandline()
     return 0

@@ -32,6 +32,7 @@ class RawMessage:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int | None
+    trace_id: str | None = None  # from the gateway's `traceparent` header, for log lines only
 
 
 @dataclass
