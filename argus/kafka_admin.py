@@ -16,6 +16,7 @@ from confluent_kafka.admin import (
 )
 
 log = logging.getLogger(__name__)
+RDKAFKA_LOG = logging.getLogger("librdkafka")
 
 MAX_MESSAGE_BYTES = "max.message.bytes"
 
@@ -34,7 +35,7 @@ def ensure_topic(
     raised on an existing topic whose limit is lower (never lowered), so every record the gateway
     accepts fits whatever the broker's own default is.
     """
-    admin = AdminClient(client_config)
+    admin = AdminClient(_logged(client_config))
     metadata = admin.list_topics(timeout=timeout)
     if name not in metadata.topics or metadata.topics[name].error is not None:
         config = {MAX_MESSAGE_BYTES: str(max_message_bytes)} if max_message_bytes else {}
@@ -48,6 +49,11 @@ def ensure_topic(
                 raise
     if max_message_bytes:
         _raise_max_message_bytes(admin, name, max_message_bytes, timeout)
+
+
+def _logged(client_config: dict[str, Any]) -> dict[str, Any]:
+    """librdkafka's log lines through Python logging (formatted, redacted), not raw stderr."""
+    return {**client_config, "logger": RDKAFKA_LOG}
 
 
 def topic_max_message_bytes(admin: AdminClient, name: str, timeout: float = 30.0) -> int:
@@ -71,5 +77,5 @@ def _raise_max_message_bytes(admin: AdminClient, name: str, wanted: int, timeout
 
 
 def partition_count(client_config: dict[str, Any], name: str, timeout: float = 30.0) -> int:
-    metadata = AdminClient(client_config).list_topics(name, timeout=timeout)
+    metadata = AdminClient(_logged(client_config)).list_topics(name, timeout=timeout)
     return len(metadata.topics[name].partitions)
