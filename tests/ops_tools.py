@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-HOW_TO_INSTALL = "run `bash deploy/local/ops-tools.sh` (deploy/local/install.sh does)"
+HOW_TO_INSTALL = "run `bash deploy/local/install.sh` (it runs deploy/local/ops-tools.sh)"
 
 
 def tool(name: str) -> str:

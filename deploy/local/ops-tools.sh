@@ -2,6 +2,7 @@
 # Install the operations tools the tests check deploy/ with, idempotently:
 #   - promtool + prometheus from Debian's `prometheus` package (its system service is NOT started
 #     or enabled: tests run their own server on their own port, see tests/integration/test_prometheus.py);
+#   - podman from Debian (only `podman version` is used: podman-compose checks for it before `config`);
 #   - helm, built from the Go module proxy into <repo>/.local/bin (a re-run with the same version
 #     does nothing; Go's module and build caches make a rebuild in a fresh clone fast).
 #
@@ -13,7 +14,7 @@ HELM_VERSION=${ARGUS_HELM_VERSION:-v3.22.0}
 BIN=$ROOT/.local/bin
 
 install_prometheus() {
-  if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then
+  if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 && command -v podman >/dev/null 2>&1; then
     return
   fi
   if [ "$(id -u)" != 0 ]; then
@@ -26,9 +27,9 @@ install_prometheus() {
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
   fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null || {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus podman >/dev/null || {
     if ((made_policy)); then rm -f "$policy"; fi
-    echo "ops-tools: apt-get install prometheus failed" >&2
+    echo "ops-tools: apt-get install prometheus podman failed" >&2
     exit 1
   }
   if ((made_policy)); then rm -f "$policy"; fi
