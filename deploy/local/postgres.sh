@@ -32,7 +32,7 @@ readonly STOP_TIMEOUT=30
 others_can_reach() {
   local dir=$1
   while [[ $dir != / && -n $dir ]]; do
-    [[ $(stat -c %A "$dir") == *x ]] || return 1
+    (((8#$(stat -c %a "$dir")) & 1)) || return 1 # others' execute bit (also set under a sticky `t`, as on /tmp)
     dir=$(dirname "$dir")
   done
 }
