@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "argus.witness",
     "argus.export",
     "argus.run_local",
+    "argus.spool_replay",
 )
 
 
