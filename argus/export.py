@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy import Engine, Select, and_, func, select
 
 from argus.db.schema import audit_records
+from argus.progress import Progress, wanted
 from argus_client.hashchain import ACTOR, RECORD_FIELDS, SEQ, record_row
 
 #: Table columns in RECORD_FIELDS order: a row *is* a record's value tuple, no per-row dict.
@@ -75,6 +76,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="start", type=_time_arg, metavar="TIME",
                         help="event time >= TIME (RFC 3339); chains are anchored at their first record")  # fmt: skip
     parser.add_argument("--to", dest="end", type=_time_arg, metavar="TIME", help="event time < TIME (RFC 3339)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bar (it is drawn on stderr only when stderr is a terminal)")  # fmt: skip
 
 
 def select_records(scope: Scope) -> Select[Any]:
@@ -97,6 +100,17 @@ def select_records(scope: Scope) -> Select[Any]:
         low = t.c.seq >= s.c.lo if scope.start is not None else t.c.seq >= 1
         stmt = stmt.join(s, and_(t.c.actor_id == s.c.actor_id, low, t.c.seq <= s.c.hi))
     return stmt.order_by(t.c.actor_id, t.c.seq)
+
+
+def count_records(engine: Engine, scope: Scope) -> int | None:
+    """How many records the scope selects: the progress bar's total (None if counting fails, so a
+    progress bar never stops the real work)."""
+    try:
+        with engine.connect() as connection:
+            counted = select(func.count()).select_from(select_records(scope).subquery())
+            return int(connection.execute(counted).scalar_one())
+    except Exception:
+        return None
 
 
 def make_db_engine(url: str | None) -> Engine:
@@ -170,8 +184,9 @@ def _file_records(path: str) -> Iterator[dict[str, Any]]:
                 yield record
 
 
-def write_ndjson(rows: Iterator[tuple[Any, ...]], out: IO[bytes]) -> int:
+def write_ndjson(rows: Iterator[tuple[Any, ...]], out: IO[bytes], progress: Progress | None = None) -> int:
     """One record dict per line, RECORD_FIELDS order; returns the count."""
+    progress = progress or Progress("exported", None, enabled=False)
     count, buffer = 0, []
     for row in rows:
         buffer.append(orjson.dumps(dict(zip(RECORD_FIELDS, row, strict=True))))
@@ -179,9 +194,11 @@ def write_ndjson(rows: Iterator[tuple[Any, ...]], out: IO[bytes]) -> int:
         if len(buffer) >= FETCH_ROWS:
             out.write(b"\n".join(buffer) + b"\n")
             buffer.clear()
+            progress.tick(count)
     if buffer:
         out.write(b"\n".join(buffer) + b"\n")
     out.flush()
+    progress.finish(count)
     return count
 
 
@@ -189,16 +206,21 @@ def run(args: argparse.Namespace) -> int:
     scope = Scope.from_args(args)
     try:
         engine = make_db_engine(args.database_url)
-        if args.output in (None, "-"):
-            count = write_ndjson(db_rows(engine, scope), sys.stdout.buffer)
+        to_stdout = args.output in (None, "-")
+        # records drawn on the same terminal would tear the bar apart: draw it only beside a file or pipe
+        show = wanted(args.quiet) and not (to_stdout and sys.stdout.isatty())
+        progress = Progress("exported", count_records(engine, scope) if show else None, show)
+        if to_stdout:
+            count = write_ndjson(db_rows(engine, scope), sys.stdout.buffer, progress)
         else:
             with open(args.output + ".tmp", "wb") as handle:
-                count = write_ndjson(db_rows(engine, scope), handle)
+                count = write_ndjson(db_rows(engine, scope), handle, progress)
             os.replace(args.output + ".tmp", args.output)
     except Exception as exc:  # a CLI: report, don't trace
         print(f"argus export: {exc}", file=sys.stderr)
         return 2
-    print(f"argus export: {count} records", file=sys.stderr)
+    if not args.quiet:
+        print(f"argus export: {count} records", file=sys.stderr)
     return 0
 
 

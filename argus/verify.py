@@ -16,7 +16,8 @@ from typing import Any
 
 import orjson
 
-from argus.export import Scope, add_source_arguments, db_rows, file_rows, make_db_engine, select_records
+from argus.export import Scope, add_source_arguments, count_records, db_rows, file_rows, make_db_engine
+from argus.progress import Progress, wanted
 from argus_client import exactjson
 from argus_client.event import EVENT_FIELDS
 from argus_client.hashchain import ACTOR, BAD_SIGNATURE, SEQ, ChainBreak, ChainVerifier
@@ -28,37 +29,6 @@ TRUNCATION_NOTE = (
 ANCHOR_NOTE = "time range: each actor's chain is checked from its first record in range, whose previousHash is trusted"
 SIGNATURE_BATCH = 1000
 _METADATA, _SIGNATURE = EVENT_FIELDS.index("metadata"), EVENT_FIELDS.index("signature")
-
-
-class Progress:
-    """Rate and ETA on stderr, only for a person watching a terminal."""
-
-    def __init__(self, total: int | None) -> None:
-        self.total, self.started, self.shown = total, time.monotonic(), 0.0
-        self.enabled = sys.stderr.isatty()
-
-    def tick(self, done: int) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self.shown < 0.5:
-            return
-        self.shown = now
-        rate = done / max(now - self.started, 1e-9)
-        eta = f", ETA {max(self.total - done, 0) / rate:.0f}s" if self.total and rate else ""
-        print(f"\rverified {done:,} records, {rate:,.0f}/s{eta}   ", end="", file=sys.stderr, flush=True)
-
-    def done(self) -> None:
-        if self.enabled and self.shown:
-            print(file=sys.stderr)
-
-
-def _count(engine: Any, scope: Scope) -> int | None:
-    from sqlalchemy import func, select
-
-    try:
-        with engine.connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(select_records(scope).subquery())).scalar())
-    except Exception:
-        return None
 
 
 class SignatureChecker:
@@ -100,11 +70,11 @@ class SignatureChecker:
 
 
 def verify_rows(rows: Iterable[Any], *, anchored: bool, keys: str | None = None, signatures: bool = False,
-                total: int | None = None) -> dict[str, Any]:  # fmt: skip
+                progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
     """Run the chain verifier (and optionally signatures) over ordered rows; the report dict."""
     verifier = ChainVerifier(anchored=anchored)
     checker = SignatureChecker(keys) if signatures else None
-    progress = Progress(total)
+    progress = progress or Progress("verified", None, enabled=False)
     breaks: list[ChainBreak] = []
     feed = verifier.feed_row
     started = time.perf_counter()
@@ -121,7 +91,7 @@ def verify_rows(rows: Iterable[Any], *, anchored: bool, keys: str | None = None,
     if checker is not None:
         breaks += checker.flush()
     elapsed = time.perf_counter() - started
-    progress.done()
+    progress.finish(count)
     breaks.sort(key=lambda b: (b.actor_id, b.seq, b.kind))
     notes = [TRUNCATION_NOTE] + ([ANCHOR_NOTE] if anchored else [])
     if checker is not None and checker.unsigned:
@@ -136,11 +106,11 @@ def verify_rows(rows: Iterable[Any], *, anchored: bool, keys: str | None = None,
     }
 
 
-def _rows(args: argparse.Namespace, scope: Scope) -> tuple[Iterator[Any], int | None]:
+def _rows(args: argparse.Namespace, scope: Scope, show: bool) -> tuple[Iterator[Any], int | None]:
     if args.from_file:
         return file_rows(args.from_file, scope), None
     engine = make_db_engine(args.database_url)
-    return db_rows(engine, scope), _count(engine, scope) if sys.stderr.isatty() else None
+    return db_rows(engine, scope), count_records(engine, scope) if show else None
 
 
 def render_text(report: dict[str, Any]) -> str:
@@ -201,12 +171,14 @@ def run(args: argparse.Namespace) -> int:
     scope = Scope.from_args(args)
     try:
         problems: list[str] = []
+        show = wanted(args.quiet)
         if args.from_s3:
             rows, problems = _s3_rows(args.from_s3, scope)
             total = None
         else:
-            rows, total = _rows(args, scope)
-        report = verify_rows(rows, anchored=scope.anchored, keys=args.keys, signatures=args.signatures, total=total)
+            rows, total = _rows(args, scope, show)
+        report = verify_rows(rows, anchored=scope.anchored, keys=args.keys, signatures=args.signatures,
+                             progress=Progress("verified", total, show))  # fmt: skip
         if problems:
             report["ok"] = False
             report["notes"] = [f"bucket: {p}" for p in problems] + report["notes"]

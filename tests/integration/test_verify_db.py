@@ -260,3 +260,70 @@ def test_embedded_sqlite_store_verifies_too(tmp_path: Path, capsys: Any) -> None
 def test_unreachable_database_is_an_error_not_a_pass(capsys: Any) -> None:
     code, _ = cli(["verify", "--database-url", "postgresql+psycopg2://argus:argus@127.0.0.1:1/none", "--json"], capsys)
     assert code == 2
+
+
+def argus_on_terminal(*argv: str) -> tuple[int, bytes, bytes]:
+    """Run the real CLI with stderr on a pseudo-terminal (as a person watching) and stdout piped;
+    returns (exit code, stdout, everything drawn on the terminal)."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "argus.cli", *argv], stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    drawn, deadline = b"", time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        elif process.poll() is not None:
+            break
+    os.close(master)
+    out = process.stdout.read() if process.stdout else b""
+    return process.wait(timeout=60), out, drawn
+
+
+def argus_piped(*argv: str) -> tuple[int, bytes, bytes]:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "argus.cli", *argv], capture_output=True, timeout=60)
+    return done.returncode, done.stdout, done.stderr
+
+
+def without_rate(out: bytes) -> dict[str, Any]:
+    """The --json report minus its measured rate (the only field that differs run to run)."""
+    report = orjson.loads(out)
+    report.pop("rate")
+    return report
+
+
+def test_progress_on_a_terminal_only(trail: Any, schema_url: str) -> None:
+    total = sum(ACTORS.values())
+    for command in (["verify", "--json"], ["verify"], ["export"]):
+        argv = [*command, "--database-url", schema_url]
+        code, piped_out, piped_err = argus_piped(*argv)
+        assert code == 0 and b"\r" not in piped_err  # piped: no progress drawn
+        code, term_out, drawn = argus_on_terminal(*argv)
+        assert code == 0
+        assert b"\r" in drawn and f" {total} records [".encode() in drawn and b"100%" in drawn
+        if "--json" in command:  # stdout is the same report, one line, whatever stderr is
+            assert term_out.count(b"\n") == piped_out.count(b"\n") == 1
+            assert without_rate(term_out) == without_rate(piped_out)
+            assert without_rate(term_out)["records"] == total
+        elif command == ["export"]:
+            assert term_out == piped_out and term_out.count(b"\n") == total  # NDJSON byte for byte
+        code, quiet_out, quiet_drawn = argus_on_terminal(*argv, "--quiet")
+        assert code == 0 and b"\r" not in quiet_drawn
+        if command == ["export"]:
+            assert quiet_drawn == b"" and quiet_out == piped_out
