@@ -32,7 +32,7 @@ def _resolved() -> dict[str, object]:
 def test_compose_config_resolves_the_whole_stack() -> None:
     services = _resolved()["services"]
     assert isinstance(services, dict)
-    assert {"kafka", "postgres", "migrate", "gateway", "processor"} <= set(services)
+    assert {"kafka", "postgres", "keys", "migrate", "gateway", "processor", "witness", "s3"} <= set(services)
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft
     for name in ("gateway", "processor"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
@@ -41,6 +41,10 @@ def test_compose_config_resolves_the_whole_stack() -> None:
         assert service["build"]["dockerfile"] == "deploy/container/Dockerfile"
         assert set(service["environment"]) <= KNOWN, name
         assert callable(build_parser().parse_args(service["command"]).func)
+    witness = services["witness"]
+    assert build_parser().parse_args(witness["command"]).func.__module__ == "argus.witness"
+    assert witness["depends_on"]["gateway"]["condition"] == "service_healthy"
+    assert "moto_server" in " ".join(services["s3"]["command"])  # the S3 server deploy/local/s3.sh runs
     for service in services.values():
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), port  # published on loopback only
