@@ -3,6 +3,7 @@ every sink here is a *non-critical* copy that receives records only after they c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 Record = dict[str, Any]
@@ -18,6 +19,18 @@ class Sink(Protocol):
     async def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class TreeHead:
+    """A partition's Merkle tree after a commit range, as the processor stored it in the batch
+    transaction (docs/transparency.md): the origin's topic, the tree size and its root (hex), and
+    the range's (kafka_offset, commit_seq) in offset order, which records do not carry."""
+
+    topic: str
+    size: int
+    root: str
+    leaves: list[tuple[int, int]]
+
+
 class RangeSink(Sink, Protocol):
     """A sink that stores whole commit ranges of one partition (an object store: one object per
     range, keyed by it, so a retry rewrites the same key). Its lane reads every delivery back from
@@ -27,7 +40,8 @@ class RangeSink(Sink, Protocol):
 
     interval: float
 
-    async def send_range(self, partition: int, first_seq: int, through_seq: int, records: list[Record]) -> None: ...
+    async def send_range(self, partition: int, first_seq: int, through_seq: int, records: list[Record],
+                         tree: TreeHead | None = None) -> None: ...  # fmt: skip
 
 
 def is_range_sink(sink: Sink) -> bool:

@@ -29,11 +29,11 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import cast
 
 from sinks import metrics
-from sinks.base import RangeSink, Record, Sink, is_range_sink
+from sinks.base import RangeSink, Record, Sink, TreeHead, is_range_sink
 from sinks.catchup import BatchMark, Chunk, Delivered, Verdict, is_stale, plan_chunks, resolve
 from sinks.outbox import SinkOutbox
 
@@ -47,14 +47,18 @@ COMMIT_READ_LIMIT = 500  # partition_commits rows per catch-up read
 CHUNK_RECORDS = 5000  # records per catch-up read and send (plus at most one commit)
 
 
-async def send_with_retry(sink: Sink, records: list[Record], chunk: Chunk | None = None) -> None:
+async def send_with_retry(sink: Sink, records: list[Record], chunk: Chunk | None = None,
+                          tree_after: Callable[[Chunk], TreeHead | None] | None = None) -> None:  # fmt: skip
     """Send until the sink takes the records, backing off exponentially; only cancellation stops it.
-    A range sink gets the chunk's partition and commit range with them."""
+    A range sink gets the chunk's partition and commit range with them, and the partition's stored
+    Merkle tree head after the range (`tree_after`, read from the database)."""
     backoff = 0.1
     while True:
         try:
             if chunk is not None and is_range_sink(sink):
-                await cast(RangeSink, sink).send_range(chunk.partition, chunk.first_seq, chunk.through_seq, records)
+                tree = await asyncio.to_thread(tree_after, chunk) if tree_after is not None else None
+                ranged = cast(RangeSink, sink)
+                await ranged.send_range(chunk.partition, chunk.first_seq, chunk.through_seq, records, tree)
             else:
                 await sink.send(records)
             metrics.SINK_DELIVERED.labels(sink=sink.name).inc(len(records))
@@ -207,7 +211,7 @@ class DurableLane:
                                   self.sink.name, partition, chunk.first_seq, chunk.through_seq, len(records),
                                   chunk.record_count)  # fmt: skip
                     if records or self.by_range:  # a range sink keeps its ranges contiguous
-                        await send_with_retry(self.sink, records, chunk)
+                        await send_with_retry(self.sink, records, chunk, self.outbox.tree_after)
                         metrics.SINK_CATCHUP.labels(sink=self.sink.name).inc(len(records))
                         sent += len(records)
                     self._advance(partition, Delivered(chunk.through_seq, chunk.last_offset))

@@ -14,10 +14,13 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from argus import tlog_store
 from argus.db.schema import audit_records, partition_commits, sink_progress
 from argus.export import COLUMNS
 from argus_client.hashchain import RECORD_FIELDS
-from sinks.base import Record
+from argus_client.merkle import root_hash
+from argus_client.tiles import tile_node_source
+from sinks.base import Record, TreeHead
 from sinks.catchup import NOTHING, Chunk, CommitSpan, Delivered
 
 Assignment = Callable[[], Iterable[int]]
@@ -122,6 +125,36 @@ class SinkOutbox:
         )
         with self.engine.connect() as connection:
             return [dict(zip(RECORD_FIELDS, row, strict=True)) for row in connection.execute(stmt)]
+
+    def tree_after(self, chunk: Chunk) -> TreeHead | None:
+        """The partition's Merkle tree after the chunk's commits, from the tiles the processor wrote
+        in those commits' transactions: size = the partition's records up to `through_seq` (every
+        stored record is a leaf), root recomputed from the append-only tiles at that size. None when
+        the stored tree does not reach that size (no transparency log kept for this partition)."""
+        t = partition_commits
+        with self.engine.connect() as connection:
+            size = connection.execute(
+                select(func.coalesce(func.sum(t.c.record_count), 0)).where(
+                    t.c.topic == self.topic, t.c.kafka_partition == chunk.partition, t.c.commit_seq <= chunk.through_seq
+                )
+            ).scalar_one()
+            head = tlog_store.tree_head(connection, self.topic, chunk.partition)
+            if head is None or head[0] < size:
+                return None
+            read = tlog_store.tile_reader(connection, self.topic, chunk.partition)
+            root = root_hash(tile_node_source(read), int(size)).hex()
+            a = audit_records.c
+            leaves = connection.execute(
+                select(a.kafka_offset, a.commit_seq)
+                .where(
+                    a.kafka_topic == self.topic,
+                    a.kafka_partition == chunk.partition,
+                    a.kafka_offset.between(chunk.first_offset, chunk.last_offset),
+                    a.commit_seq.between(chunk.first_seq, chunk.through_seq),
+                )
+                .order_by(a.kafka_offset)
+            )
+            return TreeHead(self.topic, int(size), root, [(r.kafka_offset, r.commit_seq) for r in leaves])
 
     def save(self, sink: str, progress: Mapping[int, int]) -> None:
         """Upsert the sink's progress. Never moves a partition backwards: another replica may have

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from sinks import s3_layout
-from sinks.base import Record
+from sinks.base import Record, TreeHead
 from sinks.s3_config import S3Config
 
 
@@ -34,15 +34,17 @@ class S3Sink:
     async def send(self, records: list[Record]) -> None:
         raise TypeError("the S3 sink writes commit ranges: it needs a durable lane (send_range)")
 
-    async def send_range(self, partition: int, first_seq: int, through_seq: int, records: list[Record]) -> None:
-        await asyncio.to_thread(self._write, partition, first_seq, through_seq, records)
+    async def send_range(self, partition: int, first_seq: int, through_seq: int, records: list[Record],
+                         tree: TreeHead | None = None) -> None:  # fmt: skip
+        await asyncio.to_thread(self._write, partition, first_seq, through_seq, records, tree)
 
-    def _write(self, partition: int, first_seq: int, through_seq: int, records: list[Record]) -> None:
+    def _write(self, partition: int, first_seq: int, through_seq: int, records: list[Record],
+               tree: TreeHead | None) -> None:  # fmt: skip
         if self._client is None:
             self._client = self.config.client()
         if not self._checked:
             self._check_bucket()
-        blob, manifest = s3_layout.encode(partition, first_seq, through_seq, records, self.config.format)
+        blob, manifest = s3_layout.encode(partition, first_seq, through_seq, records, self.config.format, tree)
         records_key, manifest_key = s3_layout.keys(self.config.prefix, partition, first_seq, through_seq)
         lock = {
             "ObjectLockMode": self.config.mode,

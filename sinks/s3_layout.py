@@ -7,8 +7,11 @@ One object per partition and commit range, at keys that depend only on that rang
     PREFIX/manifests/p00003/000000000041-000000000057.json      its manifest
 
 A manifest names the range, the record count, first/last seq per actor, the SHA-256 of the
-NDJSON and of the gzip object, and (once the processor keeps Merkle checkpoints) the
-partition's tree size and root after the range: `treeSize`/`rootHash` are null until then.
+NDJSON and of the gzip object, and the partition's Merkle tree after the range (docs/transparency.md):
+`treeTopic`, `treeSize`, `rootHash` as the processor stored them in the range's commits, and
+`leaves`, each record's [kafkaOffset, commitSeq] in record order: with the record's currentHash
+and the partition they make its leaf entry, which records do not carry. All four are null when
+the processor keeps no tree for the partition.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from typing import Any
 
 import orjson
 
-from sinks.base import Record
+from sinks.base import Record, TreeHead
 from sinks.formats import RENDERS
 
-VERSION = 1
+VERSION = 2  # 2: the tree fields are filled in and `leaves` added
 _KEY = re.compile(r"(?:^|/)records/p(\d{5})/(\d{12})-(\d{12})\.ndjson\.gz$")
 
 
@@ -41,7 +44,7 @@ def parse_key(key: str) -> tuple[int, int, int] | None:
 
 
 def encode(partition: int, first_seq: int, through_seq: int, records: list[Record],
-           output: str = "record") -> tuple[bytes, dict[str, Any]]:  # fmt: skip
+           output: str = "record", tree: TreeHead | None = None) -> tuple[bytes, dict[str, Any]]:  # fmt: skip
     """The gzip object (records in the `output` format, sinks/formats.py) and its manifest.
     Deterministic: the same records give the same bytes."""
     render = RENDERS[output]
@@ -61,8 +64,10 @@ def encode(partition: int, first_seq: int, through_seq: int, records: list[Recor
         "actors": actors,
         "sha256": hashlib.sha256(body).hexdigest(),
         "objectSha256": hashlib.sha256(blob).hexdigest(),
-        "treeSize": None,  # TODO(verifiable-log): the partition's Merkle tree size after this range
-        "rootHash": None,  # TODO(verifiable-log): and its root, once checkpoints are stored
+        "treeTopic": tree.topic if tree else None,
+        "treeSize": tree.size if tree else None,
+        "rootHash": tree.root if tree else None,
+        "leaves": [list(leaf) for leaf in tree.leaves] if tree else None,
     }
     return blob, manifest
 

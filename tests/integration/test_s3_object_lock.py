@@ -99,6 +99,7 @@ def test_argus_verify_from_s3_checks_a_bucket_a_processor_wrote(stack: Stack) ->
     url = f"s3://{s3_bucket(stack)}/trail?endpoint={s3_endpoint()}&region=us-east-1"
     code, report = _verify(url)
     assert (code, report["ok"], report["records"], report["actors"]) == (0, True, 800, 5), report
+    _assert_manifests_carry_the_stored_trees(stack, url)
 
     # Tampering the server allows (a new version of an object and its manifest) is still caught.
     client = s3_client()
@@ -115,3 +116,42 @@ def test_argus_verify_from_s3_checks_a_bucket_a_processor_wrote(stack: Stack) ->
     code, report = _verify(url)
     assert code == 1 and not report["ok"]
     assert [b["kind"] for b in report["breaks"]] and report["breaks"][0]["actorId"] == records[0]["actorId"]
+
+
+def _manifests(bucket: str) -> dict[str, dict[str, Any]]:
+    client = s3_client()
+    listed = client.list_objects_v2(Bucket=bucket, Prefix="trail/manifests/")["Contents"]
+    return {i["Key"]: orjson.loads(client.get_object(Bucket=bucket, Key=i["Key"])["Body"].read()) for i in listed}
+
+
+def _assert_manifests_carry_the_stored_trees(stack: Stack, url: str) -> None:
+    """Each partition's newest manifest names the tree the processor stored (its head, and the
+    signed checkpoint of that size where one was emitted); sizes grow with the ranges; and a
+    manifest whose leaves were altered (records untouched, so the chain still verifies) fails."""
+    from tests.integration.sink_kinds import s3_bucket
+
+    manifests = _manifests(s3_bucket(stack))
+    newest: dict[int, dict[str, Any]] = {}
+    for manifest in sorted(manifests.values(), key=lambda m: (m["partition"], m["throughCommitSeq"])):
+        previous = newest.get(manifest["partition"], {"treeSize": 0})
+        assert manifest["treeSize"] == previous["treeSize"] + manifest["records"], manifest
+        assert manifest["treeTopic"] == stack.topic and len(manifest["leaves"]) == manifest["records"]
+        newest[manifest["partition"]] = manifest
+    columns = "kafka_partition, tree_size, root_hash"
+    heads = stack.query(f"SELECT {columns} FROM merkle_trees WHERE topic = :t", t=stack.topic)
+    assert {p: (m["treeSize"], m["rootHash"]) for p, m in newest.items()} == {
+        r.kafka_partition: (r.tree_size, r.root_hash) for r in heads
+    }
+    signed = stack.query(f"SELECT {columns} FROM checkpoints WHERE topic = :t", t=stack.topic)
+    by_size = {(m["partition"], m["treeSize"]): m["rootHash"] for m in manifests.values()}
+    for row in signed:  # checkpoints are emitted per batch or interval: compare those at a range's end
+        assert by_size.get((row.kafka_partition, row.tree_size), row.root_hash) == row.root_hash, row
+
+    key, manifest = sorted(manifests.items())[0]
+    offset, commit_seq = manifest["leaves"][0]
+    forged = {**manifest, "leaves": [[offset, commit_seq + 1], *manifest["leaves"][1:]]}
+    s3_client().put_object(Bucket=s3_bucket(stack), Key=key, Body=orjson.dumps(forged))
+    code, report = _verify(url)
+    assert code == 1 and not report["ok"], report
+    assert any("do not rebuild the tree root" in n for n in report["notes"]), report
+    s3_client().put_object(Bucket=s3_bucket(stack), Key=key, Body=orjson.dumps(manifest))
