@@ -15,7 +15,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from argus.cli import build_parser
 from argus.keys import KeyRegistry
+from argus.verify_log import load_verifiers
 from tests.helm_chart import CHART, EXAMPLES, KUBE_VERSION, VALUE_SETS, containers, documents, helm, render
 from tests.ops_tools import ROOT, tool
 
@@ -167,3 +169,17 @@ def test_chart_readme_documents_every_value() -> None:
     readme = (CHART / "README.md").read_text()
     missing = [path for path in _leaf_paths(values) if f"`{path}`" not in readme]
     assert not missing, f"values not documented in deploy/helm/argus/README.md: {missing}"
+
+
+def test_optional_witness_runs_the_real_witness_command() -> None:
+    assert not [d for d in documents(None) if d["metadata"]["name"].endswith("-witness")]  # off by default
+    docs = documents(EXAMPLES[0])
+    deployment = _named(docs, "Deployment", "-witness")
+    [container] = containers(deployment)
+    args = build_parser().parse_args(container["args"])
+    assert args.func.__module__ == "argus.witness" and args.url == "http://argus-gateway:80"
+    assert load_verifiers(args.log_key)  # the example's log key is a real verifier key
+    claim = _named(docs, "PersistentVolumeClaim", "-witness")["metadata"]["name"]
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "state", "persistentVolumeClaim": {"claimName": claim}} in volumes
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"]["type"] == "Recreate"
