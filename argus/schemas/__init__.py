@@ -10,6 +10,7 @@ from importlib import resources
 from typing import Any
 
 COMMITTED_RECORD = "committed-record.v1.json"
+CHECKPOINT_MESSAGE = "checkpoint-message.v1.json"  # the checkpoints topic, key and value as UTF-8
 
 
 def load(name: str = COMMITTED_RECORD) -> dict[str, Any]:

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from sqlalchemy import text
 
+from argus import schemas
 from argus.cli import main as argus_main
 from argus.db.engine import make_engine
 from argus_client.merkle import CompactRange
@@ -93,6 +95,10 @@ def test_trees_and_checkpoints_match_the_records(stack: Stack, tmp_path: Path) -
     notes = {r.note for r in stack.query("SELECT note FROM checkpoints")}
     published = stack.topic_messages(stack.checkpoints_topic, len(notes))
     assert {m.value().decode() for m in published} == notes
+    schema = Draft202012Validator(schemas.load(schemas.CHECKPOINT_MESSAGE))  # the published schema
+    for message in published:
+        schema.validate({"key": message.key().decode(), "value": message.value().decode()})
+        assert message.key().decode() == message.value().decode().split("\n", 1)[0]
 
 
 def test_verify_against_checkpoints_and_processor_fails_closed(
