@@ -291,6 +291,7 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
     async def _store(item: Prepared) -> None:
         prepared, consumed = item
         result = await state.batch.store(prepared)  # retries until stored; never raises for bad data
+        await app.read_again(result.reread)
         lag.committed(result.commits)
         _log_events(prepared)
         state.sinks.submit(result.records, consumed, _commit_spans(result))

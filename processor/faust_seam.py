@@ -220,6 +220,11 @@ class ArgusFaustApp(faust.App):
         """After every assignment, before fetching, read `topic`'s partitions from where `start` says."""
         self.partition_starter = PartitionStarter(topic, start)
 
+    async def read_again(self, targets: dict[int, int]) -> None:
+        """Seek these partitions of the resumed topic back to these offsets, on faust's consumer thread."""
+        if self.partition_starter is not None and targets:
+            await self.partition_starter.read_again(self.consumer, targets)
+
     def _new_transport(self) -> Any:
         return LeanTransport(self.conf.broker_consumer, self)
 
@@ -276,6 +281,13 @@ class PartitionStarter:
             if consumer.app.consumer_generation_id == generation:
                 await self._seek(consumer, targets)
             return
+
+    async def read_again(self, consumer: Any, targets: dict[int, int]) -> None:
+        """Read partitions again from these offsets (the pipeline refused a jump past stored progress)."""
+        assigned = {tp.partition for tp in consumer.assignment() if tp.topic == self._topic}
+        targets = {p: offset for p, offset in targets.items() if p in assigned}
+        if targets:
+            await self._seek(consumer, targets)
 
     async def _seek(self, consumer: Any, targets: dict[int, int]) -> None:
         """Seek, and resume in case an earlier attempt of this assignment paused the partitions."""

@@ -31,4 +31,9 @@ TREE_MISMATCHES = Counter(
     "Batches refused because a partition's stored records, tree and checkpoint disagree (fail closed)",
     ["partition"],
 )
+OFFSET_JUMPS = Counter(
+    "argus_offset_jumps_total",
+    "Batches whose messages jumped past a partition's stored progress (a stale fetch); the rest was read again",
+    ["partition"],
+)
 CHECKPOINTS = Counter("argus_checkpoints_total", "Signed checkpoints written")

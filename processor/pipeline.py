@@ -92,6 +92,9 @@ class BatchResult:
     checkpoints: list[str] = field(default_factory=list)  # signed checkpoint notes written
     duplicates: int = 0
     skipped: int = 0
+    #: partition -> the offset it must be read from again: its messages jumped past stored
+    #: progress (a stale fetch), so none from the jump on were stored (see `contiguous`).
+    reread: dict[int, int] = field(default_factory=dict)
 
 
 def record_row(record: dict[str, Any], message: RawMessage, commit_seq: int) -> tuple[Any, ...]:
@@ -256,6 +259,7 @@ class BatchProcessor:
             merged.checkpoints.extend(part.checkpoints)
             merged.duplicates += part.duplicates
             merged.skipped += part.skipped
+            merged.reread.update(part.reread)
         return merged
 
     def _process_locked(self, batch: PreparedBatch, reject: str | None = None) -> BatchResult:
@@ -268,14 +272,22 @@ class BatchProcessor:
         partitions = sorted({m.partition for m in messages})
         unknown = [p for p in partitions if p not in self._progress]
         if unknown:
-            loaded = self.stored_progress(unknown)
-            for partition in unknown:
-                self._progress[partition] = loaded.get(partition, NO_PROGRESS)
+            self._load_progress(unknown)
+        taken = contiguous(messages, self._progress)
+        if any(p in taken.reread for p in partitions if p not in unknown):
+            # The cache may lag behind another writer: judge the jump against the database.
+            self._load_progress([p for p in taken.reread if p not in unknown])
+            taken = contiguous(messages, self._progress)
+        result.reread = taken.reread
+        for partition, offset in taken.reread.items():
+            metrics.OFFSET_JUMPS.labels(partition=str(partition)).inc()
+            log.warning("partition %d jumped past its stored progress; not storing from offset %d on, "
+                        "reading it again from there", partition, offset)  # fmt: skip
         fresh: list[RawMessage] = []
         valid: list[Decoded] = []
         for message, outcome in zip(messages, batch.outcomes, strict=True):
-            if message.offset <= self._progress[message.partition].last_offset:
-                continue  # stored already (a redelivery)
+            if not taken.keep[id(message)]:
+                continue  # stored already (a redelivery), or past a jump
             fresh.append(message)
             if reject is not None:
                 result.dead_letters.append(_dead_letter(message, reject))
@@ -314,6 +326,11 @@ class BatchProcessor:
         for letter in result.dead_letters:
             metrics.DEAD_LETTERS.labels(field=field_label(letter.reason.partition(":")[0])).inc()
         return result
+
+    def _load_progress(self, partitions: Sequence[int]) -> None:
+        loaded = self.stored_progress(partitions)
+        for partition in partitions:
+            self._progress[partition] = loaded.get(partition, NO_PROGRESS)
 
     def _load_trees(self, partitions: Sequence[int]) -> None:
         """Load (and check) the trees of partitions this replica has not written since it got them."""
@@ -383,6 +400,44 @@ class BatchProcessor:
             rows.append(record_row(record, message, commit_seqs[message.partition]))
             result.records.append(record)
         return rows, pending
+
+
+@dataclass
+class Taken:
+    keep: dict[int, bool]  # id(message) -> store it
+    reread: dict[int, int]  # partition -> offset to read again from
+
+
+def contiguous(messages: Sequence[RawMessage], progress: dict[int, Progress]) -> Taken:
+    """Which messages extend each partition's stored offsets without a hole.
+
+    A partition is stored in offset order with no offset skipped (the topic is written by
+    idempotent, non-transactional producers and never compacted, so its offsets have no holes).
+    A message at or below stored progress was stored already. A message beyond progress + 1
+    means a fetch came from the wrong position (a stale buffer after a rebalance): storing it
+    would move progress past events never stored, so that message and every later one of its
+    partition in the batch are left out, and the partition is read again from progress + 1.
+    A partition with nothing stored takes its first message as the start (the log may have
+    been trimmed by retention).
+    """
+    keep: dict[int, bool] = {}
+    reread: dict[int, int] = {}
+    expected: dict[int, int] = {}
+    for message in messages:
+        partition = message.partition
+        if partition not in expected:
+            last = progress[partition].last_offset
+            expected[partition] = last + 1 if last >= 0 else message.offset
+        want = expected[partition]
+        if partition in reread or message.offset < want:
+            keep[id(message)] = False
+        elif message.offset == want:
+            keep[id(message)] = True
+            expected[partition] = want + 1
+        else:
+            keep[id(message)] = False
+            reread[partition] = want
+    return Taken(keep, reread)
 
 
 def _digest(item: Decoded) -> bytes:
