@@ -45,7 +45,6 @@ class _Job:
     messages: Sequence[tuple[bytes, bytes | None]]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Result]
-    headers: list[tuple[str, str | bytes | None]] | None = None
     positions: list[tuple[int, int] | None] = field(default_factory=list)
 
 
@@ -81,10 +80,7 @@ class TransactionalProducer:
             thread.start()
 
     def produce_many(
-        self,
-        topic: str,
-        messages: Sequence[tuple[bytes, bytes | None]],
-        headers: list[tuple[str, str | bytes | None]] | None = None,
+        self, topic: str, messages: Sequence[tuple[bytes, bytes | None]]
     ) -> asyncio.Future[Result]:
         """Queue (value, key) messages as one unit; the future gives each one's (partition, offset)
         once their transaction committed, or a DeliveryError for every one if it did not."""
@@ -93,7 +89,7 @@ class TransactionalProducer:
         if not messages:
             future.set_result([])
         else:
-            self._jobs.put(_Job(topic, messages, loop, future, headers))
+            self._jobs.put(_Job(topic, messages, loop, future))
         return future
 
     def list_topics(self, timeout: float) -> Any:
@@ -159,9 +155,7 @@ class TransactionalProducer:
         for job in jobs:
             job.positions = [None] * len(job.messages)
             for index, (value, key) in enumerate(job.messages):
-                producer.produce(
-                    job.topic, value=value, key=key, headers=job.headers, on_delivery=_recorder(job, index)
-                )
+                producer.produce(job.topic, value=value, key=key, on_delivery=_recorder(job, index))
         producer.commit_transaction(self._timeout)  # flushes: every delivery report is served by now
         if self._observe_latency is not None:
             self._observe_latency(time.perf_counter() - started)
