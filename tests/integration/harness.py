@@ -301,10 +301,7 @@ class Stack:
         dead-lettered or skipped). Compared per partition with the last committed *record*, not
         the log end: the gateway's transaction markers take offsets the processor never stores."""
         last = self.last_record_offsets(self.topic)
-        rows = self.query(
-            "SELECT kafka_partition, max(last_offset) AS last FROM partition_commits WHERE topic = :topic GROUP BY 1",
-            topic=self.topic,
-        )
+        rows = self.query("SELECT kafka_partition, max(last_offset) AS last FROM partition_commits GROUP BY 1")
         stored = {row.kafka_partition: row.last for row in rows}
         return all(stored.get(partition, -1) >= offset for partition, offset in last.items())
 
@@ -393,11 +390,15 @@ def chain_problems(records: list[dict[str, Any]]) -> list[str]:
 
 
 def stored_progress_complete(stack: Stack) -> bool:
-    """True once the database's progress covers every record in the stack's topic: the
-    processors are done, and no later delivery (a duplicate) can be stored any more. Compared
-    with each partition's last committed record, not its end offset: the gateway's transaction
-    markers take offsets that no batch ever stores (`Stack.all_consumed`)."""
-    return stack.all_consumed()
+    """True once the database's progress covers every message in the stack's topic: the
+    processors are done, and no later delivery (a duplicate) can be stored any more."""
+    ends = stack.high_watermarks(stack.topic)
+    rows = stack.query(
+        "SELECT kafka_partition, max(last_offset) FROM partition_commits WHERE topic = :topic GROUP BY kafka_partition",
+        topic=stack.topic,
+    )
+    stored = {int(partition): int(last) for partition, last in rows}
+    return all(stored.get(partition, -1) >= end - 1 for partition, end in ends.items())
 
 
 def wait_until_consumed(stack: Stack, timeout: float = 180) -> None:
