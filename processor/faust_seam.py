@@ -89,29 +89,9 @@ class QuietMonitor(Monitor):
         return None
 
 
-class CommittedOnlyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """faust's consumer thread whose aiokafka consumer reads with `isolation_level=read_committed`.
-
-    The gateway commits each request's records in one Kafka transaction and aborts it when any
-    record fails (argus/kafka_transactions.py); reading committed records only is what makes its
-    503 mean "nothing of this request is stored". faust picks read_committed only for its own
-    exactly-once mode (which also makes it produce transactionally, not wanted here), so the
-    level is set on the consumer it creates, before that consumer starts and builds its fetcher.
-    Non-transactional writers (direct Kafka clients) are read as before.
-    """
-
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._isolation_level = "read_committed"  # read by AIOKafkaConsumer.start() for its Fetcher
-        return consumer
-
-
 class LeanConsumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer; messages that cannot block are delivered without wait_first, and
     partitions start where the app's `PartitionStarter` says."""
-
-    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return CommittedOnlyConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def perform_seek(self) -> None:
         """faust's seek to the committed offsets, then ours to where `start` says."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import text
 
@@ -265,74 +265,6 @@ class Stack:
         finally:
             consumer.close()
         return found
-
-    def records_written(self, topic: str, timeout: float = 60) -> int:
-        """Records in `topic`, those of aborted transactions included, transaction markers not (they
-        take offsets, so `end_offsets` counts them): read from the start to each partition's end."""
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.kafka,
-                "group.id": f"count.{self.name}",
-                "enable.partition.eof": True,
-                "enable.auto.commit": False,
-                "isolation.level": "read_uncommitted",
-            }
-        )
-        try:
-            partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-            consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-            pending, count = set(partitions), 0
-            deadline = time.monotonic() + timeout
-            while pending and time.monotonic() < deadline:
-                message = consumer.poll(0.5)
-                if message is None:
-                    continue
-                if message.error() is None:
-                    count += 1
-                elif message.error().code() == KafkaError._PARTITION_EOF:
-                    pending.discard(message.partition())
-            assert not pending, f"partitions {sorted(pending)} of {topic} not read to their end in {timeout}s"
-            return count
-        finally:
-            consumer.close()
-
-    def all_consumed(self) -> bool:
-        """Every committed record of the events topic is behind a stored batch (stored,
-        dead-lettered or skipped). Compared per partition with the last committed *record*, not
-        the log end: the gateway's transaction markers take offsets the processor never stores."""
-        last = self.last_record_offsets(self.topic)
-        rows = self.query("SELECT kafka_partition, max(last_offset) AS last FROM partition_commits GROUP BY 1")
-        stored = {row.kafka_partition: row.last for row in rows}
-        return all(stored.get(partition, -1) >= offset for partition, offset in last.items())
-
-    def last_record_offsets(self, topic: str, timeout: float = 60) -> dict[int, int]:
-        """Per partition, the offset of its last record in committed transactions (or outside any)."""
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.kafka,
-                "group.id": f"last.{self.name}",
-                "enable.partition.eof": True,
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-            }
-        )
-        try:
-            partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-            consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-            pending, last = set(partitions), {}
-            deadline = time.monotonic() + timeout
-            while pending and time.monotonic() < deadline:
-                message = consumer.poll(0.5)
-                if message is None:
-                    continue
-                if message.error() is None:
-                    last[message.partition()] = message.offset()
-                elif message.error().code() == KafkaError._PARTITION_EOF:
-                    pending.discard(message.partition())
-            assert not pending, f"partitions {sorted(pending)} of {topic} not read to their end in {timeout}s"
-            return last
-        finally:
-            consumer.close()
 
     def end_offsets(self, topic: str) -> int:
         """Total messages ever written to `topic` (sum of high watermarks)."""

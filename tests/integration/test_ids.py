@@ -64,7 +64,7 @@ async def test_an_id_names_one_event_in_a_request_and_across_requests(
     assert [(f["index"], f["field"], f["status"]) for f in body["failed"]] == [(3, "id", 409)]
 
     wait_for(lambda: stack.stored_count() == 2, 90, lambda: f"2 stored\n{stack.logs()}")
-    assert stack.records_written(stack.topic) == 2  # retries and copies were acknowledged, never produced again
+    assert stack.end_offsets(stack.topic) == 2  # retries and copies were acknowledged, never produced again
     stored = {row.id: row for row in stack.query("SELECT id, target_id, action FROM audit_records")}
     assert stored[first_id].target_id == first["targetId"]
     assert stored[bulk_id].action == bulk["action"]
@@ -122,6 +122,6 @@ async def test_a_retried_id_less_bulk_is_stored_once(stack: Stack, gateway: Test
     status, body = await _post(gateway, "/api/audit-logs/bulk", changed, **{"Idempotency-Key": "batch-42"})
     assert status == 207 and [(f["index"], f["status"]) for f in body["failed"]] == [(0, 409)]
 
-    assert stack.records_written(stack.topic) == 13  # 5 + the first retry's 5 (deduplicated) + 3
+    assert stack.end_offsets(stack.topic) == 13  # 5 + the first retry's 5 (deduplicated) + 3
     assert stack.stored_count() == 8
     assert stack.query("SELECT count(*) FROM dead_letters")[0][0] == 0

@@ -9,7 +9,7 @@ from typing import Any
 from faust.transport.consumer import Consumer
 from faust.types import TP
 
-from processor.faust_seam import ArgusFaustApp, CommittedOnlyConsumerThread, LeanConsumer, QuietMonitor
+from processor.faust_seam import ArgusFaustApp, LeanConsumer, QuietMonitor
 
 #: sha256 of faust-streaming 0.15.3's Consumer._drain_messages, which LeanConsumer copies.
 FAUST_DRAIN_SHA256 = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
@@ -79,12 +79,3 @@ def test_the_consumer_thread_hooks_resume_relies_on_exist() -> None:
     assert app.partition_starter is None
     app.resume_partitions_with("argus-test-events", lambda partitions: dict.fromkeys(partitions, 0))
     assert app.partition_starter is not None  # what processor/app.py does
-
-
-async def test_the_processor_reads_committed_records_only() -> None:
-    """The gateway's aborted transactions must never be read (argus/kafka_transactions.py)."""
-    app = ArgusFaustApp("argus-test", broker="kafka://127.0.0.1:1", monitor=QuietMonitor())
-    thread = app.consumer._thread  # type: ignore[attr-defined]
-    assert isinstance(thread, CommittedOnlyConsumerThread)
-    consumer = thread._create_worker_consumer(app.transport)
-    assert consumer._isolation_level == "read_committed"
