@@ -16,8 +16,7 @@ from aiohttp import web
 from argus import logs
 from argus.config import Settings
 from argus.kafka_admin import ensure_topic
-from argus.kafka_producer import durable_producer_config
-from argus.kafka_transactions import TransactionalProducer, transactional_config
+from argus.kafka_producer import AsyncProducer, durable_producer_config
 from argus.keys import KeyRegistry
 from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
 from ingest_gateway import cosign_api, ingest, log_api, metrics, openapi, ops, query, server, tracing
@@ -123,11 +122,7 @@ def init(settings: Settings, *, registry: KeyRegistry | None = None) -> web.Appl
             delivery_timeout=settings.produce_timeout,
             max_message_bytes=settings.kafka_max_message_bytes,
         )
-        app[PRODUCER] = TransactionalProducer(
-            transactional_config(config, delivery_timeout=settings.produce_timeout),
-            timeout=settings.produce_timeout,
-            observe_latency=metrics.PRODUCE_LATENCY.observe,
-        )
+        app[PRODUCER] = AsyncProducer(config, observe_latency=metrics.PRODUCE_LATENCY.observe)
         yield
         app[PRODUCER].close(timeout=settings.produce_timeout)
 

@@ -7,14 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from argus.config import Settings, Token
-from argus.kafka_transactions import TransactionalProducer
+from argus.kafka_producer import AsyncProducer
 from argus.signatures import BatchVerifier as BatchVerifier
 from ingest_gateway.known_ids import KnownIds
 from ingest_gateway.read_store import ReadStore
 
 SETTINGS = web.AppKey("settings", Settings)
 TOKENS = web.AppKey("tokens", tuple[Token, ...])
-PRODUCER = web.AppKey("producer", TransactionalProducer)
+PRODUCER = web.AppKey("producer", AsyncProducer)
 VERIFIER = web.AppKey("verifier", object)  # BatchVerifier | None; AppKey needs a runtime type
 READ_STORE = web.AppKey("read_store", ReadStore)
 #: Separate bounded thread pools, so slow reads can never delay ingest (and the other way round):

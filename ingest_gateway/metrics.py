@@ -19,7 +19,7 @@ ID_LOOKUP_FAILURES = Counter("argus_id_lookup_failures_total", "Id lookups skipp
 
 PRODUCE_LATENCY = Histogram(
     "argus_kafka_produce_latency_seconds",
-    "Time from a Kafka transaction's begin to its commit (one per group of requests)",
+    "Time from produce() to the broker's delivery report",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 PRODUCE_FAILURES = Counter("argus_kafka_produce_failures_total", "Events Kafka did not accept", ["reason"])
