@@ -133,6 +133,10 @@ class ModelStore:
         return {r["id"] for rows in self.commits.values() for _span, records in rows for r in records}
 
     # SinkOutbox's interface
+    def tree_after(self, chunk: Any) -> None:
+        """The model keeps no transparency log (as a store whose tree does not reach the chunk)."""
+        return None
+
     def assignment(self) -> set[int] | None:
         return self.assigned
 
