@@ -10,21 +10,28 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from argus_client.note import Signer
 
 
-def run(args: argparse.Namespace) -> int:
+def write_signer_key(command: str, args: argparse.Namespace, generate: Callable[[str], Any]) -> int:
+    """Write a new note signer key (mode 0600) to `args.out` and print its verifier key: the one way
+    both the log's key (`argus log-key`) and a witness's (`argus witness-key`) are made."""
     if os.path.exists(args.out) and not args.force:
-        print(f"argus log-key: {args.out} exists (use --force to replace it)", file=sys.stderr)
+        print(f"argus {command}: {args.out} exists (use --force to replace it)", file=sys.stderr)
         return 2
-    signer = Signer.generate(args.name)
+    signer = generate(args.name)
     fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(signer.encode() + "\n")
     print(signer.verifier.encode())
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return write_signer_key("log-key", args, Signer.generate)
 
 
 def register(subparsers: Any) -> None:

@@ -17,7 +17,6 @@ import argparse
 import json
 import logging
 import os
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -30,6 +29,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, start_http_server
 
+from argus.log_key import write_signer_key
 from argus.verify_log import load_verifiers
 from argus_client.cosignature import WitnessSigner, cosign, split_note
 from argus_client.log_client import LogClient
@@ -277,15 +277,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_key(args: argparse.Namespace) -> int:
     """Write a new witness signer key (mode 0600) and print its verifier key for the log and auditors."""
-    if os.path.exists(args.out) and not args.force:
-        print(f"argus witness-key: {args.out} exists (use --force to replace it)", file=sys.stderr)
-        return 2
-    signer = WitnessSigner.generate(args.name)
-    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(signer.encode() + "\n")
-    print(signer.verifier.encode())
-    return 0
+    return write_signer_key("witness-key", args, WitnessSigner.generate)
 
 
 def register(subparsers: Any) -> None:
