@@ -68,7 +68,7 @@ async def test_replay_sends_both_spool_formats_and_clears_only_what_is_settled(
 
     stack.start_processor()
     wait_for(lambda: stack.stored_count() == 7, 90, lambda: f"7 stored\n{stack.logs()}")
-    produced = stack.records_written(stack.topic)
+    produced = stack.end_offsets(stack.topic)
 
     # the Go client spooled a batch whose first attempt had in fact arrived: replaying it stores nothing new
     (spool / "argus-spool-1796090000000000003-8c9d0e1f.json").write_bytes(orjson.dumps(go_batch))
@@ -76,6 +76,6 @@ async def test_replay_sends_both_spool_formats_and_clears_only_what_is_settled(
     assert code == 0 and output.count(": stored ") == 3, output
     assert not [p for p in spool.glob("argus-spool-*.json") if not p.name.endswith(".refused.json")]
     assert len(list(spool.glob("*.refused.json"))) == 1  # the earlier refusal, not sent again
-    assert stack.records_written(stack.topic) == produced and stack.stored_count() == 7
+    assert stack.end_offsets(stack.topic) == produced and stack.stored_count() == 7
     stored = {row.target_id for row in stack.query("SELECT target_id FROM audit_records")}
     assert stored == {e["targetId"] for e in [*go_batch, *go_mixed[:2], *sdk_events]}

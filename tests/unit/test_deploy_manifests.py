@@ -16,7 +16,9 @@ from tests.helm_chart import VALUE_SETS, containers, documents
 from tests.ops_tools import ROOT
 
 DEPLOY = ROOT / "deploy"
-KNOWN = {spec.metadata["env"] for spec in fields(Settings)}
+# The witness is a client of the log, not a server: like `argus verify` it reads its token from ARGUS_TOKEN.
+CLIENT_SETTINGS = {"ARGUS_TOKEN"}
+KNOWN = {spec.metadata["env"] for spec in fields(Settings)} | CLIENT_SETTINGS
 
 
 @pytest.mark.parametrize("values", VALUE_SETS, ids=lambda v: v.name if v else "defaults")
@@ -48,4 +50,5 @@ def test_every_container_command_is_an_argus_subcommand(values: object) -> None:
             args = parser.parse_args(list(container["args"]))
             assert callable(args.func)
             commands.append(container["args"][0])
-    assert sorted(commands) == ["db", "gateway", "processor"]
+    witness = ["witness"] if values and "witness:\n  enabled: true" in values.read_text() else []  # type: ignore[attr-defined]
+    assert sorted(commands) == ["db", "gateway", "processor", *witness]
