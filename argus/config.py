@@ -130,6 +130,7 @@ class Settings:
     max_event_bytes: int = _setting("ARGUS_MAX_EVENT_BYTES", 1280 * 1024, _int_in(4096, 64 << 20))
     max_body_bytes: int = _setting("ARGUS_MAX_BODY_BYTES", 26 * 1024 * 1024, _int_in(1024, 1 << 30))
     content_ids: bool = _setting("ARGUS_CONTENT_IDS", True, _bool)
+    recent_ids: int = _setting("ARGUS_RECENT_IDS", 100_000, _int_in(0, 100_000_000))
     produce_timeout: float = _setting("ARGUS_PRODUCE_TIMEOUT", 10.0, _positive_float)
     batch_size: int = _setting("ARGUS_PROCESSOR_BATCH_SIZE", 2000, _int_in(1, 100_000))
     batch_within: float = _setting("ARGUS_PROCESSOR_BATCH_WITHIN", 0.25, _positive_float)

@@ -22,8 +22,9 @@ from argus.signatures import load_key_registry, make_batch_verifier, watch_for_r
 from ingest_gateway import cosign_api, ingest, log_api, metrics, openapi, ops, query, server, tracing
 from ingest_gateway.auth import authenticate
 from ingest_gateway.errors import error_response
-from ingest_gateway.keys import INGEST_POOL, KNOWN_IDS, PRODUCER, SETTINGS, TOKENS, VERIFIER
+from ingest_gateway.keys import INGEST_POOL, KNOWN_IDS, PRODUCER, RECENT_IDS, SETTINGS, TOKENS, VERIFIER
 from ingest_gateway.known_ids import KnownIds
+from ingest_gateway.recent_ids import RecentIds
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ def init(settings: Settings, *, registry: KeyRegistry | None = None) -> web.Appl
     registry = registry or load_key_registry(settings)
     app[SETTINGS] = settings
     app[TOKENS] = settings.tokens()
+    app[RECENT_IDS] = RecentIds(settings.recent_ids)
     app[VERIFIER] = make_batch_verifier(settings, registry) if settings.gateway_verify_signatures else None
     if not app[TOKENS]:
         log.warning("no ARGUS_AUTH_TOKEN(S) configured: every authenticated endpoint answers 401 (fail-closed)")

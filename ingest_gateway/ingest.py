@@ -6,8 +6,9 @@ not confirm delivery. Nothing is acknowledged that the broker has not durably ac
 
 Every event leaves here with an id (argus/identity.py): the client's, or one derived from the
 `Idempotency-Key` header or the event's content, so a retried request maps to the same ids.
-An id already used in the request or in the store is a retry when the content is the same
-(acknowledged again, produced once) and a 409 conflict when it is not.
+An id already used in the request, in the store or lately by this gateway (recent_ids.py) is a
+retry when the content is the same (acknowledged again, produced once) and a 409 conflict when it
+is not.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from argus_client.hashchain import validate_storable_event
 from argus_client.uuid7 import uuid7
 from ingest_gateway import metrics
 from ingest_gateway.errors import error_response, json_response
-from ingest_gateway.keys import INGEST_POOL, KNOWN_IDS, PRODUCER, SETTINGS, VERIFIER, BatchVerifier
+from ingest_gateway.keys import INGEST_POOL, KNOWN_IDS, PRODUCER, RECENT_IDS, SETTINGS, VERIFIER, BatchVerifier
 from ingest_gateway.tracing import TRACE_HEADERS
 
 RETRY_AFTER_SECONDS = "5"
@@ -200,6 +201,20 @@ def _encode(request: web.Request, items: list[Item], outcomes: dict[int, Outcome
     return records
 
 
+def _claim(request: web.Request, records: list[Record], outcomes: dict[int, Outcome]) -> list[Record]:
+    """The records whose id this gateway has not produced lately with other content; the others
+    are refused with 409 (two requests racing with one id: ingest_gateway/recent_ids.py)."""
+    refused = request.app[RECENT_IDS].claim((item.id, item.digest) for item, _, _ in records)
+    if not refused:
+        return records
+    metrics.ID_CONFLICTS.inc(len(refused))
+    message = "an event with this id and different content was accepted moments ago"
+    for item, _, _ in records:
+        if item.id in refused:
+            outcomes[item.index] = Refused(409, "id_conflict", "id", message)
+    return [record for record in records if record[0].id not in refused]
+
+
 def _largest_field(event: dict[str, Any]) -> str:
     sizes = {name: len(exactjson.dumps(event.get(name))) for name in ("message", "metadata")}
     return max(sizes, key=lambda name: sizes[name])
@@ -236,7 +251,7 @@ async def _ingest(request: web.Request, raws: list[Any], key: str | None) -> lis
             outcomes[item.index] = Refused(400, "signature_error", field, message or reason)
     firsts, copies = _first_copies(verified, outcomes)
     fresh = await _unknown(request, firsts, outcomes)
-    await _publish(request, _encode(request, fresh, outcomes), outcomes)
+    await _publish(request, _claim(request, _encode(request, fresh, outcomes), outcomes), outcomes)
     for index, first in copies.items():
         outcome = outcomes[first.index]
         outcomes[index] = Accepted(first.id, None) if isinstance(outcome, Accepted) else outcome

@@ -11,6 +11,7 @@ from argus.kafka_producer import AsyncProducer
 from argus.signatures import BatchVerifier as BatchVerifier
 from ingest_gateway.known_ids import KnownIds
 from ingest_gateway.read_store import ReadStore
+from ingest_gateway.recent_ids import RecentIds
 
 SETTINGS = web.AppKey("settings", Settings)
 TOKENS = web.AppKey("tokens", tuple[Token, ...])
@@ -22,3 +23,4 @@ READ_STORE = web.AppKey("read_store", ReadStore)
 INGEST_POOL = web.AppKey("ingest_pool", ThreadPoolExecutor)
 READ_POOL = web.AppKey("read_pool", ThreadPoolExecutor)
 KNOWN_IDS = web.AppKey("known_ids", KnownIds)
+RECENT_IDS = web.AppKey("recent_ids", RecentIds)

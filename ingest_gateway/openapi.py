@@ -74,7 +74,9 @@ _TIMESTAMP: J = {**TIME, "maxLength": 64,
                  "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?"
                             "([Zz]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$"}
 _EVENT_PROPS: J = {  # optional fields may also be sent as null
-    "id": {**_NUUID, "description": "client-chosen id (idempotency key); assigned (UUIDv7) when absent. "
+    "id": {**_NUUID, "description": "client-chosen id (idempotency key). When absent: derived from the token "
+                                    "and Idempotency-Key or the content (UUIDv8), or UUIDv7 with "
+                                    "ARGUS_CONTENT_IDS=false. "
                                     "8-4-4-4-12 hex digits; upper case is stored in lower case"},
     "timestamp": {**_TIMESTAMP, "description": "RFC 3339 with a zone (offset within ±15:59) whose UTC instant "
                                                "falls in years 0001-9999; kept exactly as sent"},
@@ -202,14 +204,20 @@ RESPONSES: J = {
     "404": _json(_ref("Error"), "no such record, actor or path"),
     "405": _json(_ref("Error"), "the path does not take this method; Allow lists those it takes",
                  {"Allow": {"description": "the methods the path takes", "schema": STR}}),
-    "409": _json(_ref("Error"), "the event's id names a stored event with different content (field: id); for a "
+    "409": _json(_ref("Error"), "the event's id names a stored event with different content, or one this gateway "
+                 "produced moments ago (field: id); for a "
                  "cosignature, the note's text is not the stored checkpoint (field: note)"),
     "413": _json(_ref("Error"), "body larger than ARGUS_MAX_BODY_BYTES, more events than ARGUS_BULK_MAX_EVENTS, "
                  "or an event larger than ARGUS_MAX_EVENT_BYTES (event_too_large)"),
     "415": _json(_ref("Error"), "Content-Type is not application/json, or Content-Encoding is not gzip, deflate "
                                 "or identity"),
     "500": _json(_ref("Error"), "an unexpected failure in the gateway (a bug: please report it)"),
-    "503": _json(_ref("Error"), "Kafka (writes) or the database (reads) did not answer; retry later", _RETRY),
+    "503": _json(_ref("Error"), "not acknowledged; retry after Retry-After. Reads: the database did not answer. "
+                 "Writes (kafka_unavailable): Kafka did not confirm every event within ARGUS_PRODUCE_TIMEOUT; some "
+                 "events of the request may already be in Kafka and will be stored. Retrying the same request (same "
+                 "body, token and Idempotency-Key) is safe: ids are stable (sent, or derived from Idempotency-Key or "
+                 "the content), so each event is stored once. With ARGUS_CONTENT_IDS=false and no Idempotency-Key an "
+                 "id-less event gets a new id per attempt and may be stored twice (docs/api.md, \"503\")", _RETRY),
 }
 PARAMETERS: J = {
     "limit": _q("limit", {**INT, "minimum": 1, "maximum": 1000, "default": 100}, "page size"),

@@ -3,6 +3,7 @@ real gateway, Kafka, processor and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from argus.config import load_settings
 from argus_client.uuid7 import uuid7
 from ingest_gateway.app import init
-from tests.integration.harness import TOKEN, Stack, make_event, wait_for
+from tests.integration.harness import TOKEN, Stack, make_event, wait_for, wait_until_consumed
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -125,3 +126,64 @@ async def test_a_retried_id_less_bulk_is_stored_once(stack: Stack, gateway: Test
     assert stack.end_offsets(stack.topic) == 13  # 5 + the first retry's 5 (deduplicated) + 3
     assert stack.stored_count() == 8
     assert stack.query("SELECT count(*) FROM dead_letters")[0][0] == 0
+
+
+async def test_requests_racing_with_one_id_and_other_content_are_refused_by_the_same_gateway(
+    stack: Stack, gateway: TestClient[Any, Any]
+) -> None:
+    """Gap A: the store does not know an id until the processor stored it; the gateway's recent ids
+    refuse the second content at once (409), in flight together or one after the other."""
+    raced, later = uuid7(), uuid7()
+    one, other = make_event("svc-race", 1, id=raced), make_event("svc-race", 1, id=raced, targetId="other")
+    answers = await asyncio.gather(
+        _post(gateway, "/api/audit-logs", one), _post(gateway, "/api/audit-logs/bulk", [other])
+    )
+    statuses = sorted([answers[0][0], answers[1][0]])
+    assert statuses == [201, 400], answers  # one accepted, the other refused (a bulk of one refused item: 400)
+    winner = one if answers[0][0] == 201 else other
+    bulk_answer = answers[1][1]
+    if answers[1][0] == 400:
+        assert [(f["index"], f["field"], f["status"]) for f in bulk_answer["failed"]] == [(0, "id", 409)]
+    else:
+        assert (answers[0][1]["error"], answers[0][1]["field"]) == ("id_conflict", "id")
+
+    # not stored yet (no processor): only the gateway's memory can tell; the same content is a retry
+    first = make_event("svc-race", 2, id=later)
+    assert (await _post(gateway, "/api/audit-logs", first))[0] == 201
+    status, body = await _post(gateway, "/api/audit-logs", {**first, "status": "FAILURE"})
+    assert (status, body["error"], body["field"]) == (409, "id_conflict", "id")
+    status, body = await _post(gateway, "/api/audit-logs/bulk", [{**first, "status": "FAILURE"}, winner])
+    assert status == 207
+    assert [(f["index"], f["field"], f["status"]) for f in body["failed"]] == [(0, "id", 409)]
+    assert body["succeeded"] == [{"index": 1, "id": raced}]
+    assert (await _post(gateway, "/api/audit-logs", first))[0] == 201  # a retry: produced again, stored once
+
+    stack.start_processor()
+    wait_for(lambda: stack.stored_count() == 2, 90, lambda: f"2 stored\n{stack.logs()}")
+    wait_until_consumed(stack)
+    rows = {row.id: row for row in stack.query("SELECT id, target_id, status FROM audit_records")}
+    assert rows[raced].target_id == winner["targetId"] and rows[later].status == first["status"]
+    assert stack.query("SELECT count(*) FROM dead_letters")[0][0] == 0
+
+
+async def test_across_gateways_a_racing_conflict_is_acknowledged_then_dead_lettered(
+    stack: Stack, gateway: TestClient[Any, Any]
+) -> None:
+    """What docs/api.md says stays open: each gateway remembers only its own ids, so another
+    gateway acknowledges the second content and the processor dead-letters it, never stores it."""
+    second = TestClient(TestServer(init(load_settings(stack.settings_env()))))
+    await second.start_server()
+    try:
+        raced = uuid7()
+        event = make_event("svc-two", 1, id=raced)
+        assert (await _post(gateway, "/api/audit-logs", event))[0] == 201
+        assert (await _post(second, "/api/audit-logs", {**event, "targetId": "other"}))[0] == 201
+    finally:
+        await second.close()
+    stack.start_processor()
+    wait_until_consumed(stack)
+    assert stack.query("SELECT count(*) FROM dead_letters")[0][0] == 1
+    assert stack.stored_count() == 1
+    assert stack.query("SELECT target_id FROM audit_records")[0].target_id == event["targetId"]
+    [letter] = stack.query("SELECT reason FROM dead_letters")
+    assert letter.reason.startswith("id: ") and "different content" in letter.reason
