@@ -30,7 +30,7 @@ from sqlalchemy import Engine, text
 from argus.config import load_settings
 from argus.db.engine import make_engine
 from argus_client.note import Signer
-from bench import cpu_s, cpu_used, free_port, listener_of, loadgen, pids_of, py_spy, status_mb
+from bench import cpu_s, cpu_used, free_port, listener_of, loadgen, pids_of, preload, py_spy, status_mb
 from bench.baselines import delete_topics, scratch_schema
 
 #: Keys of every phase result and of the document, for the smoke test (values may be None).
@@ -41,14 +41,15 @@ PHASE_KEYS = (
     "cpu_cores", "cpu_us_per_event",
 )  # fmt: skip
 MEMORY_KEYS = (
-    "actors", "chain_cache_size", "committed", "complete", "committed_events_per_s", "rss_before_mb", "rss_after_mb",
-    "rss_peak_mb", "heads_cached", "bytes_per_head", "cache_full", "rss_1m_actors_est_mb", "rss_1m_unbounded_est_mb",
+    "actors", "measured_1m", "chain_cache_size", "committed", "complete", "committed_events_per_s", "rss_before_mb",
+    "rss_after_mb", "rss_peak_mb", "heads_cached", "bytes_per_head", "cache_full", "rss_1m_actors_est_mb",
+    "rss_1m_unbounded_est_mb",
 )  # fmt: skip
 DRAIN_KEYS = (
     "events", "committed", "complete", "events_per_s", "processor_cores", "processor_cpu_us_per_event",
     "postgres_cpu_us_per_event",
 )  # fmt: skip
-RESULT_KEYS = ("config", "drain", "phases", "memory", "peak_rss_mb", "wall_s")
+RESULT_KEYS = ("config", "drain", "phases", "memory", "preload", "peak_rss_mb", "wall_s")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Phase:
     rate: float | None  # offered events/s; None = saturation (closed loop)
     batch: int = 250
     connections: int = 32
+    mix: bool = False  # the realistic mix (loadgen.make_mix_events) instead of round-robin actors
 
 
 @dataclass(frozen=True)
@@ -70,17 +72,23 @@ class Plan:
     drain_timeout: float = 180.0
     scale_out: tuple[Phase, ...] = ()  # run last, after a second processor replica joined the group
     drain_events: int = 60_000  # pre-produced backlog the processor drains alone, first
+    preload_rows: int = 0  # COPY this many filler rows, then run `flat` (bench/preload.py)
+    flat: Phase | None = None  # `saturation` again on the preloaded table (flat cost)
 
 
 def make_plan(quick: bool, scale: float = 1.0) -> Plan:
     """--quick: a few thousand events per phase (< 1 min in all); full: 20-30 s per rate, 100k saturating."""
-    full = (20_000, 150_000, 100_000, 200_000)
+    full = (20_000, 150_000, 100_000, 1_000_000)
     n = [max(500, int(count * scale)) for count in (2500, 10_000, 10_000, 8000)] if quick else full
-    one = (Phase("rate_1k", n[0], 1000), Phase("rate_5k", n[1], 5000), Phase("saturation", n[2], None))
+    one = (
+        Phase("rate_1k", n[0], 1000), Phase("rate_5k", n[1], 5000), Phase("saturation", n[2], None),
+        Phase("saturation_mix", n[2], None, mix=True),
+    )  # fmt: skip
     two = (Phase("rate_5k_2p", n[1], 5000), Phase("saturation_2p", n[2], None))
     drain = max(2000, int(3000 * scale)) if quick else 60_000
+    preload = max(20_000, int(50_000 * scale)) if quick else 10_000_000
     return Plan(one, n[3], 5000 if quick else 200_000, drain_timeout=60 if quick else 180, scale_out=two,
-                drain_events=drain)  # fmt: skip
+                drain_events=drain, preload_rows=preload, flat=Phase("saturation_flat", n[2], None))  # fmt: skip
 
 
 class Stack:
@@ -91,7 +99,8 @@ class Stack:
         self.name = uuid.uuid4().hex[:10]
         self.topics = [f"bench.{self.name}.{kind}" for kind in ("events", "dlq", "committed")]
         self.port = free_port()
-        self.sources = ["warmup", *(phase.name for phase in (*plan.phases, *plan.scale_out))]
+        flat = (plan.flat,) if plan.flat is not None else ()
+        self.sources = ["warmup", *(phase.name for phase in (*plan.phases, *flat, *plan.scale_out))]
         (workdir / "keys.yaml").write_text(loadgen.keys_yaml())
         # Checkpoints on, as in a deployment (docs/transparency.md); bench_transparency measures their cost.
         (workdir / "log.key").write_text(Signer.generate("bench.argus").encode() + "\n")
@@ -213,7 +222,10 @@ def _ms(seconds: float | None) -> float | None:
 
 def run_phase(stack: Stack, phase: Phase, profile_dir: Path | None = None) -> dict[str, Any]:
     """Offer one phase's load, wait for its records to commit, and read every figure from the database."""
-    events = loadgen.make_events(phase.events, actors=stack.plan.actors, signed_share=stack.plan.signed_share)
+    if phase.mix:
+        events = loadgen.make_mix_events(phase.events, signed_share=stack.plan.signed_share)
+    else:
+        events = loadgen.make_events(phase.events, actors=stack.plan.actors, signed_share=stack.plan.signed_share)
     bodies = loadgen.make_bodies(events, phase.batch)
     target = stack.committed_total() + len(events)
     profile = profile_dir if phase.rate is None else None  # profile the saturating phase only
@@ -287,7 +299,8 @@ def memory_phase(stack: Stack) -> dict[str, Any]:
     before, samples, started = status_mb(pid, "VmRSS"), [0.0], time.time()
     loadgen.produce_direct(stack.kafka, stack.topics[0], plan.memory_actors, source="memory")
     sample = lambda: samples.append(status_mb(pid, "VmRSS"))  # noqa: E731 - every poll (<= 10/s)
-    complete = stack.wait_committed(prior + plan.memory_actors, plan.drain_timeout, sample)
+    timeout = max(plan.drain_timeout, plan.memory_actors / 1000)  # 1,000,000 actors: up to 1,000 events/s
+    complete = stack.wait_committed(prior + plan.memory_actors, timeout, sample)
     stats = stack.source_stats("memory")
     after = status_mb(pid, "VmRSS")
     heads = min(plan.chain_cache, prior_heads + stats["count"])
@@ -295,6 +308,7 @@ def memory_phase(stack: Stack) -> dict[str, Any]:
     cap = min(plan.chain_cache, 1_000_000)
     return {
         "actors": plan.memory_actors,
+        "measured_1m": complete and plan.memory_actors >= 1_000_000,
         "chain_cache_size": plan.chain_cache,
         "committed": stats["count"],
         "complete": complete,
@@ -324,6 +338,10 @@ def run(kafka: str, database_url: str, plan: Plan, profile_dir: Path | None = No
                 raise RuntimeError(f"the processor did not commit the warm-up batch:\n{stack.logs()}")
             phases = {phase.name: run_phase(stack, phase, profile_dir) for phase in plan.phases}
             memory = memory_phase(stack)
+            preloaded: dict[str, Any] = {"rows": 0}
+            if plan.preload_rows and plan.flat is not None:
+                preloaded = preload.preload(db_url, plan.preload_rows, slab=max(10_000, plan.preload_rows // 10))
+                phases[plan.flat.name] = run_phase(stack, plan.flat)
             if plan.scale_out:
                 stack.scale_out()
                 phases |= {phase.name: run_phase(stack, phase) for phase in plan.scale_out}
@@ -333,4 +351,7 @@ def run(kafka: str, database_url: str, plan: Plan, profile_dir: Path | None = No
     settings, wall = stack.settings, round(time.monotonic() - started, 1)
     config = {"plan": asdict(plan), "batch_size": settings.batch_size, "batch_within_s": settings.batch_within}
     config |= {"topic_partitions": settings.topic_partitions, "chain_cache_size": settings.chain_cache_size}
-    return {"config": config, "drain": drain, "phases": phases, "memory": memory, "peak_rss_mb": peak, "wall_s": wall}
+    return {
+        "config": config, "drain": drain, "phases": phases, "memory": memory, "preload": preloaded,
+        "peak_rss_mb": peak, "wall_s": wall,
+    }  # fmt: skip

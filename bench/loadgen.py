@@ -10,6 +10,8 @@ to earlier requests, and `max_send_lag_ms` shows whether the generator kept the 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
 import re
 import time
 import urllib.request
@@ -88,6 +90,45 @@ def make_events(count: int, *, actors: int, signed_share: float, offset: int = 0
     events = []
     for i in range(offset, offset + count):
         event = make_event(i, f"svc-{i % actors:05d}", start + timedelta(microseconds=i))
+        if key is not None and int((i + 1) * signed_share) > int(i * signed_share):
+            event = sign_event(event, key, format="v2")
+        events.append(event)
+    return events
+
+
+#: The realistic mix (issue 16): a few hot actors send HOT_SHARE of the events; the rest are drawn
+#: from a Zipf-like distribution (weight 1 / rank ** ZIPF_S) over MIX_ACTORS actors.
+MIX_ACTORS, HOT_ACTORS, HOT_SHARE, ZIPF_S = 1_000_000, 5, 0.5, 1.1
+METADATA_MIN, METADATA_MAX = 50, 4096
+
+
+def mix_actors(count: int, rand: random.Random, actors: int = MIX_ACTORS) -> list[str]:
+    """`count` actor ids: HOT_SHARE from HOT_ACTORS hot services, the rest Zipf-like over `actors`."""
+    weights = itertools.accumulate(1.0 / rank**ZIPF_S for rank in range(1, actors + 1))
+    drawn = rand.choices(range(actors), cum_weights=list(weights), k=count)
+    hot = [f"hot-{n}" for n in range(HOT_ACTORS)]
+    return [rand.choice(hot) if rand.random() < HOT_SHARE else f"usr-{drawn[i]:07d}" for i in range(count)]
+
+
+def sized_metadata(index: int, size: int) -> dict[str, Any]:
+    """Metadata whose JSON is about `size` bytes: a few typical fields, then padding."""
+    base: dict[str, Any] = {"requestId": uuid.UUID(int=index * 2654435761 % (1 << 128)).hex, "retries": index % 3}
+    base["detail"] = "d" * max(0, size - 70)
+    return base
+
+
+def make_mix_events(count: int, *, signed_share: float, seed: int = 16, offset: int = 0) -> list[dict[str, Any]]:
+    """The realistic mix: skewed actors (`mix_actors`) and metadata of 50 B to 4 KB (log-uniform),
+    otherwise like `make_events` (UUIDv7 ids, exactly `signed_share` signed)."""
+    rand = random.Random(seed + offset)
+    key = signer() if signed_share > 0 else None
+    start = datetime.now(UTC)
+    events = []
+    for n, actor in enumerate(mix_actors(count, rand)):
+        i = offset + n
+        event = make_event(i, actor, start + timedelta(microseconds=i))
+        size = int(METADATA_MIN * (METADATA_MAX / METADATA_MIN) ** rand.random())
+        event["metadata"] = sized_metadata(i, size)
         if key is not None and int((i + 1) * signed_share) > int(i * signed_share):
             event = sign_event(event, key, format="v2")
         events.append(event)

@@ -34,7 +34,9 @@ def test_quick_bench_completes_with_every_key(kafka_bootstrap: str, database_url
     assert {"copy", "kafka"} <= doc["baselines"].keys()
     assert doc["baselines"]["copy"]["rows_per_s"] > 0 and doc["baselines"]["kafka"]["produce_consume_msgs_per_s"] > 0
     assert set(RESULT_KEYS) <= doc["e2e"].keys()
-    assert set(doc["e2e"]["phases"]) == {"rate_1k", "rate_5k", "saturation", "rate_5k_2p", "saturation_2p"}
+    phases = {"rate_1k", "rate_5k", "saturation", "saturation_mix", "saturation_flat", "rate_5k_2p", "saturation_2p"}
+    assert set(doc["e2e"]["phases"]) == phases
+    assert doc["e2e"]["preload"]["rows"] > 0 and doc["e2e"]["preload"]["slab_rows_per_s"]
     for name, phase in doc["e2e"]["phases"].items():
         assert set(PHASE_KEYS) <= phase.keys(), name
         assert phase["complete"] and phase["committed"] == phase["events_accepted"] > 0, (name, phase)
