@@ -11,13 +11,13 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
 import orjson
-from sqlalchemy import Engine, Select, and_, func, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, func, null, select
 
 from argus.db.schema import audit_records
 from argus.progress import Progress, wanted
@@ -80,25 +80,33 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no progress bar (it is drawn on stderr only when stderr is a terminal)")  # fmt: skip
 
 
-def select_records(scope: Scope) -> Select[Any]:
-    """All records of the scope, ordered for the verifier. A time range selects, per actor, every
-    seq between its first and last record in range, so records whose client timestamps are out of
-    order are not mistaken for deletions."""
+def select_records(scope: Scope, extra: Sequence[ColumnElement[Any]] = (), *, with_low: bool = False) -> Select[Any]:
+    """All records of the scope, ordered for the verifier, with `extra` columns after the record's.
+
+    A time range selects, per actor, every seq between its first and last record in range (so
+    records whose client timestamps are out of order are not mistaken for deletions) plus one
+    neighbour on each side: the record before the first (the anchor, whose link into the window is
+    then checked, so a deletion at the window's start shows as a missing anchor) and the record
+    after the last (so the window's last record cannot be hidden by editing it unseen).
+    `with_low` appends each actor's first in-range seq (None without a time range) for that check."""
     t = audit_records
-    stmt = select(*COLUMNS)
+    stmt = select(*COLUMNS, *extra)
     if scope.actor is not None:
         stmt = stmt.where(t.c.actor_id == scope.actor)
-    if scope.start is not None or scope.end is not None:
-        span = select(t.c.actor_id, func.min(t.c.seq).label("lo"), func.max(t.c.seq).label("hi")).group_by(t.c.actor_id)
-        if scope.actor is not None:
-            span = span.where(t.c.actor_id == scope.actor)
-        if scope.start is not None:
-            span = span.where(t.c.event_time >= scope.start)
-        if scope.end is not None:
-            span = span.where(t.c.event_time < scope.end)
-        s = span.subquery("span")
-        low = t.c.seq >= s.c.lo if scope.start is not None else t.c.seq >= 1
-        stmt = stmt.join(s, and_(t.c.actor_id == s.c.actor_id, low, t.c.seq <= s.c.hi))
+    if scope.start is None and scope.end is None:
+        return (stmt.add_columns(null()) if with_low else stmt).order_by(t.c.actor_id, t.c.seq)
+    span = select(t.c.actor_id, func.min(t.c.seq).label("lo"), func.max(t.c.seq).label("hi")).group_by(t.c.actor_id)
+    if scope.actor is not None:
+        span = span.where(t.c.actor_id == scope.actor)
+    if scope.start is not None:
+        span = span.where(t.c.event_time >= scope.start)
+    if scope.end is not None:
+        span = span.where(t.c.event_time < scope.end)
+    s = span.subquery("span")
+    low = t.c.seq >= s.c.lo - 1 if scope.start is not None else t.c.seq >= 1
+    stmt = stmt.join(s, and_(t.c.actor_id == s.c.actor_id, low, t.c.seq <= s.c.hi + 1))
+    if with_low:
+        stmt = stmt.add_columns(s.c.lo if scope.start is not None else null())
     return stmt.order_by(t.c.actor_id, t.c.seq)
 
 
@@ -121,10 +129,11 @@ def make_db_engine(url: str | None) -> Engine:
     return make_engine(url)
 
 
-def db_rows(engine: Engine, scope: Scope) -> Iterator[tuple[Any, ...]]:
-    """Stream record rows (values in RECORD_FIELDS order). On PostgreSQL the compiled Core query runs
-    on a psycopg2 named cursor: ~15% faster end to end than SQLAlchemy's streaming Result (bench/)."""
-    stmt = select_records(scope)
+def db_rows(engine: Engine, scope: Scope, stmt: Select[Any] | None = None) -> Iterator[tuple[Any, ...]]:
+    """Stream record rows (values in RECORD_FIELDS order; `stmt` defaults to `select_records(scope)`).
+    On PostgreSQL the compiled Core query runs on a psycopg2 named cursor: ~15% faster end to end than
+    SQLAlchemy's streaming Result (bench/)."""
+    stmt = select_records(scope) if stmt is None else stmt
     with engine.connect() as connection:
         if connection.dialect.name != "postgresql":
             result = connection.execution_options(stream_results=True, yield_per=FETCH_ROWS).execute(stmt)
@@ -141,9 +150,9 @@ def db_rows(engine: Engine, scope: Scope) -> Iterator[tuple[Any, ...]]:
         connection.rollback()
 
 
-def file_rows(path: str, scope: Scope) -> Iterator[tuple[Any, ...]]:
-    """Record rows from an NDJSON export, filtered like the database query (a time range takes a
-    first pass to find each actor's seq span)."""
+def file_rows(path: str, scope: Scope, *, with_low: bool = False) -> Iterator[tuple[Any, ...]]:
+    """Record rows from an NDJSON export, filtered like the database query, neighbours included (a
+    time range takes a first pass to find each actor's seq span); `with_low` as in `select_records`."""
     spans: dict[Any, tuple[Any, Any]] | None = None
     if scope.start is not None or scope.end is not None:
         spans = {}
@@ -156,11 +165,13 @@ def file_rows(path: str, scope: Scope) -> Iterator[tuple[Any, ...]]:
         row = record_row(record)
         if scope.actor is not None and row[ACTOR] != scope.actor:
             continue
+        low = None
         if spans is not None:
             span = spans.get(row[ACTOR])
-            if span is None or not (span[0] if scope.start else 1) <= row[SEQ] <= span[1]:
+            if span is None or not (span[0] - 1 if scope.start else 1) <= row[SEQ] <= span[1] + 1:
                 continue
-        yield row
+            low = span[0] if scope.start else None
+        yield (*row, low) if with_low else row
 
 
 def _in_range(timestamp: Any, scope: Scope) -> bool:

@@ -5,11 +5,16 @@ force. Validity is judged at the *event's* timestamp, so a rotated key (given a 
 events verifiable forever; `ingestGraceSeconds` also bounds a retired key by *arrival* time, against
 backdating with a leaked key (docs/signatures.md, "Rotation"). Reload builds a whole new snapshot and
 swaps one reference: lookups never see a half-loaded registry, a broken file never drops old keys.
+
+The registry also holds the signature policy (`mustSign`): which sources and actors must sign. The
+gateway, the processor and `argus verify` all ask `must_sign`, so a signature stripped from a stored
+record (and the chain re-hashed) is still caught (docs/signatures.md, "Signature policy").
 """
 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
 import signal
 import threading
@@ -132,7 +137,47 @@ def _moment(value: Any, field: str, where: str) -> datetime | None:
     raise KeyRegistryError(f"{where}: {field} must be a date-time")
 
 
-def _yaml_entries(path: Path) -> tuple[list[PublicKeyEntry], timedelta | None]:
+@dataclass(frozen=True)
+class SigningRule:
+    """One `mustSign` entry: events of this source (token name) or of an actorId matching this
+    glob must carry a signature, from `since` (compared with the record's receivedAt) on."""
+
+    source: str | None = None
+    actor: str | None = None  # exact id or fnmatch glob such as "svc-*"
+    since: datetime | None = None
+
+    def applies(self, source: str | None, actor: str | None, received_at: datetime | None) -> bool:
+        if self.since is not None and received_at is not None and received_at < self.since:
+            return False
+        if self.source is not None:
+            return source == self.source
+        return actor is not None and self.actor is not None and fnmatch.fnmatchcase(actor, self.actor)
+
+    def describe(self) -> str:
+        what = f"source {self.source!r}" if self.source is not None else f"actorId {self.actor!r}"
+        return what + (f" since {_iso(self.since)}" if self.since is not None else "")
+
+
+def _rules(doc: Any, path: Path) -> tuple[SigningRule, ...]:
+    items = doc.get("mustSign", [])
+    if not isinstance(items, list):
+        raise KeyRegistryError(f"{path}: mustSign must be a list of {{source: NAME}} or {{actorId: GLOB}} entries")
+    rules = []
+    for index, item in enumerate(items):
+        where = f"{path}: mustSign[{index}]"
+        if not isinstance(item, dict) or set(item) - {"source", "actorId", "since"}:
+            raise KeyRegistryError(f"{where}: expected a mapping with source or actorId, and optional since")
+        if ("source" in item) == ("actorId" in item):
+            raise KeyRegistryError(f"{where}: give exactly one of 'source' or 'actorId'")
+        value = item.get("source", item.get("actorId"))
+        if not isinstance(value, str) or not value:
+            raise KeyRegistryError(f"{where}: source/actorId must be a non-empty string")
+        since = _moment(item.get("since"), "since", where)
+        rules.append(SigningRule(value, None, since) if "source" in item else SigningRule(None, value, since))
+    return tuple(rules)
+
+
+def _yaml_entries(path: Path) -> tuple[list[PublicKeyEntry], timedelta | None, tuple[SigningRule, ...]]:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -140,6 +185,7 @@ def _yaml_entries(path: Path) -> tuple[list[PublicKeyEntry], timedelta | None]:
     items = doc.get("keys") if isinstance(doc, dict) else None
     if not isinstance(items, list):
         raise KeyRegistryError(f"{path}: expected a mapping with a 'keys' list")
+    rules = _rules(doc, path)
     grace_value = doc.get("ingestGraceSeconds")
     if grace_value is not None and (not isinstance(grace_value, (int, float)) or grace_value < 0):
         raise KeyRegistryError(f"{path}: ingestGraceSeconds must be a non-negative number")
@@ -166,7 +212,7 @@ def _yaml_entries(path: Path) -> tuple[list[PublicKeyEntry], timedelta | None]:
         if not_before and not_after and not_before >= not_after:
             raise KeyRegistryError(f"{where}: notBefore must be earlier than notAfter")
         entries.append(replace(entry, not_before=not_before, not_after=not_after))
-    return entries, grace
+    return entries, grace, rules
 
 
 def _read_pem(path: Path, key_id: str) -> bytes:
@@ -188,9 +234,12 @@ def _folder_entries(path: Path) -> list[PublicKeyEntry]:
 class _Snapshot:
     keys: Mapping[str, PublicKeyEntry]
     grace: timedelta | None
+    rules: tuple[SigningRule, ...] = ()
 
 
-def _snapshot(entries: Iterable[PublicKeyEntry], grace: timedelta | None) -> _Snapshot:
+def _snapshot(
+    entries: Iterable[PublicKeyEntry], grace: timedelta | None, rules: tuple[SigningRule, ...] = ()
+) -> _Snapshot:
     keys: dict[str, PublicKeyEntry] = {}
     for entry in entries:
         if not entry.key_id or len(entry.key_id) > MAX_KEY_ID_LEN:
@@ -198,7 +247,7 @@ def _snapshot(entries: Iterable[PublicKeyEntry], grace: timedelta | None) -> _Sn
         if entry.key_id in keys:
             raise KeyRegistryError(f"{entry.source}: duplicate key id {entry.key_id!r}")
         keys[entry.key_id] = entry
-    return _Snapshot(keys, grace)
+    return _Snapshot(keys, grace, rules)
 
 
 class KeyRegistry:
@@ -210,8 +259,9 @@ class KeyRegistry:
         *,
         ingest_grace: timedelta | None = None,
         source: Path | None = None,
+        must_sign: Iterable[SigningRule] = (),
     ) -> None:
-        self._snapshot = _snapshot(entries, ingest_grace)
+        self._snapshot = _snapshot(entries, ingest_grace, tuple(must_sign))
         self._source = source
         self._reload_lock = threading.Lock()
 
@@ -248,6 +298,16 @@ class KeyRegistry:
         entry.check_valid(at, received_at, snapshot.grace)
         return entry
 
+    def must_sign(self, source: str | None, actor: str | None, received_at: datetime | None = None) -> str | None:
+        """The policy rule that requires this source's or actor's events to be signed, described
+        for a rejection reason; None when no rule applies. `received_at` None: every rule applies."""
+        rule = next((r for r in self._snapshot.rules if r.applies(source, actor, received_at)), None)
+        return None if rule is None else rule.describe()
+
+    @property
+    def has_policy(self) -> bool:
+        return bool(self._snapshot.rules)
+
     @property
     def source(self) -> Path | None:
         return self._source
@@ -260,14 +320,17 @@ class KeyRegistry:
         """Pickle by content (PEMs and validity), so a process pool worker gets the same keys."""
         snapshot = self._snapshot
         rows = [(e.key_id, e.pem, e.source, e.not_before, e.not_after) for e in snapshot.keys.values()]
-        return (_rebuild, (rows, snapshot.grace, self._source))
+        return (_rebuild, (rows, snapshot.grace, self._source, snapshot.rules))
 
 
 def _rebuild(
-    rows: list[tuple[str, bytes, str, datetime | None, datetime | None]], grace: timedelta | None, source: Path | None
+    rows: list[tuple[str, bytes, str, datetime | None, datetime | None]],
+    grace: timedelta | None,
+    source: Path | None,
+    rules: tuple[SigningRule, ...] = (),
 ) -> KeyRegistry:
     entries = [replace(parse_public_key(pem, kid, src), not_before=nb, not_after=na) for kid, pem, src, nb, na in rows]
-    return KeyRegistry(entries, ingest_grace=grace, source=source)
+    return KeyRegistry(entries, ingest_grace=grace, source=source, must_sign=rules)
 
 
 def install_sighup_reload(

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from nacl.exceptions import BadSignatureError
 
@@ -53,10 +53,15 @@ def verify_one(
     require_signatures: bool = False,
     received_at: datetime | None = None,
     ed25519_backend: Ed25519Backend = "pynacl",
+    source: str | None = None,
 ) -> str | None:
-    """None if the event verifies (or is unsigned and signatures are optional), else the reason."""
+    """None if the event verifies (or is unsigned and neither REQUIRE_SIGNATURES nor the registry's
+    policy for its `source` or actorId asks for a signature), else the reason."""
     if not event.get("signature"):
-        return REQUIRED if require_signatures else None
+        if require_signatures:
+            return REQUIRED
+        rule = registry.must_sign(source, event.get("actorId"), received_at)
+        return None if rule is None else f"{REQUIRED} by policy ({rule})"
     key_id = event.get("publicKeyId")
     if not isinstance(key_id, str) or not key_id:
         return "publicKeyId: is required when signature is set"
@@ -80,14 +85,16 @@ def verify_batch(
     require_signatures: bool = False,
     received_at: datetime | None = None,
     ed25519_backend: Ed25519Backend = "pynacl",
+    sources: Sequence[str | None] | None = None,
 ) -> list[str | None]:
     """Verify normalized events (validate_event output); never raises for one bad event.
 
     `received_at` (arrival time) enables the registry's ingestGraceSeconds check; leave it None
-    when re-verifying stored events. `require_signatures` turns unsigned events into `signature: required`.
+    when re-verifying stored events. `require_signatures` turns unsigned events into `signature: required`,
+    and so does the registry's policy for an event's source (`sources`, one per event) or actorId.
     """
     results: list[str | None] = []
-    for event in events:
+    for index, event in enumerate(events):
         try:
             reason = verify_one(
                 event,
@@ -95,6 +102,7 @@ def verify_batch(
                 require_signatures=require_signatures,
                 received_at=received_at,
                 ed25519_backend=ed25519_backend,
+                source=None if sources is None else sources[index],
             )
             results.append(reason)
         except Exception as exc:  # a bug must fail the event, not the batch (and never pass it)
@@ -121,7 +129,12 @@ def verify_batch_in_worker(
     return verify_batch(events, _worker_registry, require_signatures=require_signatures, received_at=received_at)
 
 
-BatchVerifier = Callable[[list[dict[str, Any]]], list[str | None]]
+class BatchVerifier(Protocol):
+    """Verify a batch of events, each with the source it came from (None: unknown); a reason or None each."""
+
+    def __call__(
+        self, events: list[dict[str, Any]], sources: Sequence[str | None] | None = None
+    ) -> list[str | None]: ...
 
 
 def load_key_registry(settings: Settings) -> KeyRegistry:
@@ -134,13 +147,21 @@ def load_key_registry(settings: Settings) -> KeyRegistry:
         raise ConfigError(f"ARGUS_KEYS_CONFIG: {exc}") from exc
 
 
-def make_batch_verifier(settings: Settings, registry: KeyRegistry) -> BatchVerifier:
-    """verify_batch bound to the registry and the REQUIRE_SIGNATURES policy."""
+def make_batch_verifier(settings: Settings, registry: KeyRegistry, *, signatures: bool = True) -> BatchVerifier:
+    """verify_batch bound to the registry (its keys and mustSign policy) and REQUIRE_SIGNATURES.
+    With `signatures` False only presence is checked (the policy and REQUIRE_SIGNATURES), no cryptography:
+    the gateway with ARGUS_GATEWAY_VERIFY_SIGNATURES off still refuses unsigned events under policy."""
 
-    def verify(events: list[dict[str, Any]]) -> list[str | None]:
+    def verify(events: list[dict[str, Any]], sources: Sequence[str | None] | None = None) -> list[str | None]:
         # Live ingest: arrival time is now, which enables the registry's ingestGraceSeconds check.
         now = datetime.now(UTC)
-        return verify_batch(events, registry, require_signatures=settings.require_signatures, received_at=now)
+        checked = events if signatures else [{**e, "signature": None} if e.get("signature") else e for e in events]
+        reasons = verify_batch(
+            checked, registry, require_signatures=settings.require_signatures, received_at=now, sources=sources
+        )
+        if signatures:
+            return reasons
+        return [None if event.get("signature") else r for event, r in zip(events, reasons, strict=True)]
 
     return verify
 

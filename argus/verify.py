@@ -1,6 +1,8 @@
 """`argus verify`: recompute every record's hash and check every chain link, from the database, from
 an NDJSON export or straight from the S3 sink's WORM bucket, and report each break with its actor,
-seq and kind (docs/hash-chain.md).
+seq and kind (docs/hash-chain.md). Signatures and the registry's mustSign policy are checked whenever
+a key registry is configured; in the database also the derived columns (event_time) and the edges of
+a time window (argus/record_checks.py).
 
 Exits 0 only when everything verifies. Memory stays constant: records stream in (actor, seq) order.
 """
@@ -12,105 +14,97 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+from sqlalchemy import Engine
 
-from argus.export import Scope, add_source_arguments, count_records, db_rows, file_rows, make_db_engine
+from argus.db.schema import audit_records
+from argus.export import Scope, add_source_arguments, count_records, db_rows, file_rows, make_db_engine, select_records
 from argus.progress import Progress, wanted
-from argus_client import exactjson
-from argus_client.event import EVENT_FIELDS
-from argus_client.hashchain import ACTOR, BAD_SIGNATURE, SEQ, ChainBreak, ChainVerifier
+from argus.record_checks import TrailChecker, event_time_text, hidden_from_window
+from argus_client.hashchain import ChainBreak
+
+if TYPE_CHECKING:
+    from argus.keys import KeyRegistry
 
 TRUNCATION_NOTE = (
     "a hash chain alone cannot show that an actor's newest records were removed (truncation) or "
     "replaced by a consistent new tail; only signed checkpoints of chain heads can"
 )
-ANCHOR_NOTE = "time range: each actor's chain is checked from its first record in range, whose previousHash is trusted"
-SIGNATURE_BATCH = 1000
-_METADATA, _SIGNATURE = EVENT_FIELDS.index("metadata"), EVENT_FIELDS.index("signature")
+ANCHOR_NOTE = ("time range: each actor's chain is checked from the record before its first record in range (its "
+               "anchor, whose previousHash is trusted) to the record after its last")
+SIGNATURES_OFF = "signatures not checked: {why}; a stripped or forged signature would go unnoticed"
 
 
-class SignatureChecker:
-    """Checks signed records in batches against the key registry (`argus.signatures.verify_batch`)."""
-
-    def __init__(self, keys_path: str | None) -> None:
-        if not keys_path:
+def load_registry(args: argparse.Namespace) -> tuple[KeyRegistry | None, str | None]:
+    """The key registry signatures are checked with, or None and why not: checking is on wherever a
+    registry is configured (--keys / ARGUS_KEYS_CONFIG) unless --no-signatures turns it off."""
+    if args.signatures is False:
+        return None, "turned off with --no-signatures"
+    if not args.keys:
+        if args.signatures:
             raise ValueError("--signatures needs the key registry: pass --keys or set ARGUS_KEYS_CONFIG")
-        from argus.keys import KeyRegistry  # only with --signatures: the key stack is not needed otherwise
-        from argus.signatures import verify_batch
+        return None, "no key registry configured (--keys or ARGUS_KEYS_CONFIG)"
+    from argus.keys import KeyRegistry  # the key stack is not needed otherwise
 
-        self.registry = KeyRegistry.load(keys_path)
-        self.verify_batch = verify_batch
-        self.batch: list[tuple[str, int, dict[str, Any]]] = []
-        self.unsigned = 0
-
-    def add(self, row: Any) -> list[ChainBreak]:
-        if row[_SIGNATURE] is None:
-            self.unsigned += 1
-            return []
-        event = dict(zip(EVENT_FIELDS, row[: len(EVENT_FIELDS)], strict=True))
-        try:  # verify_batch takes normalized events: metadata as the object it canonicalizes again
-            event["metadata"] = None if row[_METADATA] is None else exactjson.loads(row[_METADATA])
-        except exactjson.JSONDecodeError:
-            return [ChainBreak(row[ACTOR], row[SEQ], BAD_SIGNATURE, "metadata is not JSON")]
-        self.batch.append((row[ACTOR], row[SEQ], event))
-        return self.flush() if len(self.batch) >= SIGNATURE_BATCH else []
-
-    def flush(self) -> list[ChainBreak]:
-        batch, self.batch = self.batch, []
-        if not batch:
-            return []
-        results = self.verify_batch([event for _, _, event in batch], self.registry)
-        return [
-            ChainBreak(actor, seq, BAD_SIGNATURE, result)
-            for (actor, seq, _), result in zip(batch, results, strict=True)
-            if result is not None
-        ]
+    return KeyRegistry.load(args.keys), None
 
 
-def verify_rows(rows: Iterable[Any], *, anchored: bool, keys: str | None = None, signatures: bool = False,
-                progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
-    """Run the chain verifier (and optionally signatures) over ordered rows; the report dict."""
-    verifier = ChainVerifier(anchored=anchored)
-    checker = SignatureChecker(keys) if signatures else None
+def verify_rows(rows: Iterable[Any], *, anchored: bool, registry: KeyRegistry | None = None,
+                signatures_off: str | None = None, progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
+    """Run every record check (argus/record_checks.py) over ordered verify rows; the report dict.
+    `signatures_off` says why signatures were not checked (with no registry)."""
+    checker = TrailChecker(anchored=anchored, registry=registry)
     progress = progress or Progress("verified", None, enabled=False)
     breaks: list[ChainBreak] = []
-    feed = verifier.feed_row
+    feed = checker.feed
     started = time.perf_counter()
     count = 0
     for count, row in enumerate(rows, 1):
         found = feed(row)
         if found:
             breaks += found
-        if checker is not None:
-            breaks += checker.add(row)
         if not count & 0x3FFF:
             progress.tick(count)
-    breaks += verifier.finish()
-    if checker is not None:
-        breaks += checker.flush()
+    breaks += checker.finish()
     elapsed = time.perf_counter() - started
     progress.finish(count)
-    breaks.sort(key=lambda b: (b.actor_id, b.seq, b.kind))
     notes = [TRUNCATION_NOTE] + ([ANCHOR_NOTE] if anchored else [])
-    if checker is not None and checker.unsigned:
-        notes.append(f"{checker.unsigned} records carry no signature; only signed records were checked")
+    if checker.signatures is not None and checker.signatures.unsigned:
+        notes.append(f"{checker.signatures.unsigned} records carry no signature; only signed records were checked, "
+                     "and unsigned ones against the registry's mustSign policy")  # fmt: skip
+    if checker.signatures is None:
+        notes.append(SIGNATURES_OFF.format(why=signatures_off or "no key registry"))
     return {
         "ok": not breaks,
-        "records": verifier.records,
-        "actors": verifier.actors,
-        "breaks": [b.as_dict() for b in breaks],
+        "records": checker.chain.records,
+        "actors": checker.chain.actors,
+        "signaturesChecked": checker.signatures is not None,
+        "breaks": [b.as_dict() for b in sorted_breaks(breaks)],
         "rate": round(count / elapsed) if elapsed > 0 else None,
         "notes": notes,
     }
 
 
-def _rows(args: argparse.Namespace, scope: Scope, show: bool) -> tuple[Iterator[Any], int | None]:
-    if args.from_file:
-        return file_rows(args.from_file, scope), None
+def sorted_breaks(breaks: Iterable[ChainBreak]) -> list[ChainBreak]:
+    """Each (actor, seq, kind) once (a record can be found by two checks), in report order."""
+    unique = {(b.actor_id, b.seq, b.kind): b for b in reversed(list(breaks))}
+    return sorted(unique.values(), key=lambda b: (b.actor_id, b.seq, b.kind))
+
+
+def database_rows(engine: Engine, scope: Scope) -> Iterator[Any]:
+    """The scope's verify rows from the database: record, event_time text, signature_ambiguous, window low."""
+    extra = (event_time_text(engine.dialect.name), audit_records.c.signature_ambiguous)
+    return db_rows(engine, scope, select_records(scope, extra, with_low=True))
+
+
+def _rows(args: argparse.Namespace, scope: Scope, show: bool) -> tuple[Iterator[Any], int | None, Engine | None]:
+    if args.from_file:  # an export has no event_time or signature_ambiguous: those are checked in the database
+        rows = file_rows(args.from_file, scope, with_low=True)
+        return ((*row[:-1], None, None, row[-1]) for row in rows), None, None
     engine = make_db_engine(args.database_url)
-    return db_rows(engine, scope), count_records(engine, scope) if show else None
+    return database_rows(engine, scope), count_records(engine, scope) if show else None, engine
 
 
 def render_text(report: dict[str, Any]) -> str:
@@ -140,7 +134,7 @@ def _s3_rows(url: str, scope: Scope) -> tuple[Iterator[Any], list[str]]:
     records, problems = read_bucket(url)
     if scope.start is not None or scope.end is not None:
         raise ValueError("--from-s3 verifies whole chains: --from/--to are not supported with it")
-    rows = (record_row(r) for r in records if scope.actor is None or r["actorId"] == scope.actor)
+    rows = ((*record_row(r), None, None, None) for r in records if scope.actor is None or r["actorId"] == scope.actor)
     return rows, problems
 
 
@@ -172,13 +166,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         problems: list[str] = []
         show = wanted(args.quiet)
+        engine = None
+        registry, off = load_registry(args)
         if args.from_s3:
             rows, problems = _s3_rows(args.from_s3, scope)
             total = None
         else:
-            rows, total = _rows(args, scope, show)
-        report = verify_rows(rows, anchored=scope.anchored, keys=args.keys, signatures=args.signatures,
+            rows, total, engine = _rows(args, scope, show)
+        report = verify_rows(rows, anchored=scope.anchored, registry=registry, signatures_off=off,
                              progress=Progress("verified", total, show))  # fmt: skip
+        if engine is not None and (hidden := list(hidden_from_window(engine, scope))):
+            breaks = [ChainBreak(b["actorId"], b["seq"], b["kind"], b["detail"]) for b in report["breaks"]]
+            report["breaks"] = [b.as_dict() for b in sorted_breaks(breaks + hidden)]
+            report["ok"] = False
         if problems:
             report["ok"] = False
             report["notes"] = [f"bucket: {p}" for p in problems] + report["notes"]
@@ -201,9 +201,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--from-file", metavar="NDJSON", help="verify an `argus export` file instead of the database")
     parser.add_argument("--from-s3", metavar="URL",
                         help="verify the S3 sink's bucket (its sink URL: s3://bucket/prefix?endpoint=...)")  # fmt: skip
-    parser.add_argument("--signatures", action="store_true", help="also check every record's signature")
+    parser.add_argument("--signatures", action=argparse.BooleanOptionalAction, default=None,
+                        help="check every record's signature, and unsigned records against the registry's mustSign "
+                             "policy (default: on whenever a key registry is configured)")  # fmt: skip
     parser.add_argument("--keys", default=os.environ.get("ARGUS_KEYS_CONFIG"), metavar="YAML",
-                        help="key registry for --signatures (default: $ARGUS_KEYS_CONFIG)")  # fmt: skip
+                        help="key registry for signatures (default: $ARGUS_KEYS_CONFIG)")  # fmt: skip
     parser.add_argument("--checkpoint", action="append", default=[], metavar="FILE|URL",
                         help="signed checkpoint(s) to check each partition's tree against (a note file, the "
                              "checkpoints JSON, or its URL); repeatable")  # fmt: skip

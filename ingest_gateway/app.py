@@ -22,7 +22,7 @@ from argus.signatures import load_key_registry, make_batch_verifier, watch_for_r
 from ingest_gateway import cosign_api, ingest, log_api, metrics, openapi, ops, query, server, tracing
 from ingest_gateway.auth import authenticate
 from ingest_gateway.errors import error_response
-from ingest_gateway.keys import INGEST_POOL, KNOWN_IDS, PRODUCER, RECENT_IDS, SETTINGS, TOKENS, VERIFIER
+from ingest_gateway.keys import INGEST_POOL, KEY_REGISTRY, KNOWN_IDS, PRODUCER, RECENT_IDS, SETTINGS, TOKENS, VERIFIER
 from ingest_gateway.known_ids import KnownIds
 from ingest_gateway.recent_ids import RecentIds
 
@@ -95,7 +95,7 @@ def init(settings: Settings, *, registry: KeyRegistry | None = None) -> web.Appl
     """Build the gateway app. The producer opens on startup; the topic is created if missing.
 
     Signatures are checked against `registry` (default: ARGUS_KEYS_CONFIG, reloaded on SIGHUP)
-    unless ARGUS_GATEWAY_VERIFY_SIGNATURES is off.
+    unless ARGUS_GATEWAY_VERIFY_SIGNATURES is off; its mustSign policy is enforced either way.
     """
     app = web.Application(
         middlewares=[tracing.request_context, errors_as_json, bearer_auth], client_max_size=settings.max_body_bytes
@@ -104,7 +104,8 @@ def init(settings: Settings, *, registry: KeyRegistry | None = None) -> web.Appl
     app[SETTINGS] = settings
     app[TOKENS] = settings.tokens()
     app[RECENT_IDS] = RecentIds(settings.recent_ids)
-    app[VERIFIER] = make_batch_verifier(settings, registry) if settings.gateway_verify_signatures else None
+    app[VERIFIER] = make_batch_verifier(settings, registry, signatures=settings.gateway_verify_signatures)
+    app[KEY_REGISTRY] = registry
     if not app[TOKENS]:
         log.warning("no ARGUS_AUTH_TOKEN(S) configured: every authenticated endpoint answers 401 (fail-closed)")
 

@@ -110,7 +110,8 @@ async def _verify(request: web.Request, events: list[dict[str, Any]]) -> list[st
     if verifier is None or not events:
         return [None] * len(events)
     pool = request.app[INGEST_POOL]
-    reasons = await asyncio.get_running_loop().run_in_executor(pool, verifier, events)
+    sources = [request.get(SOURCE_KEY)] * len(events)  # the token name: what mustSign source rules name
+    reasons = await asyncio.get_running_loop().run_in_executor(pool, verifier, events, sources)
     failures = sum(1 for reason in reasons if reason is not None)
     if failures:
         metrics.SIGNATURE_ERRORS.inc(failures)

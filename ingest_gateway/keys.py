@@ -8,6 +8,7 @@ from aiohttp import web
 
 from argus.config import Settings, Token
 from argus.kafka_producer import AsyncProducer
+from argus.keys import KeyRegistry
 from argus.signatures import BatchVerifier as BatchVerifier
 from ingest_gateway.known_ids import KnownIds
 from ingest_gateway.read_store import ReadStore
@@ -17,6 +18,8 @@ SETTINGS = web.AppKey("settings", Settings)
 TOKENS = web.AppKey("tokens", tuple[Token, ...])
 PRODUCER = web.AppKey("producer", AsyncProducer)
 VERIFIER = web.AppKey("verifier", object)  # BatchVerifier | None; AppKey needs a runtime type
+#: The key registry (keys and mustSign policy): the verify endpoint checks stored signatures with it.
+KEY_REGISTRY = web.AppKey("key_registry", KeyRegistry)
 READ_STORE = web.AppKey("read_store", ReadStore)
 #: Separate bounded thread pools, so slow reads can never delay ingest (and the other way round):
 #: signature checks run on INGEST_POOL, database reads on READ_POOL, neither on asyncio's default.

@@ -113,7 +113,7 @@ _RECORD_PROPS: J = {
     "previousHash": HASH, "currentHash": HASH, "kafkaPartition": INT, "kafkaOffset": INT, "storedAt": TIME,
 }
 _BREAK = _obj({"actorId": STR, "seq": INT, "kind": {"enum": ["modified", "missing", "inserted", "reordered",
-              "forked", "bad_signature"]}, "detail": STR})
+              "forked", "bad_signature", "unsigned", "derived_column"]}, "detail": STR})
 
 SCHEMAS: J = {
     "Error": _obj({"error": STR, "message": STR, "field": {**STR, "description": "the parameter or event field"}},
@@ -158,6 +158,8 @@ SCHEMAS: J = {
     "Verification": _obj({
         "actorId": STR, "ok": {"type": "boolean"}, "records": INT,
         "head": _obj({"seq": INT, "currentHash": HASH}),
+        "signaturesChecked": {"type": "boolean", "description": "signatures and the key registry's mustSign policy "
+                              "were checked (whenever the gateway has ARGUS_KEYS_CONFIG); a note says so when not"},
         "breakCount": INT, "breaks": {"type": "array", "items": _ref("ChainBreak"), "maxItems": 1000},
         "notes": {"type": "array", "items": STR},
     }),

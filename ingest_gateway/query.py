@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from argus_client.event import format_utc
 from ingest_gateway import query_params as qp
 from ingest_gateway.errors import error_response, json_response
-from ingest_gateway.keys import READ_POOL, READ_STORE, SETTINGS
+from ingest_gateway.keys import KEY_REGISTRY, READ_POOL, READ_STORE, SETTINGS
 from ingest_gateway.read_store import FILTERS, LogQuery, ReadStore
 
 T = TypeVar("T")
@@ -190,7 +190,9 @@ async def actor_verify(request: web.Request) -> web.Response:
         _parse(request, VERIFY_PARAMS)
     except qp.ParamError as exc:
         return _bad(exc)
-    report = await _run(request, request.app[READ_STORE].verify_actor, actor)
+    registry = request.app.get(KEY_REGISTRY)  # signatures are checked wherever a key registry is configured
+    registry = registry if registry is not None and registry.source is not None else None
+    report = await _run(request, request.app[READ_STORE].verify_actor, actor, registry)
     return _not_found(f"no audit records for actor {actor!r}") if report is None else json_response(report)
 
 

@@ -19,11 +19,13 @@ from sqlalchemy import Column, Connection, Engine, Select, Text, cast, event, fu
 
 from argus.db.engine import is_sqlite, make_engine
 from argus.db.schema import audit_records as t
-from argus.export import Scope, db_rows
-from argus.verify import TRUNCATION_NOTE
+from argus.export import Scope
+from argus.keys import KeyRegistry
+from argus.record_checks import TrailChecker
+from argus.verify import SIGNATURES_OFF, TRUNCATION_NOTE, database_rows, sorted_breaks
 from argus_client import exactjson
 from argus_client.event import format_utc
-from argus_client.hashchain import CUR, SEQ, ChainVerifier
+from argus_client.hashchain import CUR, SEQ
 
 #: Output fields in order: the stored record (as hashed) plus where and when it was stored.
 OUTPUT_FIELDS: tuple[str, ...] = (
@@ -215,25 +217,29 @@ class ReadStore:
             "topActors": [{"actorId": actor, "count": int(n)} for actor, n in actor_rows],
         }
 
-    def verify_actor(self, actor: str) -> dict[str, Any] | None:
-        """Stream the actor's whole chain through the shared verifier (constant memory on an intact
-        chain); None when the actor has no records."""
-        verifier = ChainVerifier()
+    def verify_actor(self, actor: str, registry: KeyRegistry | None = None) -> dict[str, Any] | None:
+        """Stream the actor's whole chain through the checks `argus verify` runs (constant memory on
+        an intact chain): hashes, links, derived columns, and with a key registry its signatures
+        and mustSign policy. None when the actor has no records."""
+        checker = TrailChecker(anchored=False, registry=registry)
         breaks: list[Any] = []
         last: Sequence[Any] | None = None
-        for row in db_rows(self.engine, Scope(actor=actor)):
-            breaks += verifier.feed_row(row)
+        for row in database_rows(self.engine, Scope(actor=actor)):
+            breaks += checker.feed(row)
             last = row
         if last is None:
             return None
-        breaks += verifier.finish()
-        breaks.sort(key=lambda b: (b.seq, b.kind))
+        breaks = sorted_breaks(breaks + checker.finish())
+        notes = [TRUNCATION_NOTE]
+        if checker.signatures is None:
+            notes.append(SIGNATURES_OFF.format(why="the gateway has no key registry (ARGUS_KEYS_CONFIG)"))
         return {
             "actorId": actor,
             "ok": not breaks,
-            "records": verifier.records,
+            "records": checker.chain.records,
             "head": {"seq": last[SEQ], "currentHash": last[CUR]},
+            "signaturesChecked": checker.signatures is not None,
             "breakCount": len(breaks),
             "breaks": [b.as_dict() for b in breaks[:MAX_BREAKS]],
-            "notes": [TRUNCATION_NOTE],
+            "notes": notes,
         }

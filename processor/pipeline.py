@@ -25,7 +25,7 @@ from argus.metrics import field_label
 from argus.signatures import BatchVerifier
 from argus.tlog_store import TreeWrite
 from argus_client.canonical import signature_is_ambiguous
-from argus_client.event import parse_timestamp
+from argus_client.event import event_time_of
 from argus_client.hashchain import GENESIS_HASH, chain_record
 from processor import faults, metrics
 from processor.backoff import backoff_delays
@@ -106,7 +106,7 @@ def record_row(record: dict[str, Any], message: RawMessage, commit_seq: int) -> 
         record["previousHash"],
         record["currentHash"],
         record["timestamp"],
-        parse_timestamp(record["timestamp"]),
+        event_time_of(record["timestamp"]),  # in UTC: SQLite keeps a datetime's wall clock, not its offset
         record["traceId"],
         record["eventType"],
         record["action"],
@@ -179,7 +179,7 @@ class BatchProcessor:
                 continue
             outcomes.append(item)
             decoded.append(item)
-        reasons = iter(self._verify([d.event for d in decoded]) if decoded else [])
+        reasons = iter(self._verify([d.event for d in decoded], [d.source for d in decoded]) if decoded else [])
         for index, outcome in enumerate(outcomes):
             if isinstance(outcome, Decoded) and (reason := next(reasons)) is not None:
                 outcomes[index] = Refused(reason, signature=True)

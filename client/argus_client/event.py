@@ -145,6 +145,13 @@ def parse_timestamp(value: str, name: str = "timestamp") -> datetime:
     return moment
 
 
+def event_time_of(timestamp: str) -> datetime:
+    """The instant the `event_time` column stores for a record: its hashed `timestamp` in UTC,
+    nanoseconds truncated. One derivation for the processor that writes it and the verifier that
+    checks it (docs/hash-chain.md, "Unhashed columns")."""
+    return parse_timestamp(timestamp).astimezone(UTC)
+
+
 def format_utc(moment: datetime, timespec: str = "microseconds") -> str:
     """RFC 3339 in UTC with a 4-digit year (strftime's %Y writes year 820 as "820"); naive means UTC."""
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -208,12 +208,15 @@ def test_actor_and_time_scopes(trail: Any, schema_url: str, tmp_path: Path, caps
     sql(trail[0], "DELETE FROM audit_records WHERE actor_id = 'actor-a' AND seq = 6")
     assert check(schema_url, tmp_path, capsys, "--actor", "actor-b") == []
     assert check(schema_url, tmp_path, capsys, "--actor", "actor-a") == [("actor-a", 6, "missing")]
-    window = ["--from", (BASE + timedelta(minutes=7)).isoformat(), "--to", (BASE + timedelta(minutes=11)).isoformat()]
-    assert check(schema_url, tmp_path, capsys, *window) == []  # anchored on seq 7
+    window = ["--from", (BASE + timedelta(minutes=8)).isoformat(), "--to", (BASE + timedelta(minutes=11)).isoformat()]
+    assert check(schema_url, tmp_path, capsys, *window) == []  # anchored on seq 7, the record before seq 8
+    window[1] = (BASE + timedelta(minutes=7)).isoformat()  # the deletion sits right before the window's start
+    assert check(schema_url, tmp_path, capsys, *window) == [("actor-a", 6, "missing")]
     window[1] = (BASE + timedelta(minutes=3)).isoformat()
     assert check(schema_url, tmp_path, capsys, *window) == [("actor-a", 6, "missing")]
     _, report = cli(["verify", "--database-url", schema_url, "--json", *window], capsys)
-    assert report["records"] == 7 + 6 + 3 and any("time range" in note for note in report["notes"])
+    # seqs 3..10 in range plus the anchor before and the record after each actor's span
+    assert report["records"] == (2 + 7 + 1) - 1 + (6 + 1) + (3 + 1) and any("time range" in n for n in report["notes"])
 
 
 def test_signatures_catch_what_the_chain_cannot(trail: Any, schema_url: str, tmp_path: Path, capsys: Any) -> None:

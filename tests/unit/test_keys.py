@@ -279,3 +279,37 @@ def test_utc_constant_is_used_for_dates(keys_yaml: Path) -> None:
     keys_yaml.write_text(f"keys:\n  - {{id: d, pemFile: keys/{ED}.pem, notAfter: 2026-01-01}}\n")
     entry = KeyRegistry.load(keys_yaml).lookup("d", datetime(2025, 12, 31, 23, 59, tzinfo=UTC))
     assert entry.not_after == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_must_sign_policy_by_source_and_actor_glob(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text("keys: []\nmustSign:\n  - source: payments\n  - actorId: 'svc-*'\n"
+                    "  - actorId: billing\n    since: 2026-03-01T00:00:00Z\n")  # fmt: skip
+    registry = KeyRegistry.load(path)
+    assert registry.has_policy
+    assert registry.must_sign("payments", "anyone") == "source 'payments'"
+    assert registry.must_sign("other", "svc-orders") == "actorId 'svc-*'"
+    assert registry.must_sign("other", "orders") is None
+    assert registry.must_sign(None, "billing", at("2026-02-28T23:59:59+00:00")) is None
+    assert registry.must_sign(None, "billing", at("2026-03-01T00:00:00+00:00")) == (
+        "actorId 'billing' since 2026-03-01T00:00:00Z"
+    )
+    assert registry.must_sign(None, "billing") is not None  # no time known: every rule applies
+    assert pickle.loads(pickle.dumps(registry)).must_sign("payments", None) == "source 'payments'"
+    unsigned = validate_event(
+        {"timestamp": "2026-03-01T12:00:00Z", "action": "READ", "status": "SUCCESS", "actorType": "SERVICE",
+         "actorId": "svc-a", "targetType": "RESOURCE"}, EnumConfig())  # fmt: skip
+    assert verify_batch([unsigned, unsigned], registry, sources=["x", "payments"]) == [
+        "signature: required by policy (actorId 'svc-*')", "signature: required by policy (source 'payments')"]
+
+
+@pytest.mark.parametrize("policy", [
+    "mustSign: {source: x}", "mustSign:\n  - {source: x, actorId: y}", "mustSign:\n  - {}",
+    "mustSign:\n  - {source: ''}", "mustSign:\n  - {actorId: x, until: 2026-01-01}",
+    "mustSign:\n  - {actorId: x, since: 2026-01-01T00:00:00}",
+])  # fmt: skip
+def test_bad_must_sign_policy_is_refused(tmp_path: Path, policy: str) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text(f"keys: []\n{policy}\n")
+    with pytest.raises(KeyRegistryError, match="mustSign"):
+        KeyRegistry.load(path)
