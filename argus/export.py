@@ -74,7 +74,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
                         help="SQLAlchemy URL (default: $ARGUS_DATABASE_URL)")  # fmt: skip
     parser.add_argument("--actor", help="only this actorId")
     parser.add_argument("--from", dest="start", type=_time_arg, metavar="TIME",
-                        help="event time >= TIME (RFC 3339); chains are anchored at their first record")  # fmt: skip
+                        help="event time >= TIME (RFC 3339); each actor's records in range come with the record "
+                             "before them (the anchor) and the one after (docs/hash-chain.md 4.2)")  # fmt: skip
     parser.add_argument("--to", dest="end", type=_time_arg, metavar="TIME", help="event time < TIME (RFC 3339)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress bar (it is drawn on stderr only when stderr is a terminal)")  # fmt: skip

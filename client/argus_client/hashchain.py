@@ -174,6 +174,7 @@ class ChainVerifier:
         self._missing: list[tuple[int, int]] = []
         self._present: set[int] = set()
         self._breaks: list[ChainBreak] = []
+        self._shift: list[Any] | None = None  # [forged record, last seq of the renumbered run after it]
 
     def feed(self, record: Mapping[str, Any]) -> list[ChainBreak]:  # a record dict; see feed_row
         return self.feed_row(record_row(record))
@@ -250,6 +251,11 @@ class ChainVerifier:
     def _link(self, r: Row, ok: bool) -> None:
         """Check the chosen record `r` of a seq against the previous one (rules in docs/hash-chain.md)."""
         seq, p = r[SEQ], self._prev
+        if not ok and p is not None and seq == p[SEQ] + 1 and self._shifted(r, p):
+            self._prev, self._prev_ok = r, True  # a genuine record, only renumbered: later links go to its hash
+            return
+        after_shift = self._shift is not None
+        self._end_shift()
         if not ok:
             if len(self._mism) < self.max_pending:
                 self._mism.append(tuple(r))
@@ -266,9 +272,37 @@ class ChainVerifier:
         else:
             self._missing.append((p[SEQ] + 1, seq - 1))
         forged = self._pending is not None and self._resolve_pending(linked is True)
-        if linked is False and ok and self._prev_ok and not forged:
+        if linked is False and ok and after_shift:  # the renumbered run pushed a genuine record out
+            self._add(seq - 1, MISSING, f"the genuine record of seq {seq - 1} is absent: the records before it "
+                      f"were renumbered one up, and seq {seq} links to none of them")  # fmt: skip
+        elif linked is False and ok and self._prev_ok and not forged:
             self._pending = 0 if p is None else p[SEQ]
         self._prev, self._prev_ok = r, ok
+
+    def _shifted(self, r: Row, p: Row) -> bool:
+        """Is `r` a genuine record renumbered one seq up to make room for a forgery (rule 5a)? It
+        verifies at seq - 1, and either continues such a run or claims the same predecessor as the
+        verifying record before it, which is then the forgery: linked by no one, it displaced `r`."""
+        if not _verifies_at(r, r[SEQ] - 1):
+            return False
+        if self._shift is not None:
+            if self._shift[1] != p[SEQ] or r[PREV] != p[CUR]:
+                return False
+            self._shift[1] = r[SEQ]
+            return True
+        if not self._prev_ok or r[PREV] != p[PREV] or self._pending is not None:
+            return False
+        self._shift = [p, r[SEQ]]
+        return True
+
+    def _end_shift(self) -> None:
+        if self._shift is None:
+            return
+        (forged, last), self._shift = self._shift, None
+        seq = forged[SEQ]
+        moved = f"seq {seq + 1} holds" if last == seq + 1 else f"seqs {seq + 1}..{last} hold"
+        self._add(seq, INSERTED, f"forged: it claims the predecessor of the genuine record of seq {seq}; {moved} "
+                  f"the genuine records from seq {seq} on, renumbered one up to make room")  # fmt: skip
 
     def _resolve_pending(self, trusted: bool) -> bool:
         """Blame a clean link break into _prev: on the record before it when _prev's successor links to
@@ -293,6 +327,7 @@ class ChainVerifier:
             return []
         if self._group:
             self._settle(None)
+        self._end_shift()
         self._resolve_pending(False)
         moved: set[int] = set()
         gaps = [s for lo, hi in self._missing if hi - lo < 64 for s in range(lo, hi + 1)]

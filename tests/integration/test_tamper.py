@@ -2,6 +2,9 @@
 the real pipeline (Kafka -> processor -> PostgreSQL / SQLite). Given the latest checkpoints (kept
 outside the database), `argus verify --checkpoint` must detect every case and pinpoint it: the
 partition and the first leaf where the store parts from the signed tree (docs/transparency.md).
+Record-level cases (stripped signatures, moved event_time, a forgery inserted mid-chain, a deletion
+at a time window's start) must also be pinned on the culprit record by the record checks alone,
+with the key registry's mustSign policy (docs/hash-chain.md 4, docs/signatures.md).
 
 One store per backend is built per module; each case tampers a fresh copy of it.
 """
@@ -12,6 +15,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,12 @@ VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 TABLES = ("audit_records", "partition_commits", "dead_letters", "merkle_tiles", "merkle_trees", "checkpoints",
           "sink_progress", "alembic_version")  # fmt: skip
 EVENTS, ACTORS, SIGNED_EVERY = 160, 8, 5
+BASE = datetime(2026, 3, 4, tzinfo=UTC)  # event i happens at BASE + i minutes
+MUST_SIGN = "actor-0"  # every event of this actor is signed, and the key registry's policy says it must be
+
+
+def _at(minute: int) -> str:
+    return (BASE + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -42,6 +52,7 @@ class Store:
     schema: str | None
     anchors: Path
     tmp: Path
+    keys: str  # the key registry, with the mustSign policy
 
     def copy(self) -> str:
         """A fresh copy of the store (tables, rows, constraints) for one case."""
@@ -70,7 +81,8 @@ class Store:
 
 def _keys_file(tmp: Path) -> Path:
     path = tmp / "keys.yaml"
-    path.write_text(f"keys:\n  - id: ed-2026\n    pemFile: {VECTORS / 'signatures' / 'test-ed25519-2026.pem'}\n")
+    path.write_text(f"keys:\n  - id: ed-2026\n    pemFile: {VECTORS / 'signatures' / 'test-ed25519-2026.pem'}\n"
+                    f"mustSign:\n  - actorId: {MUST_SIGN}\n")  # fmt: skip
     return path
 
 
@@ -78,8 +90,9 @@ def _build(kafka: str, url: str, backend: str, tmp: Path, admin_url: str | None,
     signer = PemSigner.from_pem((VECTORS / "signatures" / "test-ed25519-2026.private.pem").read_bytes(), "ed-2026")
     events = []
     for i in range(EVENTS):
-        event = make_event(f"actor-{i % ACTORS}", i, id=str(uuid.UUID(int=i + 1, version=4)))
-        events.append(sign_event(event, signer) if i % SIGNED_EVERY == 0 else event)
+        event = make_event(f"actor-{i % ACTORS}", i, id=str(uuid.UUID(int=i + 1, version=4)), timestamp=_at(i))
+        signed = i % SIGNED_EVERY == 0 or event["actorId"] == MUST_SIGN
+        events.append(sign_event(event, signer) if signed else event)
     env = {"ARGUS_KEYS_CONFIG": str(_keys_file(tmp))}
     with running_stack(kafka, url, f"tp{uuid.uuid4().hex[:8]}", tmp, extra_env=env) as stack:
         stack.start_processor()
@@ -94,7 +107,7 @@ def _build(kafka: str, url: str, backend: str, tmp: Path, admin_url: str | None,
                            "AND c.tree_size = m.s")  # fmt: skip
     anchors = tmp / "anchors.txt"
     anchors.write_text("".join(row.note for row in rows), encoding="utf-8")
-    return Store(backend, url, admin_url, schema, anchors, tmp)
+    return Store(backend, url, admin_url, schema, anchors, tmp, env["ARGUS_KEYS_CONFIG"])
 
 
 @pytest.fixture(scope="module", params=["postgresql", "sqlite"])
@@ -299,18 +312,23 @@ CASES: dict[str, Case] = {case.__name__: case for case in (
 )}  # fmt: skip
 
 
-def _verify(url: str, anchors: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+def _verify(url: str, anchors: Path, capsys: pytest.CaptureFixture[str], keys: str | None = None,
+            *extra: str) -> tuple[int, dict[str, Any]]:  # fmt: skip
     capsys.readouterr()
-    code = argus_main(["verify", "--database-url", url, "--checkpoint", str(anchors), "--log-key", LOG_VERIFIER_KEY,
-                       "--json"])  # fmt: skip
+    checkpoint = ["--checkpoint", str(anchors), "--log-key", LOG_VERIFIER_KEY] if not extra else []
+    code = argus_main(["verify", "--database-url", url, *checkpoint, *(["--keys", keys] if keys else []), "--json",
+                       *extra])  # fmt: skip
     out = capsys.readouterr().out
     return code, orjson.loads(out) if out.strip() else {}
 
 
 def test_untouched_store_verifies(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
-    code, report = _verify(store.copy(), store.anchors, capsys)
+    url = store.copy()
+    code, report = _verify(url, store.anchors, capsys, store.keys)
     assert code == 0, report
-    assert sum(p["records"] for p in report["log"]["partitions"]) == EVENTS
+    assert report["signaturesChecked"] and sum(p["records"] for p in report["log"]["partitions"]) == EVENTS
+    code, report = _verify(url, store.anchors, capsys, store.keys, "--from", _at(30), "--to", _at(90))
+    assert (code, report["breaks"]) == (0, []), report
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -322,7 +340,94 @@ def test_tampering_is_detected_and_pinpointed(store: Store, case: str, capsys: p
             partition, leaf = CASES[case](connection)
     finally:
         engine.dispose()
-    code, report = _verify(url, store.anchors, capsys)
+    code, report = _verify(url, store.anchors, capsys, store.keys)
     assert code == 1, report
     found = {(p["partition"], p["leaf"]) for p in report["log"]["problems"] if p["kind"] != "history"}
     assert (partition, leaf) in found, report["log"]["problems"]
+
+
+# ---- record-level cases: each tampers and returns the verify arguments and the exact findings ----
+
+Finding = tuple[str, int, str]  # (actorId, seq, kind)
+RecordCase = Callable[[Connection], tuple[list[str], list[Finding]]]
+
+
+def _minute_of(actor: int, seq: int) -> int:
+    return actor + ACTORS * (seq - 1)
+
+
+def stripped_signature_tail_rehash(c: Connection) -> tuple[list[str], list[Finding]]:
+    """Remove a must-sign actor's signature and re-hash its chain from there: the chain verifies, the policy not."""
+    rows = sorted(_records(c, "actor_id = :a AND seq >= 4", a=MUST_SIGN), key=lambda r: r.seq)
+    previous = None
+    for row in rows:
+        record = _as_record(row)
+        if previous is None:
+            record.update(signature=None, signatureAlgorithm=None, publicKeyId=None, signatureFormat=None)
+        else:
+            record["previousHash"] = previous
+        record["currentHash"] = record_hash(record)
+        c.execute(text("UPDATE audit_records SET signature = :s, signature_algorithm = :a, public_key_id = :k, "
+                       "signature_format = :f, previous_hash = :p, current_hash = :h WHERE id = :id"),
+                  {"s": record["signature"], "a": record["signatureAlgorithm"], "k": record["publicKeyId"],
+                   "f": record["signatureFormat"], "p": record["previousHash"], "h": record["currentHash"],
+                   "id": row.id})  # fmt: skip
+        previous = record["currentHash"]
+    return [], [(MUST_SIGN, 4, "unsigned")]
+
+
+def event_time_moved_to_2020(c: Connection) -> tuple[list[str], list[Finding]]:
+    """13 records' event_time moved to 2020: out of every time filter, export, search and summary."""
+    c.execute(text("UPDATE audit_records SET event_time = :t WHERE actor_id = 'actor-1' AND seq BETWEEN 3 AND 15"),
+              {"t": datetime(2020, 1, 1, tzinfo=UTC)})  # fmt: skip
+    return [], [("actor-1", seq, "derived_column") for seq in range(3, 16)]
+
+
+def event_time_moved_seen_by_a_time_scoped_verify(c: Connection) -> tuple[list[str], list[Finding]]:
+    """The same, verified for exactly the window the records were moved out of: actor-1 has no record
+    left in it by event_time, so only the look at the hashed timestamps finds them."""
+    findings = event_time_moved_to_2020(c)[1]
+    return ["--from", _at(_minute_of(1, 3)), "--to", _at(_minute_of(1, 15) + 1)], findings
+
+
+def forgery_inserted_mid_chain(c: Connection) -> tuple[list[str], list[Finding]]:
+    """A forged record at actor-2's seq 3 linking to seq 2, the genuine records renumbered one up (the
+    insider dropped the constraints that would refuse a second successor of seq 2)."""
+    genuine = _records(c, "actor_id = 'actor-2' AND seq = 3")[0]
+    last_offset = _records(c, "kafka_partition = :p", p=genuine.kafka_partition)[-1].kafka_offset
+    _drop_constraints(c)
+    c.execute(text("UPDATE audit_records SET seq = seq + 1 WHERE actor_id = 'actor-2' AND seq >= 3"))
+    forged = _as_record(genuine)
+    forged.update(id=str(uuid.uuid4()), targetId="doc-forged")
+    forged["currentHash"] = record_hash(forged)
+    _insert(c, genuine, id=forged["id"], target_id="doc-forged", current_hash=forged["currentHash"],
+            kafka_offset=last_offset + 1)  # fmt: skip
+    return [], [("actor-2", 3, "inserted")]
+
+
+def deletion_at_window_start(c: Connection) -> tuple[list[str], list[Finding]]:
+    """The first record of a time window deleted: the window's own selection no longer holds it."""
+    minute = _minute_of(3, 5)  # the window starts with actor-3's seq 5
+    c.execute(text("DELETE FROM audit_records WHERE actor_id = 'actor-3' AND seq = 5"))
+    return ["--from", _at(minute), "--to", _at(minute + 25)], [("actor-3", 5, "missing")]
+
+
+RECORD_CASES: dict[str, RecordCase] = {case.__name__: case for case in (
+    stripped_signature_tail_rehash, event_time_moved_to_2020, event_time_moved_seen_by_a_time_scoped_verify,
+    forgery_inserted_mid_chain, deletion_at_window_start,
+)}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", RECORD_CASES)
+def test_record_tampering_is_pinned_on_the_culprit(store: Store, case: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    url = store.copy()
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            scope, expected = RECORD_CASES[case](connection)
+    finally:
+        engine.dispose()
+    code, report = _verify(url, store.anchors, capsys, store.keys, *scope)
+    assert code == 1, report
+    assert [(b["actorId"], b["seq"], b["kind"]) for b in report["breaks"]] == expected, report["breaks"]

@@ -292,3 +292,30 @@ def test_changing_seq_or_actor_is_detected(n: int, data: st.DataObject) -> None:
         records[i] = {**records[i], "seq": data.draw(st.integers(1, 20).filter(lambda s: s != i + 1))}
         records.sort(key=lambda r: r["seq"])
     assert verify(records)
+
+
+@pytest.mark.parametrize("at", [1, 4, 9, 10])
+def test_forgery_inserted_mid_chain_is_named_not_the_displaced_records(at: int) -> None:
+    """A forged record put at seq `at` with a proper link, the genuine records from there on renumbered
+    one up (not re-hashed): the forgery is `inserted`, the renumbered genuine records are not blamed."""
+    records = trail(n=10)
+    previous = records[at - 2]["currentHash"] if at > 1 else GENESIS_HASH
+    forged = rehash({**records[at - 1], "id": "01900000-0000-7000-8000-999999999999", "targetId": "forged"},
+                    previousHash=previous)  # fmt: skip
+    shifted = [{**r, "seq": r["seq"] + 1} for r in records[at - 1 :]]
+    tampered = [*records[: at - 1], forged, *shifted]
+    assert verify(tampered) == [("a", at, "inserted")]
+    verifier = ChainVerifier()
+    for record in tampered:
+        verifier.feed(record)
+    [finding] = verifier.finish()
+    moved = "seq 11 holds" if at == 10 else f"seqs {at + 1}..11 hold"
+    assert f"{moved} the genuine records from seq {at} on" in finding.detail
+
+
+def test_forgery_inserted_mid_chain_of_a_partial_shift_is_named() -> None:
+    records = trail(n=10)
+    forged = rehash({**records[4], "targetId": "forged"}, previousHash=records[3]["currentHash"])
+    shifted = [{**r, "seq": r["seq"] + 1} for r in records[4:7]]  # 5..7 -> 6..8, the old 8 deleted
+    tampered = [*records[:4], forged, *shifted, *records[8:]]
+    assert verify(tampered) == [("a", 5, "inserted"), ("a", 8, "missing")]  # the genuine 8 was pushed out
