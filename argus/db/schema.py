@@ -70,9 +70,10 @@ audit_records = Table(
         comment="v1 signature over a field holding '|': it also verifies for another split (migration 0005)",
     ),
     Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # No forks: one record per (actor, seq). Migration 0008 dropped the unique (actor_id,
+    # previous_hash) and current_hash: implied by this key and the primary key, and random-key
+    # indexes whose insert cost grew with the table.
     UniqueConstraint("actor_id", "seq"),
-    UniqueConstraint("actor_id", "previous_hash"),
-    UniqueConstraint("current_hash"),
     # A Kafka position is (topic, partition, offset): without the topic, a second topic's
     # events would collide with the first one's (migration 0004).
     UniqueConstraint("kafka_topic", "kafka_partition", "kafka_offset"),

@@ -166,7 +166,6 @@ def test_forged_record_is_inserted(trail: Any, schema_url: str, tmp_path: Path, 
 def test_second_successor_is_forked(trail: Any, schema_url: str, tmp_path: Path, capsys: Any) -> None:
     engine, chains = trail
     sql(engine, "ALTER TABLE audit_records DROP CONSTRAINT uq_audit_records_actor_id_seq")
-    sql(engine, "ALTER TABLE audit_records DROP CONSTRAINT uq_audit_records_actor_id_previous_hash")
     fork = make_record("actor-b", 3, chains["actor-b"][1]["currentHash"], targetId="fork")
     with engine.begin() as connection:
         connection.execute(insert(audit_records), [db_row(fork)])
