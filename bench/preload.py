@@ -131,6 +131,11 @@ def preload(
         connection.commit()
         cursor.execute("SELECT pg_total_relation_size('audit_records')")
         size = int(cursor.fetchone()[0])  # type: ignore[index]
+        cursor.execute(
+            "SELECT c.relname, pg_relation_size(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = 'audit_records'::regclass ORDER BY 2 DESC"
+        )
+        indexes = {name: round(int(size) / 2**20) for name, size in cursor.fetchall()}
         cursor.close()
     finally:
         connection.close()
@@ -141,6 +146,7 @@ def preload(
         "slab_rows": slab,
         "wall_s": round(time.perf_counter() - started, 1),
         "table_mb": round(size / 2**20),
+        "index_mb": indexes,
         "slab_rows_per_s": slabs,
         "last_vs_first_slab": round(last / first, 3) if first else None,
     }

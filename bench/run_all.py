@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the JSON document here")
     parser.add_argument("--preload-rows", type=int, help="rows COPYed before the flat-cost phase (full: 10,000,000)")
     parser.add_argument("--memory-actors", type=int, help="new actors in the memory phase (full: 1,000,000)")
+    parser.add_argument("--chain-cache", type=int, help="ARGUS_CHAIN_CACHE_SIZE (full: 200,000, the default)")
     parser.add_argument("--profile-dir", type=Path, help="py-spy the gateway and processor during saturation")
     args = parser.parse_args(argv)
     if not args.database_url or not args.database_url.startswith("postgresql"):
@@ -172,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = dataclasses.replace(plan, preload_rows=args.preload_rows)
     if args.memory_actors is not None:
         plan = dataclasses.replace(plan, memory_actors=args.memory_actors)
+    if args.chain_cache is not None:
+        plan = dataclasses.replace(plan, chain_cache=args.chain_cache)
     result = e2e.run(args.kafka, args.database_url, plan, args.profile_dir)
     # The S3 and syslog sinks on vs off (bench/sinks.py): full runs only, when their servers are up.
     sink_doc: dict[str, Any] = {"skipped": "--quick"} if args.quick else {"skipped": f"unset: {sinks.missing_env()}"}
