@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("verify", help="verify the hash chains (and optionally signatures)",
+    parser = subparsers.add_parser("verify", help="verify the hash chains (and signatures, given a key registry)",
                                    description=__doc__)  # fmt: skip
     add_source_arguments(parser)
     parser.add_argument("--from-file", metavar="NDJSON", help="verify an `argus export` file instead of the database")
