@@ -39,7 +39,7 @@ def engine(pg_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _accept_all(events: list[dict[str, Any]]) -> list[str | None]:
+def _accept_all(events: list[dict[str, Any]], sources: object = None) -> list[str | None]:
     return [None] * len(events)
 
 

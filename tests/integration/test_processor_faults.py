@@ -152,7 +152,7 @@ async def test_a_zombie_writer_cannot_fork_a_chain(pg_url: str) -> None:
     messages = [_raw(topic, 0, offset, event) for offset, event in enumerate(events)]
     engine = make_engine(pg_url)
 
-    def verify(batch: list[dict[str, object]]) -> list[str | None]:
+    def verify(batch: list[dict[str, object]], sources: object = None) -> list[str | None]:
         return [None] * len(batch)
 
     owner = BatchProcessor(engine, topic, EnumConfig(), verify, 1000)
@@ -179,7 +179,7 @@ async def test_an_id_stored_before_is_stored_once_whether_looked_up_or_caught_by
     topic = "duplicates.events"
     events = [make_event("svc-d", i, id=uuid7()) for i in range(6)]
     engine = make_engine(pg_url)
-    processor = BatchProcessor(engine, topic, EnumConfig(), lambda batch: [None] * len(batch), 1000)
+    processor = BatchProcessor(engine, topic, EnumConfig(), lambda batch, sources=None: [None] * len(batch), 1000)
 
     def caught_by_key() -> float:
         return REGISTRY.get_sample_value("argus_batch_retries_total", {"reason": "duplicate_id"}) or 0.0
@@ -190,7 +190,7 @@ async def test_an_id_stored_before_is_stored_once_whether_looked_up_or_caught_by
         result = await processor.handle([_raw(topic, 0, 2 * offset - 4, again), _raw(topic, 0, 2 * offset - 3, new)])
         assert result.duplicates == 1 and [r["id"] for r in result.records] == [new["id"]]
     assert caught_by_key() == before + 2  # no lookups after the first batch: the key caught both
-    restarted = BatchProcessor(engine, topic, EnumConfig(), lambda batch: [None] * len(batch), 1000)
+    restarted = BatchProcessor(engine, topic, EnumConfig(), lambda batch, sources=None: [None] * len(batch), 1000)
     result = await restarted.handle([_raw(topic, 0, 8, events[0])])  # a new replica looks ids up
     assert result.duplicates == 1 and result.records == [] and caught_by_key() == before + 2
     records = Stack(kafka="", db_url=pg_url, name="d", tmp=Path(".")).records()

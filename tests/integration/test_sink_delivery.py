@@ -245,7 +245,8 @@ async def test_outbox_reads_back_exactly_what_the_processor_handed_over(
 ) -> None:
     url = request.getfixturevalue(db)
     engine = make_engine(url)
-    processor = BatchProcessor(engine, "outbox.events", EnumConfig(), lambda batch: [None] * len(batch), 1000)
+    accept = lambda batch, sources=None: [None] * len(batch)  # noqa: E731
+    processor = BatchProcessor(engine, "outbox.events", EnumConfig(), accept, 1000)
     handed: list[list[dict[str, Any]]] = []
     for batch in range(3):
         events = [make_event("svc-o", batch * 10 + i, id=uuid7()) for i in range(4)]
