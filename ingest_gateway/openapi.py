@@ -66,7 +66,7 @@ _UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 _NUUID: J = {"type": ["string", "null"], "format": "uuid", "pattern": _UUID_PATTERN,
              "description": "8-4-4-4-12 hex digits; upper case is stored in lower case"}
 _NO_NUL = "^[^\\u0000]*$"
-_BASE64 = "^[A-Za-z0-9+/]*={0,2}$"
+_BASE64 = "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"  # whole quanta, as b64decode(validate=True)
 _TEXT: J = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LEN, "pattern": _NO_NUL}
 _NTEXT: J = {"type": ["string", "null"], "maxLength": MAX_TEXT_LEN, "pattern": _NO_NUL}
 #: What parse_timestamp accepts: RFC 3339 with a zone whose offset is at most 15:59.
