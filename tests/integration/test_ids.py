@@ -138,14 +138,15 @@ async def test_requests_racing_with_one_id_and_other_content_are_refused_by_the_
     answers = await asyncio.gather(
         _post(gateway, "/api/audit-logs", one), _post(gateway, "/api/audit-logs/bulk", [other])
     )
-    statuses = sorted([answers[0][0], answers[1][0]])
-    assert statuses == [201, 400], answers  # one accepted, the other refused (a bulk of one refused item: 400)
-    winner = one if answers[0][0] == 201 else other
-    bulk_answer = answers[1][1]
-    if answers[1][0] == 400:
-        assert [(f["index"], f["field"], f["status"]) for f in bulk_answer["failed"]] == [(0, "id", 409)]
+    (single_status, single_body), (bulk_status, bulk_body) = answers
+    if single_status == 201:  # the single request claimed the id first; the bulk's only item is refused
+        winner = one
+        assert bulk_status == 400, answers
+        assert [(f["index"], f["field"], f["status"]) for f in bulk_body["failed"]] == [(0, "id", 409)]
     else:
-        assert (answers[0][1]["error"], answers[0][1]["field"]) == ("id_conflict", "id")
+        winner = other
+        assert (single_status, single_body["error"], single_body["field"]) == (409, "id_conflict", "id"), answers
+        assert bulk_status == 201 and bulk_body["succeeded"] == [{"index": 0, "id": raced}], answers
 
     # not stored yet (no processor): only the gateway's memory can tell; the same content is a retry
     first = make_event("svc-race", 2, id=later)
