@@ -2,7 +2,9 @@
 
 Status codes follow the reference service because existing clients retry anything else:
 201 all accepted, 207 some rejected, 400 all rejected, 503 (with Retry-After) when Kafka did
-not confirm delivery. Nothing is acknowledged that the broker has not durably accepted.
+not confirm delivery. Nothing is acknowledged that the broker has not durably accepted; a 503
+request may still be partly in Kafka (one record per event, no transaction), which is why ids
+are stable across retries (docs/api.md, "503").
 
 Every event leaves here with an id (argus/identity.py): the client's, or one derived from the
 `Idempotency-Key` header or the event's content, so a retried request maps to the same ids.
@@ -263,7 +265,9 @@ def _unavailable(exc: DeliveryError) -> web.Response:
     return error_response(
         503,
         "kafka_unavailable",
-        f"the event log did not confirm delivery ({exc.reason}); nothing was acknowledged, retry later",
+        f"the event log did not confirm delivery ({exc.reason}); nothing was acknowledged, though some events "
+        "may already be in the log: retry the same request (same body and Idempotency-Key), which stores each "
+        "event once",
         headers={"Retry-After": RETRY_AFTER_SECONDS},
     )
 
