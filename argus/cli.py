@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "argus.db.command",
     "argus.verify",
     "argus.log_key",
+    "argus.receipts",
     "argus.witness",
     "argus.export",
     "argus.run_local",

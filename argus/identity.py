@@ -3,8 +3,9 @@
 An `id` names exactly one event. A second event under a known id is either a retry (the same
 content: acknowledged again, stored once) or a conflict (different content: refused with 409 by
 the gateway, dead-lettered by the processor if it slipped past). "The same content" is
-`content_digest`: every field the client sent except the id, with metadata as its canonical
-(RFC 8785) text, so key order or number spelling never makes a retry look different.
+`content_digest` (argus_client/receipt.py, the hash a receipt carries): every field the client
+sent except the id, with metadata as its canonical (RFC 8785) text, so key order or number
+spelling never makes a retry look different.
 
 Events sent without an id get one derived from what the gateway knows, so a retried request
 maps to the same ids (docs/api.md, "Idempotent ingest"):
@@ -17,23 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-import orjson
 from sqlalchemy import Connection, select
 
 from argus.db.schema import audit_records
-from argus_client.event import EVENT_FIELDS
+from argus_client.receipt import CONTENT_FIELDS, content_digest
 
-CONTENT_FIELDS: tuple[str, ...] = tuple(f for f in EVENT_FIELDS if f != "id")
+__all__ = ["content_digest", "content_id", "idempotency_id", "stored_digests"]
 _CONTENT_COLUMNS = tuple(audit_records.c[re.sub(r"([A-Z])", r"_\1", f).lower()] for f in CONTENT_FIELDS)
-
-
-def content_digest(event: Mapping[str, Any], metadata_text: str | None) -> bytes:
-    """SHA-256 over the event's content fields; `metadata_text` is its canonical metadata text."""
-    values = [metadata_text if name == "metadata" else event.get(name) for name in CONTENT_FIELDS]
-    return hashlib.sha256(orjson.dumps(values)).digest()
 
 
 def _uuid8(*parts: str | bytes) -> str:

@@ -14,7 +14,14 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from argus.db.schema import checkpoint_cosignatures, checkpoints, merkle_tiles, merkle_trees
+from argus.db.schema import (
+    audit_records,
+    checkpoint_cosignatures,
+    checkpoints,
+    merkle_tiles,
+    merkle_trees,
+    partition_commits,
+)
 from argus_client.tiles import TileId, TileReader
 
 
@@ -210,3 +217,26 @@ def add_cosignature(connection: Connection, stored: StoredCheckpoint, witness: s
         topic=topic, kafka_partition=partition, tree_size=size, witness=witness, root_hash=stored.root_hash,
         signature_line=line))  # fmt: skip
     return True
+
+
+def leaf_index(connection: Connection, topic: str, partition: int, commit_seq: int, offset: int) -> int:
+    """Records of the partition before this one: whole earlier commits, then this commit's lower offsets
+    (an index range bounded by one batch, whatever the partition's size)."""
+    c, r = partition_commits.c, audit_records.c
+    before = connection.execute(
+        select(func.coalesce(func.sum(c.record_count), 0)).where(
+            c.topic == topic, c.kafka_partition == partition, c.commit_seq < commit_seq
+        )
+    ).scalar_one()
+    first = connection.execute(
+        select(c.first_offset).where(c.topic == topic, c.kafka_partition == partition, c.commit_seq == commit_seq)
+    ).scalar()
+    within = connection.execute(
+        select(func.count()).where(
+            r.kafka_topic == topic,
+            r.kafka_partition == partition,
+            r.kafka_offset >= (first if first is not None else 0),
+            r.kafka_offset < offset,
+        )
+    ).scalar_one()
+    return int(before) + int(within)

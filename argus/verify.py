@@ -121,6 +121,12 @@ def render_text(report: dict[str, Any]) -> str:
         lines += [f"  {p['kind']:<13} {p['topic']} partition {p['partition']}"
                   + (f" leaf {p['leaf']}" if p["leaf"] is not None else "") + f": {p['detail']}"
                   for p in log["problems"]]  # fmt: skip
+    if "receipts" in report:
+        receipts = report["receipts"]
+        status = "OK" if not receipts["problems"] else f"FAILED: {len(receipts['problems'])} problem(s)"
+        lines.append(f"receipts: {status}; {receipts['proven']:,} of {receipts['receipts']:,} proven included")
+        lines += [f"  {p['kind']:<13} {p['id']}: {p['detail']}\n    receipt: {orjson.dumps(p['receipt']).decode()}"
+                  for p in receipts["problems"]]  # fmt: skip
     lines += [f"note: {note}" for note in report["notes"]]
     return "\n".join(lines)
 
@@ -138,7 +144,7 @@ def _s3_rows(url: str, scope: Scope) -> tuple[Iterator[Any], list[str]]:
     return rows, problems
 
 
-def _check_log(args: argparse.Namespace, report: dict[str, Any]) -> None:
+def _check_log(args: argparse.Namespace, report: dict[str, Any]) -> list[Any]:
     """With --checkpoint: the stored trees against signed checkpoints (argus/verify_log.py)."""
     from argus.verify_log import load_verifiers, load_witness_keys, trusted_checkpoints, verify_log
 
@@ -159,6 +165,22 @@ def _check_log(args: argparse.Namespace, report: dict[str, Any]) -> None:
     if args.witnesses:
         report["notes"].append(f"every checkpoint given carries cosignatures of at least {args.witnesses} "
                                "trusted witness(es)")  # fmt: skip
+    return checkpoints
+
+
+def _check_receipts(args: argparse.Namespace, report: dict[str, Any], checkpoints: list[Any]) -> None:
+    """With --receipts: every receipted event is in the store and proven in a trusted checkpoint."""
+    from argus.receipts import parse_verifier_keys
+    from argus.verify_receipts import read_receipts, verify_receipts
+
+    if not args.checkpoint:
+        raise ValueError("--receipts proves inclusion against trusted checkpoints: pass --checkpoint too")
+    keys = parse_verifier_keys(",".join(args.receipt_key), "--receipt-key")
+    if not keys:
+        raise ValueError("--receipts needs the gateway's receipt key: pass --receipt-key")
+    result = verify_receipts(make_db_engine(args.database_url), read_receipts(args.receipts), keys, checkpoints)
+    report["receipts"] = result
+    report["ok"] = report["ok"] and not result["problems"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -182,8 +204,9 @@ def run(args: argparse.Namespace) -> int:
         if problems:
             report["ok"] = False
             report["notes"] = [f"bucket: {p}" for p in problems] + report["notes"]
-        if args.checkpoint:
-            _check_log(args, report)
+        checkpoints = _check_log(args, report) if args.checkpoint else []
+        if args.receipts:
+            _check_receipts(args, report, checkpoints)
     except Exception as exc:  # a CLI: report, don't trace
         print(f"argus verify: cannot verify: {exc}", file=sys.stderr)
         return 2
@@ -220,5 +243,12 @@ def register(subparsers: Any) -> None:
                              "(docs/witness.md)")  # fmt: skip
     parser.add_argument("--token", default=os.environ.get("ARGUS_TOKEN"),
                         help="bearer token for a checkpoint URL (default: $ARGUS_TOKEN)")  # fmt: skip
+    parser.add_argument("--receipts", metavar="FILE",
+                        help="receipts the gateway issued (NDJSON or a JSON array): prove each event is in the "
+                             "log, with inclusion proofs against --checkpoint (docs/receipts.md)")  # fmt: skip
+    parser.add_argument("--receipt-key", action="append",
+                        default=[k for k in [os.environ.get("ARGUS_RECEIPT_VERIFIER_KEYS")] if k], metavar="VKEY|FILE",
+                        help="the gateway's receipt verifier key (as `argus receipt-key` prints it; default: "
+                             "$ARGUS_RECEIPT_VERIFIER_KEYS)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON report object")
     parser.set_defaults(func=run)

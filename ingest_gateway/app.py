@@ -18,11 +18,22 @@ from argus.config import Settings
 from argus.kafka_admin import ensure_topic
 from argus.kafka_producer import AsyncProducer, durable_producer_config
 from argus.keys import KeyRegistry
+from argus.receipts import load_receipt_signer
 from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
 from ingest_gateway import cosign_api, ingest, log_api, metrics, openapi, ops, query, server, tracing
 from ingest_gateway.auth import authenticate
 from ingest_gateway.errors import error_response
-from ingest_gateway.keys import INGEST_POOL, KEY_REGISTRY, KNOWN_IDS, PRODUCER, RECENT_IDS, SETTINGS, TOKENS, VERIFIER
+from ingest_gateway.keys import (
+    INGEST_POOL,
+    KEY_REGISTRY,
+    KNOWN_IDS,
+    PRODUCER,
+    RECEIPTS,
+    RECENT_IDS,
+    SETTINGS,
+    TOKENS,
+    VERIFIER,
+)
 from ingest_gateway.known_ids import KnownIds
 from ingest_gateway.recent_ids import RecentIds
 
@@ -106,6 +117,9 @@ def init(settings: Settings, *, registry: KeyRegistry | None = None) -> web.Appl
     app[RECENT_IDS] = RecentIds(settings.recent_ids)
     app[VERIFIER] = make_batch_verifier(settings, registry, signatures=settings.gateway_verify_signatures)
     app[KEY_REGISTRY] = registry
+    app[RECEIPTS] = load_receipt_signer(settings)
+    if app[RECEIPTS] is None:
+        log.warning("no ARGUS_RECEIPT_KEY: no receipts are issued, so no source is attested (docs/receipts.md)")
     if not app[TOKENS]:
         log.warning("no ARGUS_AUTH_TOKEN(S) configured: every authenticated endpoint answers 401 (fail-closed)")
 
@@ -135,7 +149,8 @@ def init(settings: Settings, *, registry: KeyRegistry | None = None) -> web.Appl
             yield
 
     async def known_ids(app: web.Application) -> AsyncIterator[None]:
-        app[KNOWN_IDS] = KnownIds(settings.database_url)  # the primary: a replica may lag behind
+        # the primary: a replica may lag behind
+        app[KNOWN_IDS] = KnownIds(settings.database_url, statements=app[RECEIPTS] is not None)
         yield
         app[KNOWN_IDS].close()
 

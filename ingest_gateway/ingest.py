@@ -11,6 +11,10 @@ Every event leaves here with an id (argus/identity.py): the client's, or one der
 An id already used in the request, in the store or lately by this gateway (recent_ids.py) is a
 retry when the content is the same (acknowledged again, produced once) and a 409 conflict when it
 is not.
+
+With a receipt key (ARGUS_RECEIPT_KEY) every envelope carries the gateway's attestation of the
+event's source and receivedAt, and every accepted event's answer a signed receipt naming where
+Kafka holds it (docs/receipts.md). Both are signed on the ingest pool, off the event loop.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from aiohttp import web
 
 from argus.identity import content_digest, content_id, idempotency_id
 from argus.kafka_producer import DeliveryError
+from argus.receipts import ReceiptSigner
 from argus_client import exactjson
 from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_client.event import EventValidationError
@@ -30,7 +35,16 @@ from argus_client.hashchain import validate_storable_event
 from argus_client.uuid7 import uuid7
 from ingest_gateway import metrics
 from ingest_gateway.errors import error_response, json_response
-from ingest_gateway.keys import INGEST_POOL, KNOWN_IDS, PRODUCER, RECENT_IDS, SETTINGS, VERIFIER, BatchVerifier
+from ingest_gateway.keys import (
+    INGEST_POOL,
+    KNOWN_IDS,
+    PRODUCER,
+    RECEIPTS,
+    RECENT_IDS,
+    SETTINGS,
+    VERIFIER,
+    BatchVerifier,
+)
 from ingest_gateway.tracing import TRACE_HEADERS
 
 RETRY_AFTER_SECONDS = "5"
@@ -47,6 +61,8 @@ class Item:
     event: dict[str, Any]
     metadata_text: str | None
     _digest: bytes | None = None
+    attestation: str | None = None  # set with the envelope, when the gateway has a receipt key
+    received_at: str | None = None
 
     @property
     def id(self) -> str:
@@ -64,6 +80,7 @@ class Item:
 class Accepted:
     id: str
     position: tuple[int, int] | None  # (partition, offset); None: a retry, produced before
+    receipt: dict[str, Any] | None = None  # signed, when the gateway has a receipt key
 
 
 @dataclass(frozen=True)
@@ -170,13 +187,17 @@ async def _unknown(request: web.Request, items: list[Item], outcomes: dict[int, 
     if not known:
         return items
     fresh = []
+    signer: ReceiptSigner | None = request.app[RECEIPTS]  # type: ignore[assignment]
     for item in items:
-        digest = known.get(item.id)
-        if digest is None:
+        stored = known.get(item.id)
+        if stored is None:
             fresh.append(item)
-        elif digest == item.digest:
+        elif stored.digest == item.digest:
             metrics.LOGS_DUPLICATE.inc()
-            outcomes[item.index] = Accepted(item.id, None)
+            receipt = None
+            if signer is not None and stored.statement is not None:
+                receipt = signer.receipt({"id": item.id, "contentHash": item.digest.hex(), **stored.statement})
+            outcomes[item.index] = Accepted(item.id, None, receipt)
         else:
             metrics.ID_CONFLICTS.inc()
             message = "a stored event has this id with different content"
@@ -191,9 +212,13 @@ def _encode(request: web.Request, items: list[Item], outcomes: dict[int, Outcome
     limit = request.app[SETTINGS].max_event_bytes
     source: str | None = request.get(SOURCE_KEY)
     received_at = utc_now_rfc3339()
+    signer: ReceiptSigner | None = request.app[RECEIPTS]  # type: ignore[assignment]
     records = []
     for item in items:
-        value = encode_envelope(item.event, source=source, received_at=received_at)
+        item.received_at = received_at
+        if signer is not None:
+            item.attestation = signer.attest(item.id, item.digest.hex(), source, received_at)
+        value = encode_envelope(item.event, source=source, received_at=received_at, attestation=item.attestation)
         if len(value) > limit:
             field = _largest_field(item.event)
             metrics.LOGS_REJECTED.labels(field=metrics.field_label(field)).inc()
@@ -235,9 +260,33 @@ async def _publish(request: web.Request, records: list[Record], outcomes: dict[i
         metrics.PRODUCE_FAILURES.labels(reason="delivery").inc(len(failed))
         raise DeliveryError(failed[0].reason)
     metrics.LOGS_INGESTED.inc(len(records))
-    for (item, _, _), position in zip(records, results, strict=True):
-        assert isinstance(position, tuple)
-        outcomes[item.index] = Accepted(item.id, position)
+    positions = [position for position in results if isinstance(position, tuple)]
+    receipts = await _receipts(request, records, positions)
+    for (item, _, _), position, receipt in zip(records, positions, receipts, strict=True):
+        outcomes[item.index] = Accepted(item.id, position, receipt)
+
+
+async def _receipts(request: web.Request, records: list[Record], positions: list[tuple[int, int]]) -> list[Any]:
+    """A signed receipt per produced record (None each without a receipt key), signed on the ingest pool."""
+    signer: ReceiptSigner | None = request.app[RECEIPTS]  # type: ignore[assignment]
+    if signer is None or not records:
+        return [None] * len(records)
+    source: str | None = request.get(SOURCE_KEY)
+    topic = request.app[SETTINGS].topic
+
+    def statement(item: Item, partition: int, offset: int) -> dict[str, Any]:
+        return {
+            "id": item.id, "contentHash": item.digest.hex(), "source": source, "receivedAt": item.received_at,
+            "topic": topic, "partition": partition, "offset": offset, "attestation": item.attestation,
+        }  # fmt: skip
+
+    def sign_all() -> list[dict[str, Any]]:
+        return [
+            signer.receipt(statement(item, partition, offset))
+            for (item, _, _), (partition, offset) in zip(records, positions, strict=True)
+        ]
+
+    return await asyncio.get_running_loop().run_in_executor(request.app[INGEST_POOL], sign_all)
 
 
 async def _ingest(request: web.Request, raws: list[Any], key: str | None) -> list[Outcome]:
@@ -254,10 +303,16 @@ async def _ingest(request: web.Request, raws: list[Any], key: str | None) -> lis
             outcomes[item.index] = Refused(400, "signature_error", field, message or reason)
     firsts, copies = _first_copies(verified, outcomes)
     fresh = await _unknown(request, firsts, outcomes)
-    await _publish(request, _claim(request, _encode(request, fresh, outcomes), outcomes), outcomes)
+    if request.app[RECEIPTS] is None or not fresh:
+        records = _encode(request, fresh, outcomes)
+    else:  # attestations are signed on the ingest pool, off the event loop
+        records = await asyncio.get_running_loop().run_in_executor(
+            request.app[INGEST_POOL], _encode, request, fresh, outcomes
+        )
+    await _publish(request, _claim(request, records, outcomes), outcomes)
     for index, first in copies.items():
         outcome = outcomes[first.index]
-        outcomes[index] = Accepted(first.id, None) if isinstance(outcome, Accepted) else outcome
+        outcomes[index] = Accepted(first.id, None, outcome.receipt) if isinstance(outcome, Accepted) else outcome
     return [outcomes[index] for index in range(len(raws))]
 
 
@@ -285,10 +340,12 @@ async def create_one(request: web.Request) -> web.Response:
         return _unavailable(exc)
     if isinstance(outcome, Refused):
         return error_response(outcome.status, outcome.error, outcome.message, field=outcome.field)
+    receipt = {"receipt": outcome.receipt} if outcome.receipt is not None else {}
     if outcome.position is None:
-        return json_response({"id": outcome.id, "status": "duplicate"}, 200)
+        return json_response({"id": outcome.id, "status": "duplicate", **receipt}, 200)
     partition, offset = outcome.position
-    return json_response({"id": outcome.id, "status": "accepted", "partition": partition, "offset": offset}, 201)
+    body = {"id": outcome.id, "status": "accepted", "partition": partition, "offset": offset, **receipt}
+    return json_response(body, 201)
 
 
 async def create_bulk(request: web.Request) -> web.Response:
@@ -309,7 +366,11 @@ async def create_bulk(request: web.Request) -> web.Response:
         outcomes = await _ingest(request, raw, key)
     except DeliveryError as exc:
         return _unavailable(exc)
-    succeeded = [{"index": i, "id": o.id} for i, o in enumerate(outcomes) if isinstance(o, Accepted)]
+    succeeded = [
+        {"index": i, "id": o.id, **({"receipt": o.receipt} if o.receipt is not None else {})}
+        for i, o in enumerate(outcomes)
+        if isinstance(o, Accepted)
+    ]
     failed = [
         {"index": i, "field": o.field, "error": f"{o.field}: {o.message}", "status": o.status}
         for i, o in enumerate(outcomes)

@@ -20,6 +20,7 @@ PRODUCER = web.AppKey("producer", AsyncProducer)
 VERIFIER = web.AppKey("verifier", object)  # BatchVerifier | None; AppKey needs a runtime type
 #: The key registry (keys and mustSign policy): the verify endpoint checks stored signatures with it.
 KEY_REGISTRY = web.AppKey("key_registry", KeyRegistry)
+RECEIPTS = web.AppKey("receipts", object)  # argus.receipts.ReceiptSigner | None: who signs receipts
 READ_STORE = web.AppKey("read_store", ReadStore)
 #: Separate bounded thread pools, so slow reads can never delay ingest (and the other way round):
 #: signature checks run on INGEST_POOL, database reads on READ_POOL, neither on asyncio's default.

@@ -13,12 +13,13 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from argus.db.engine import is_sqlite, make_engine
 from argus.identity import stored_digests
+from argus.receipts import stored_statements
 from ingest_gateway import metrics
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,22 @@ LOOKUP_TIMEOUT_SECONDS = 1.0
 POOL_SIZE = 2
 
 
-class KnownIds:
-    """`await known.digests(ids)` -> {stored id: content digest}, or None if the store did not answer."""
+class Known(NamedTuple):
+    """A stored id's content digest and, when receipts are issued, its receipt statement."""
 
-    def __init__(self, database_url: str) -> None:
+    digest: bytes
+    statement: dict[str, Any] | None
+
+
+class KnownIds:
+    """`await known.digests(ids)` -> {stored id: Known}, or None if the store did not answer.
+
+    With `statements`, a stored id also comes with what its receipt says (source, receivedAt,
+    position, attestation), read only for the ids found, so a retry's 200 carries a receipt too.
+    """
+
+    def __init__(self, database_url: str, *, statements: bool = False) -> None:
+        self._statements = statements
         self._postgres = not is_sqlite(database_url)
         options: dict[str, Any] = {}
         if self._postgres:
@@ -38,13 +51,15 @@ class KnownIds:
         self._engine = make_engine(database_url, **options)
         self._executor = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="known-ids")
 
-    def _lookup(self, ids: Sequence[str]) -> dict[str, bytes]:
+    def _lookup(self, ids: Sequence[str]) -> dict[str, Known]:
         with self._engine.connect() as connection:
             if self._postgres:  # the server gives up too, so a stuck lookup frees its connection
                 connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(LOOKUP_TIMEOUT_SECONDS * 1000)}")
-            return stored_digests(connection, ids)
+            digests = stored_digests(connection, ids)
+            statements = stored_statements(connection, sorted(digests)) if digests and self._statements else {}
+        return {key: Known(digest, statements.get(key)) for key, digest in digests.items()}
 
-    async def digests(self, ids: Sequence[str]) -> dict[str, bytes] | None:
+    async def digests(self, ids: Sequence[str]) -> dict[str, Known] | None:
         if not ids:
             return {}
         loop = asyncio.get_running_loop()

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, select
 
-from argus.db.schema import audit_records, partition_commits
+from argus.db.schema import audit_records
 from argus.tlog_store import (
     StoredCheckpoint,
     checkpoint_at,
     checkpoint_history,
     cosignature_lines,
     latest_checkpoints,
+    leaf_index,
     tile_reader,
 )
 from argus_client.cosignature import add_signature_lines
@@ -89,7 +90,7 @@ class LogStore:
             if row is None:
                 return None
             topic, partition = row.kafka_topic, row.kafka_partition
-            index = _leaf_index(connection, topic, partition, row.commit_seq, row.kafka_offset)
+            index = leaf_index(connection, topic, partition, row.commit_seq, row.kafka_offset)
             stored = self._checkpoint(connection, topic, partition, tree_size, "treeSize")
             if index >= stored.tree_size:
                 raise ProofUnavailable("treeSize", f"leaf {index} is not in the tree of size {stored.tree_size}")
@@ -128,26 +129,3 @@ class LogStore:
             "secondCheckpoint": checkpoint_json(newer),
             "proof": [h.hex() for h in proof],
         }
-
-
-def _leaf_index(connection: Connection, topic: str, partition: int, commit_seq: int, offset: int) -> int:
-    """Records of the partition before this one: whole earlier commits, then this commit's lower offsets
-    (an index range bounded by one batch, whatever the partition's size)."""
-    c, r = partition_commits.c, audit_records.c
-    before = connection.execute(
-        select(func.coalesce(func.sum(c.record_count), 0)).where(
-            c.topic == topic, c.kafka_partition == partition, c.commit_seq < commit_seq
-        )
-    ).scalar_one()
-    first = connection.execute(
-        select(c.first_offset).where(c.topic == topic, c.kafka_partition == partition, c.commit_seq == commit_seq)
-    ).scalar()
-    within = connection.execute(
-        select(func.count()).where(
-            r.kafka_topic == topic,
-            r.kafka_partition == partition,
-            r.kafka_offset >= (first if first is not None else 0),
-            r.kafka_offset < offset,
-        )
-    ).scalar_one()
-    return int(before) + int(within)

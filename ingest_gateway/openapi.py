@@ -124,15 +124,29 @@ SCHEMAS: J = {
         "status": {"enum": ["accepted", "duplicate"],
                    "description": "duplicate (200): a retry of a stored event, acknowledged, not stored twice"},
         "partition": INT, "offset": INT,
+        "receipt": _ref("Receipt"),
     }, ["id", "status"]),
     "BulkResult": _obj({
-        "succeeded": {"type": "array", "items": _obj({"index": INT, "id": UUID})},
+        "succeeded": {"type": "array", "items": _obj({"index": INT, "id": UUID, "receipt": _ref("Receipt")},
+                                                     ["index", "id"])},
         "failed": {"type": "array", "items": _obj({
             "index": INT, "field": STR, "error": STR,
             "status": {**INT, "description": "what the item alone would answer: 400 invalid, 409 id used by other "
                        "content, 413 larger than ARGUS_MAX_EVENT_BYTES"},
         })},
     }),
+    "Receipt": {**_obj({
+        "v": {"const": 1}, "id": UUID,
+        "contentHash": {**HASH, "description": "SHA-256 of the event's content (docs/receipts.md)"},
+        "source": {**NSTR, "description": "the token name the gateway authenticated"},
+        "receivedAt": TIME, "topic": STR, "partition": {**INT, "minimum": 0}, "offset": {**INT, "minimum": 0},
+        "attestation": {**NSTR, "pattern": "^[A-Za-z0-9+/]{91}=$",
+                        "description": "the gateway's signature over id, contentHash, source and receivedAt, as "
+                                       "the envelope on Kafka carries it and the record stores it"},
+        "signature": {**STR, "pattern": "^[A-Za-z0-9+/]{91}=$",
+                      "description": "base64(4-byte key hash || Ed25519 signature) over the receipt's signed bytes"},
+    }), "description": "A signed ingest receipt (only when the gateway has ARGUS_RECEIPT_KEY); verify it with "
+                       "the key `argus receipt-key` printed (docs/receipts.md)"},
     "Record": _obj(_RECORD_PROPS, [p for p in _RECORD_PROPS if p != "message"]),
     "LogPage": _obj({
         "logs": {"type": "array", "items": _ref("Record"), "maxItems": 1000,

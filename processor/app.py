@@ -29,9 +29,10 @@ from argus.db.engine import make_engine
 from argus.kafka_admin import ensure_topic
 from argus.kafka_producer import AsyncProducer, durable_producer_config
 from argus.keys import KeyRegistry
+from argus.receipts import attestation_checker, load_receipt_verifiers
 from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
 from argus.trace_context import trace_id_of
-from processor.decode import Decoded, RawMessage
+from processor.decode import Claims, Decoded, RawMessage
 from processor.faust_seam import ArgusFaustApp
 from processor.lag import LagTracker
 from processor.pipeline import BatchProcessor, BatchResult, PreparedBatch
@@ -142,6 +143,15 @@ def _dead_letter_records(result: BatchResult) -> list[dict[str, Any]]:
     ]
 
 
+def claims_policy(settings: Settings) -> Claims:
+    """Which receipt keys attest an envelope's source and receivedAt, and what befalls a claim without."""
+    verifiers = load_receipt_verifiers(settings)
+    if not verifiers:
+        log.warning("no receipt keys (ARGUS_RECEIPT_VERIFIER_KEYS / ARGUS_RECEIPT_KEY): every source and "
+                    "receivedAt claim is unattested (docs/receipts.md)")  # fmt: skip
+    return Claims(attestation_checker(verifiers), dead_letter=settings.unattested_claims == "dead-letter")
+
+
 def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust.App:
     """Build the faust app and its single agent; signatures are checked against `registry`
     (default: ARGUS_KEYS_CONFIG, reloaded on SIGHUP), always, whatever the gateway did."""
@@ -190,7 +200,8 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
         else None
     )
     batch = BatchProcessor(
-        make_engine(settings.database_url), settings.topic, settings.enums, verifier, settings.chain_cache_size, logs
+        make_engine(settings.database_url), settings.topic, settings.enums, verifier, settings.chain_cache_size, logs,
+        claims_policy(settings),
     )
     state = ProcessorRuntime(
         batch=batch,

@@ -2,6 +2,10 @@
 
 The topic is a trust boundary (producers may write straight to Kafka), so every message is
 validated with exactly the rules the gateway uses, and nothing in it can crash the worker.
+A `source` or `receivedAt` is believed only with the gateway's attestation over them (a
+signature by a trusted receipt key, docs/receipts.md); a claim without one is not stored
+(`source` null, `receivedAt` from the Kafka timestamp, the record marked `unattested_claim`),
+or the message is dead-lettered when ARGUS_UNATTESTED_CLAIMS=dead-letter.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from argus.receipts import AttestationChecker
 from argus_client import exactjson
 from argus_client.enums import EnumConfig
 from argus_client.envelope import ENVELOPE_VERSION
 from argus_client.event import EventValidationError
 from argus_client.hashchain import validate_storable_event
+from argus_client.receipt import content_digest
 
 #: Namespace for ids of events that arrived without one: derived from the Kafka position so a
 #: re-read of the same message after a crash gets the same id (and is deduplicated).
@@ -44,6 +50,20 @@ class Decoded:
     source: str | None
     received_at: str
     metadata_text: str | None  # the canonical text stored and hashed, computed once while validating
+    attestation: str | None = None  # the gateway's signature over source and receivedAt, verified
+    unattested_claim: bool = False  # the envelope claimed a source/receivedAt nobody attested
+
+
+@dataclass(frozen=True)
+class Claims:
+    """How envelope claims are judged: `checker` holds the trusted receipt keys (None: no claim
+    can be attested); `dead_letter` refuses a message whose claim does not verify."""
+
+    checker: AttestationChecker | None = None
+    dead_letter: bool = False
+
+
+UNATTESTED = "attestation: the envelope claims a source or receivedAt without a valid gateway attestation"
 
 
 class Rejected(Exception):
@@ -59,7 +79,7 @@ def _kafka_time(timestamp_ms: int | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def decode_message(message: RawMessage, enums: EnumConfig) -> Decoded:
+def decode_message(message: RawMessage, enums: EnumConfig, claims: Claims = Claims()) -> Decoded:
     """Return the decoded event or raise Rejected naming what is wrong."""
     if message.value is None:
         raise Rejected("$: empty message (tombstone)")
@@ -82,8 +102,27 @@ def decode_message(message: RawMessage, enums: EnumConfig) -> Decoded:
     if source is not None and not isinstance(source, str):
         raise Rejected("source: must be a string or null")
     received_at = envelope.get("receivedAt")
-    if received_at is None:
-        received_at = _kafka_time(message.timestamp_ms)
-    elif not isinstance(received_at, str) or len(received_at) > 64:
+    if received_at is not None and (not isinstance(received_at, str) or len(received_at) > 64):
         raise Rejected("receivedAt: must be an RFC 3339 string")
-    return Decoded(message=message, event=event, source=source, received_at=received_at, metadata_text=metadata_text)
+    attestation, unattested = envelope.get("attestation"), False
+    if source is None and received_at is None:
+        attestation = None  # nothing claimed, nothing to attest
+    elif not (
+        claims.checker is not None
+        and received_at is not None
+        and claims.checker.verifies(
+            attestation, event["id"], content_digest(event, metadata_text).hex(), source, received_at
+        )
+    ):
+        if claims.dead_letter:
+            raise Rejected(UNATTESTED)
+        source, received_at, attestation, unattested = None, None, None, True
+    return Decoded(
+        message=message,
+        event=event,
+        source=source,
+        received_at=received_at if received_at is not None else _kafka_time(message.timestamp_ms),
+        metadata_text=metadata_text,
+        attestation=attestation,
+        unattested_claim=unattested,
+    )

@@ -30,7 +30,7 @@ from argus_client.hashchain import GENESIS_HASH, chain_record
 from processor import faults, metrics
 from processor.backoff import backoff_delays
 from processor.chain_heads import ChainHeads
-from processor.decode import Decoded, RawMessage, Rejected, decode_message
+from processor.decode import Claims, Decoded, RawMessage, Rejected, decode_message
 from processor.store import (
     RECORD_COLUMNS,
     DeadLetter,
@@ -97,7 +97,10 @@ class BatchResult:
     reread: dict[int, int] = field(default_factory=dict)
 
 
-def record_row(record: dict[str, Any], message: RawMessage, commit_seq: int) -> tuple[Any, ...]:
+def record_row(
+    record: dict[str, Any], message: RawMessage, commit_seq: int, attestation: str | None = None,
+    unattested_claim: bool = False,
+) -> tuple[Any, ...]:  # fmt: skip
     """A chained record as a row in `store.RECORD_COLUMNS` order."""
     return (
         record["id"],
@@ -126,7 +129,9 @@ def record_row(record: dict[str, Any], message: RawMessage, commit_seq: int) -> 
         message.offset,
         commit_seq,
         message.topic,
-        signature_is_ambiguous(record),
+        attestation,
+        unattested_claim,
+        signature_is_ambiguous(record),  # last: _process counts them as row[-1]
     )
 
 
@@ -141,8 +146,10 @@ class BatchProcessor:
         verifier: BatchVerifier,
         head_capacity: int,
         logs: PartitionLogs | None = None,
+        claims: Claims | None = None,
     ) -> None:
         self._engine = engine
+        self._claims = claims or Claims()
         self._logs = logs
         self._topic = topic
         self._enums = enums
@@ -173,7 +180,7 @@ class BatchProcessor:
         decoded: list[Decoded] = []
         for message in messages:
             try:
-                item = decode_message(message, self._enums)
+                item = decode_message(message, self._enums, self._claims)
             except Rejected as exc:
                 outcomes.append(Refused(exc.reason))
                 continue
@@ -397,7 +404,8 @@ class BatchProcessor:
                 metadata_text=item.metadata_text,
             )
             pending[actor_id] = (seq + 1, record["currentHash"], message.partition)
-            rows.append(record_row(record, message, commit_seqs[message.partition]))
+            row = record_row(record, message, commit_seqs[message.partition], item.attestation, item.unattested_claim)
+            rows.append(row)
             result.records.append(record)
         return rows, pending
 

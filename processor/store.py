@@ -50,6 +50,8 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "kafka_offset",
     "commit_seq",
     "kafka_topic",
+    "attestation",
+    "unattested_claim",
     "signature_ambiguous",
 )
 

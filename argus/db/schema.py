@@ -69,6 +69,15 @@ audit_records = Table(
         server_default=false(),
         comment="v1 signature over a field holding '|': it also verifies for another split (migration 0005)",
     ),
+    Column("attestation", Text, comment="the gateway's receipt-key signature over id, content, source and "
+           "receivedAt; NULL: not attested (migration 0009)"),
+    Column(
+        "unattested_claim",
+        Boolean,
+        nullable=False,
+        server_default=false(),
+        comment="the envelope claimed a source/receivedAt without a valid attestation; not stored (migration 0009)",
+    ),
     Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # No forks: one record per (actor, seq). Migration 0008 dropped the unique (actor_id,
     # previous_hash) and current_hash: implied by this key and the primary key, and random-key

@@ -20,6 +20,7 @@ from argus_client import exactjson
 from argus_client.encoder import EventEncoder, SignFn, as_sign_fn
 from argus_client.enums import EnumConfig
 from argus_client.event import Event
+from argus_client.receipt_keeper import ReceiptKeeper
 from argus_client.spool import Spool
 from argus_client.transport import BatchTransport, Delivery, DeliveryError, HttpTransport, RetryPolicy
 
@@ -40,7 +41,8 @@ class ClientCore:
     Knobs: batches of up to `batch_size` events leave at least every `batch_interval` seconds, sent by
     `workers` senders; at most `queue_size` events wait (then `enqueue_timeout` seconds of waiting,
     then `dropped`). `retry` bounds attempts and backoff; `spool_dir` keeps what could not be sent and
-    is replayed every `replay_interval` s. `on_failure(event, DeliveryError)` hears of every event that
+    is replayed every `replay_interval` s; `receipts_file` appends each receipt the gateway signs (one
+    JSON line each; `receipts` holds them in memory too). `on_failure(event, DeliveryError)` hears of every event that
     will not be stored. `signer` (see encoder.as_sign_fn) signs with `signature_format`. `enums` must
     match the server's. `transport` replaces HTTP (e.g. KafkaAuditTransport). docs/client.md has more.
     """
@@ -60,6 +62,7 @@ class ClientCore:
         signer: Any = None,
         signature_format: str = "v2",
         spool_dir: str | os.PathLike[str] | None = None,
+        receipts_file: str | os.PathLike[str] | None = None,
         enqueue_timeout: float = 0.0,
         on_failure: FailureCallback | None = None,
         enums: EnumConfig | None = None,
@@ -89,6 +92,7 @@ class ClientCore:
         self._down_until = 0.0
         self._replay_cursor = ""
         self._stop_replay = threading.Event()
+        self.receipt_keeper = ReceiptKeeper(receipts_file)
         self.spool = Spool(spool_dir, max_events_per_file=max(batch_size, 1000)) if spool_dir and self.enabled else None
         if transport is None:
             transport = self._make_transport(str(base_url) if self.enabled else "http://disabled.invalid", api_key)
@@ -142,6 +146,12 @@ class ClientCore:
     def stat(self, name: str) -> int:
         return self._counts[name]
 
+    @property
+    def receipts(self) -> list[dict[str, Any]]:
+        """Receipts the gateway signed for accepted events (newest 100,000; `receipts_file` keeps all).
+        Check them with `receipt_keeper.verify([gateway verifier key])` (docs/receipts.md)."""
+        return self.receipt_keeper.receipts
+
     def stats(self) -> dict[str, int]:
         """Counters since start: enqueued, sent, failed, dropped, spooled, replayed, and `queued` right now."""
         with self._count_lock:
@@ -186,6 +196,7 @@ class ClientCore:
 
     def settle(self, delivery: Delivery, *, replay: bool) -> list[str]:
         """Count what a finished Delivery stored and report what was rejected; returns the unsent items."""
+        self.receipt_keeper.keep(delivery.receipts)
         if delivery.accepted:
             self.add("replayed" if replay else "sent", delivery.accepted)
             self._down_until = 0.0

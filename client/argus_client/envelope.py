@@ -1,9 +1,12 @@
 """The Kafka message Argus writes to `argus.events`: the event plus what the gateway vouches for.
 
 Key: the actorId as UTF-8, so one partition holds each actor's events in order.
-Value: JSON `{"v": 1, "event": {...}, "source": <token name or null>, "receivedAt": <RFC 3339>}`.
-Producers that write straight to Kafka use the same envelope with `source` null; the processor
-treats the topic as a trust boundary and re-validates everything in it.
+Value: JSON `{"v": 1, "event": {...}, "source": <token name or null>, "receivedAt": <RFC 3339>,
+"attestation": <the gateway's signature over id, content, source and receivedAt>}` (the
+attestation only when the gateway has a receipt key, docs/receipts.md). Producers that write
+straight to Kafka use the same envelope with `source` null; the processor treats the topic as a
+trust boundary, re-validates everything in it and believes a `source` or `receivedAt` only with
+a valid attestation.
 """
 
 from __future__ import annotations
@@ -22,8 +25,13 @@ def utc_now_rfc3339() -> str:
     return format_utc(datetime.now(UTC))
 
 
-def encode_envelope(event: dict[str, Any], *, source: str | None, received_at: str | None) -> bytes:
-    return exactjson.dumps({"v": ENVELOPE_VERSION, "event": event, "source": source, "receivedAt": received_at})
+def encode_envelope(
+    event: dict[str, Any], *, source: str | None, received_at: str | None, attestation: str | None = None
+) -> bytes:
+    envelope = {"v": ENVELOPE_VERSION, "event": event, "source": source, "receivedAt": received_at}
+    if attestation is not None:
+        envelope["attestation"] = attestation
+    return exactjson.dumps(envelope)
 
 
 def message_key(event: dict[str, Any]) -> bytes:

@@ -49,6 +49,7 @@ class BatchResult:
     retry_after: float | None = None
     too_large: bool = False
     reason: str = ""
+    receipts: list[Any] = field(default_factory=list)  # signed by the gateway, one per accepted event
 
     @classmethod
     def retry_all(cls, count: int, reason: str, retry_after: float | None = None) -> BatchResult:
@@ -108,7 +109,7 @@ class RetryPolicy:
 def interpret_reply(status: int, body: bytes, retry_after: str | None, count: int) -> BatchResult:
     """Map a bulk endpoint answer to per-item outcomes (201 / 207 / 400 / 413 / 429 / 5xx / other 4xx)."""
     if 200 <= status < 300 and status != 207:
-        return BatchResult(accepted=count)
+        return BatchResult(accepted=count, receipts=_receipts(body))
     if status == 413:
         return BatchResult(too_large=True, reason="413 too many events or too large")
     if status >= 500 or status in RETRYABLE_4XX:
@@ -118,7 +119,7 @@ def interpret_reply(status: int, body: bytes, retry_after: str | None, count: in
     except orjson.JSONDecodeError:
         payload = None
     if isinstance(payload, dict) and isinstance(payload.get("failed"), list) and "succeeded" in payload:
-        result = BatchResult(accepted=len(payload.get("succeeded") or []))
+        result = BatchResult(accepted=len(payload.get("succeeded") or []), receipts=_receipts(payload))
         for item in payload["failed"]:
             index = item.get("index") if isinstance(item, dict) else None
             if isinstance(index, int) and 0 <= index < count:
@@ -129,6 +130,19 @@ def interpret_reply(status: int, body: bytes, retry_after: str | None, count: in
     details = payload if isinstance(payload, dict) else {}
     text = f"HTTP {status}: {details.get('message') or body[:200].decode('utf-8', 'replace')}"
     return BatchResult.reject_all(count, DeliveryError(text, status=status, field=details.get("field")))
+
+
+def _receipts(body: bytes | Any) -> list[Any]:
+    """The receipts of a success answer (docs/receipts.md); none from a gateway without a receipt key."""
+    if isinstance(body, bytes):
+        try:
+            body = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            return []
+    items = body.get("succeeded") if isinstance(body, dict) else None
+    if isinstance(items, list):
+        return [item["receipt"] for item in items if isinstance(item, dict) and "receipt" in item]
+    return [body["receipt"]] if isinstance(body, dict) and "receipt" in body else []
 
 
 @dataclass
@@ -159,6 +173,7 @@ class Delivery:
         self._resume_at = 0.0
         self.accepted = 0
         self.rejected: list[tuple[str, DeliveryError]] = []
+        self.receipts: list[Any] = []
         self.unsent: list[str] = []
         self.reason = ""
 
@@ -183,6 +198,7 @@ class Delivery:
                 self._todo += [items[half:], items[:half]]
             return
         self.accepted += result.accepted
+        self.receipts += result.receipts
         self.rejected += [(items[i], error) for i, error in result.rejected]
         retry = [items[i] for i in result.retry]
         if not retry:

@@ -21,4 +21,11 @@ if [ -z "${ARGUS_LOG_KEY:-}" ]; then
   export ARGUS_LOG_KEY="$ROOT/.local/log.key"
   echo "run: checkpoints signed with .local/log.key; verifier key: $(cat .local/log.vkey)"
 fi
+if [ -z "${ARGUS_RECEIPT_KEY:-}" ]; then
+  mkdir -p .local
+  # The development receipt key signs ingest receipts and attestations (docs/receipts.md).
+  [ -s .local/receipt.key ] || .venv/bin/argus receipt-key --out .local/receipt.key > .local/receipt.vkey
+  export ARGUS_RECEIPT_KEY="$ROOT/.local/receipt.key"
+  echo "run: receipts signed with .local/receipt.key; verifier key: $(cat .local/receipt.vkey)"
+fi
 exec .venv/bin/argus run

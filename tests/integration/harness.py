@@ -25,7 +25,13 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy import text
 
 from argus.db.engine import make_engine
-from argus_client.envelope import encode_envelope, message_key
+from argus.receipts import ReceiptSigner
+from argus_client.enums import EnumConfig
+from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
+from argus_client.event import EventValidationError
+from argus_client.hashchain import validate_storable_event
+from argus_client.note import Signer
+from argus_client.receipt import content_digest
 from argus_client.uuid7 import uuid7
 
 TOKEN = "test-token-ingest-and-read"
@@ -58,6 +64,26 @@ TOKEN_NAME = "default"
 LOG_KEY_FILE = Path(__file__).resolve().parent.parent / "vectors" / "transparency" / "test-log.key"
 LOG_VERIFIER_KEY = (LOG_KEY_FILE.parent / "test-log.vkey").read_text().strip()
 LOG_NAME = "argus.test"
+#: TEST-ONLY receipt key of every test stack's gateway (the processor derives the verifier key from it).
+RECEIPT_KEY_FILE = Path(__file__).resolve().parent.parent / "vectors" / "receipts" / "test-receipt.key"
+RECEIPT_VERIFIER_KEY = (RECEIPT_KEY_FILE.parent / "test-receipt.vkey").read_text().strip()
+_RECEIPT_SIGNER = ReceiptSigner(Signer.parse(RECEIPT_KEY_FILE.read_text()))
+
+
+def attested_envelope(event: dict[str, Any], source: str | None, received_at: str | None = None) -> bytes:
+    """An envelope as the test stack's gateway writes it: `source` attested with the receipt key
+    (only for a valid event with an id: the gateway never produces others)."""
+    try:
+        normal, metadata_text = validate_storable_event(dict(event), EnumConfig(), assign_id=False)
+    except EventValidationError:
+        normal = {"id": None}  # the processor dead-letters it before looking at claims
+    if source is None or normal["id"] is None:  # an id-less event gets its id in the processor: no claim
+        return encode_envelope(event, source=None, received_at=received_at)
+    received_at = received_at or utc_now_rfc3339()
+    attestation = _RECEIPT_SIGNER.attest(
+        normal["id"], content_digest(normal, metadata_text).hex(), source, received_at
+    )
+    return encode_envelope(event, source=source, received_at=received_at, attestation=attestation)
 
 
 def make_event(actor: str, index: int, **overrides: Any) -> dict[str, Any]:
@@ -188,6 +214,7 @@ class Stack:
                 "ARGUS_PROCESSOR_METRICS_PORT": "0",
                 "ARGUS_LOG_KEY": str(LOG_KEY_FILE),
                 "ARGUS_LOG_NAME": LOG_NAME,
+                "ARGUS_RECEIPT_KEY": str(RECEIPT_KEY_FILE),
                 "ARGUS_CHECKPOINTS_TOPIC": self.checkpoints_topic,
             }
         )
@@ -220,12 +247,11 @@ class Stack:
         return "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted(self.tmp.glob("processor-*.log")))
 
     def produce_envelopes(self, events: list[dict[str, Any]], source: str | None = "direct") -> None:
-        """Write envelopes straight to Kafka (as the SDK's Kafka transport does)."""
+        """Write envelopes straight to Kafka (as the SDK's Kafka transport does). With a `source`, each
+        envelope is attested with the stack's receipt key, as the gateway would: events need ids then."""
         producer = Producer({"bootstrap.servers": self.kafka, "enable.idempotence": True, "acks": "all"})
         for event in events:
-            producer.produce(
-                self.topic, encode_envelope(event, source=source, received_at=None), key=message_key(event)
-            )
+            producer.produce(self.topic, attested_envelope(event, source), key=message_key(event))
             producer.poll(0)
         assert producer.flush(60) == 0
 

@@ -11,6 +11,7 @@ One store per backend is built per module; each case tampers a fresh copy of it.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,19 +22,32 @@ from typing import Any
 
 import orjson
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import Connection, text
 
 from argus.cli import main as argus_main
+from argus.config import load_settings
 from argus.db import migrate
 from argus.db.engine import make_engine
 from argus_client.hashchain import record_hash
 from argus_client.signing import PemSigner, sign_event
-from tests.integration.harness import LOG_VERIFIER_KEY, RECORD_COLUMNS, make_event, running_stack, wait_for
+from ingest_gateway.app import init
+from tests.integration.harness import (
+    LOG_VERIFIER_KEY,
+    RECEIPT_VERIFIER_KEY,
+    RECORD_COLUMNS,
+    TOKEN,
+    Stack,
+    make_event,
+    running_stack,
+    wait_for,
+)
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 TABLES = ("audit_records", "partition_commits", "dead_letters", "merkle_tiles", "merkle_trees", "checkpoints",
           "sink_progress", "alembic_version")  # fmt: skip
 EVENTS, ACTORS, SIGNED_EVERY = 160, 8, 5
+RECEIPTED = 16  # a third round, sent through the real gateway: the client keeps their receipts
 BASE = datetime(2026, 3, 4, tzinfo=UTC)  # event i happens at BASE + i minutes
 MUST_SIGN = "actor-0"  # every event of this actor is signed, and the key registry's policy says it must be
 
@@ -53,6 +67,11 @@ class Store:
     anchors: Path
     tmp: Path
     keys: str  # the key registry, with the mustSign policy
+
+    @property
+    def receipts(self) -> Path:
+        """The receipts the gateway signed for the third round (docs/receipts.md)."""
+        return self.tmp / "receipts.ndjson"
 
     def copy(self) -> str:
         """A fresh copy of the store (tables, rows, constraints) for one case."""
@@ -89,7 +108,7 @@ def _keys_file(tmp: Path) -> Path:
 def _build(kafka: str, url: str, backend: str, tmp: Path, admin_url: str | None, schema: str | None) -> Store:
     signer = PemSigner.from_pem((VECTORS / "signatures" / "test-ed25519-2026.private.pem").read_bytes(), "ed-2026")
     events = []
-    for i in range(EVENTS):
+    for i in range(EVENTS + RECEIPTED):
         event = make_event(f"actor-{i % ACTORS}", i, id=str(uuid.UUID(int=i + 1, version=4)), timestamp=_at(i))
         signed = i % SIGNED_EVERY == 0 or event["actorId"] == MUST_SIGN
         events.append(sign_event(event, signer) if signed else event)
@@ -99,15 +118,31 @@ def _build(kafka: str, url: str, backend: str, tmp: Path, admin_url: str | None,
         half = EVENTS // 2  # two rounds: several commits and checkpoints per partition
         stack.produce_envelopes(events[:half])
         wait_for(lambda: stack.stored_count() == half, 120, lambda: f"{half} stored\n{stack.logs()}")
-        stack.produce_envelopes(events[half:])
+        stack.produce_envelopes(events[half:EVENTS])
         wait_for(lambda: stack.stored_count() == EVENTS, 120, lambda: f"{EVENTS} stored\n{stack.logs()}")
+        receipts = asyncio.run(_send_through_gateway(stack, events[EVENTS:]))
+        total = EVENTS + RECEIPTED
+        wait_for(lambda: stack.stored_count() == total, 120, lambda: f"{total} stored\n{stack.logs()}")
         stack.stop_all()
         rows = stack.query("SELECT c.note FROM checkpoints c JOIN (SELECT kafka_partition AS p, max(tree_size) AS s "
                            "FROM checkpoints GROUP BY kafka_partition) m ON c.kafka_partition = m.p "
                            "AND c.tree_size = m.s")  # fmt: skip
     anchors = tmp / "anchors.txt"
     anchors.write_text("".join(row.note for row in rows), encoding="utf-8")
+    (tmp / "receipts.ndjson").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in receipts))
     return Store(backend, url, admin_url, schema, anchors, tmp, env["ARGUS_KEYS_CONFIG"])
+
+
+async def _send_through_gateway(stack: Stack, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """POST the events to the real gateway (in process, on loopback); the receipts it signed."""
+    client = TestClient(TestServer(init(load_settings(stack.settings_env()))))
+    await client.start_server()
+    try:
+        response = await client.post("/api/audit-logs/bulk", json=events, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status == 201, await response.text()
+        return [item["receipt"] for item in (await response.json())["succeeded"]]
+    finally:
+        await client.close()
 
 
 @pytest.fixture(scope="module", params=["postgresql", "sqlite"])
@@ -315,7 +350,8 @@ CASES: dict[str, Case] = {case.__name__: case for case in (
 def _verify(url: str, anchors: Path, capsys: pytest.CaptureFixture[str], keys: str | None = None,
             *extra: str) -> tuple[int, dict[str, Any]]:  # fmt: skip
     capsys.readouterr()
-    checkpoint = ["--checkpoint", str(anchors), "--log-key", LOG_VERIFIER_KEY] if not extra else []
+    receipts = ["--receipts", str(anchors.parent / "receipts.ndjson"), "--receipt-key", RECEIPT_VERIFIER_KEY]
+    checkpoint = ["--checkpoint", str(anchors), "--log-key", LOG_VERIFIER_KEY, *receipts] if not extra else []
     code = argus_main(["verify", "--database-url", url, *checkpoint, *(["--keys", keys] if keys else []), "--json",
                        *extra])  # fmt: skip
     out = capsys.readouterr().out
@@ -326,7 +362,9 @@ def test_untouched_store_verifies(store: Store, capsys: pytest.CaptureFixture[st
     url = store.copy()
     code, report = _verify(url, store.anchors, capsys, store.keys)
     assert code == 0, report
-    assert report["signaturesChecked"] and sum(p["records"] for p in report["log"]["partitions"]) == EVENTS
+    total = sum(p["records"] for p in report["log"]["partitions"])
+    assert report["signaturesChecked"] and total == EVENTS + RECEIPTED
+    assert report["receipts"] == {"receipts": RECEIPTED, "proven": RECEIPTED, "problems": []}
     code, report = _verify(url, store.anchors, capsys, store.keys, "--from", _at(30), "--to", _at(90))
     assert (code, report["breaks"]) == (0, []), report
 
@@ -431,3 +469,58 @@ def test_record_tampering_is_pinned_on_the_culprit(store: Store, case: str,
     code, report = _verify(url, store.anchors, capsys, store.keys, *scope)
     assert code == 1, report
     assert [(b["actorId"], b["seq"], b["kind"]) for b in report["breaks"]] == expected, report["breaks"]
+
+
+# ---- receipts: the client's own evidence (docs/receipts.md) ----
+
+
+def _receipts(store: Store) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in store.receipts.read_text().splitlines()]
+
+
+def _tamper(store: Store, change: Callable[[Connection], None]) -> str:
+    url = store.copy()
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            change(connection)
+    finally:
+        engine.dispose()
+    return url
+
+
+def test_a_receipted_event_deleted_from_the_database_is_reported_with_its_receipt(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The insider deletes a receipted event and re-links its actor's chain, so the chain verifies."""
+    receipt = _receipts(store)[5]
+
+    def delete(c: Connection) -> None:
+        victim = _records(c, "id = :id", id=receipt["id"])[0]
+        later = _records(c, "actor_id = :a AND seq > :s", a=victim.actor_id, s=victim.seq)
+        c.execute(text("DELETE FROM audit_records WHERE id = :id"), {"id": victim.id})
+        if later:
+            _rehash_from(c, victim.actor_id, later[0].seq, lambda r: r.update(previousHash=victim.previous_hash))
+
+    code, report = _verify(_tamper(store, delete), store.anchors, capsys, store.keys)
+    assert code == 1, report
+    problems = report["receipts"]["problems"]
+    assert [(p["id"], p["receipt"]) for p in problems if p["kind"] == "missing"] == [(receipt["id"], receipt)]
+    # Re-linking the tail changed later records' hashes: receipted ones among them are not in the tree.
+    assert {p["kind"] for p in problems} <= {"missing", "not_included"}
+
+
+def test_a_receipted_event_given_another_source_is_reported(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    """The insider rewrites a receipted record's `source` (and re-hashes its chain tail to match)."""
+    receipt = _receipts(store)[3]
+
+    def forge(c: Connection) -> None:
+        victim = _records(c, "id = :id", id=receipt["id"])[0]
+        c.execute(text("UPDATE audit_records SET source = 'someone-else' WHERE id = :id"), {"id": victim.id})
+        _rehash_from(c, victim.actor_id, victim.seq, lambda r: None)
+
+    code, report = _verify(_tamper(store, forge), store.anchors, capsys, store.keys)
+    assert code == 1, report
+    problems = report["receipts"]["problems"]
+    assert [p["id"] for p in problems if p["kind"] == "altered"] == [receipt["id"]]
+    assert {p["kind"] for p in problems} <= {"altered", "not_included"}

@@ -1,0 +1,146 @@
+"""The gateway's receipt key on the server side: loading it, signing fast, checking attestations.
+
+The statements and their signed bytes are defined once, in argus_client/receipt.py; this module
+only holds the keys. Signing and verifying use PyNaCl (libsodium), ~1.6x faster than
+`cryptography` and releasing the GIL (argus/signatures.py), because the gateway signs two
+statements per event and the processor checks one per event. tests/unit/test_receipts.py checks
+both against the spec's vectors.
+
+`argus receipt-key` makes the key: the gateway reads the private key file (ARGUS_RECEIPT_KEY);
+the processor and auditors need only the verifier key it prints (ARGUS_RECEIPT_VERIFIER_KEYS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+from sqlalchemy import Connection, select
+
+from argus.config import ConfigError, Settings
+from argus.db.schema import audit_records
+from argus_client.note import NoteError, Signer, Verifier
+from argus_client.receipt import RECEIPT_VERSION, attestation_bytes, receipt_bytes
+
+DEFAULT_KEY_NAME = "argus-gateway"
+
+
+class ReceiptSigner:
+    """The gateway's receipt key: signs attestations (before producing) and receipts (after)."""
+
+    def __init__(self, signer: Signer) -> None:
+        self.signer = signer
+        raw = serialization.Encoding.Raw
+        seed = signer.private_key.private_bytes(raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+        self._key = SigningKey(seed)
+        self._prefix = signer.verifier.key_hash
+
+    def _sign(self, message: bytes) -> str:
+        return base64.b64encode(self._prefix + self._key.sign(message).signature).decode()
+
+    def attest(self, record_id: str, content_hash: str, source: str | None, received_at: str) -> str:
+        return self._sign(attestation_bytes(record_id, content_hash, source, received_at))
+
+    def receipt(self, statement: Mapping[str, Any]) -> dict[str, Any]:
+        """`statement` (every receipt field but `v` and `signature`) as a signed receipt."""
+        receipt = {"v": RECEIPT_VERSION, **statement}
+        receipt["signature"] = self._sign(receipt_bytes(receipt))
+        return receipt
+
+
+@dataclass(frozen=True)
+class AttestationChecker:
+    """Checks the attestation an envelope carries against the trusted receipt keys."""
+
+    keys: Mapping[bytes, VerifyKey]  # key hash -> key
+
+    def verifies(self, signature: Any, record_id: str, content_hash: str, source: str | None, received_at: str) -> bool:
+        if not isinstance(signature, str) or len(signature) != 92:  # base64 of 68 bytes
+            return False
+        try:
+            raw = base64.b64decode(signature, validate=True)
+        except ValueError:
+            return False
+        key = self.keys.get(raw[:4])
+        if key is None:
+            return False
+        try:
+            key.verify(attestation_bytes(record_id, content_hash, source, received_at), raw[4:])
+        except BadSignatureError:
+            return False
+        return True
+
+
+def load_receipt_signer(settings: Settings) -> ReceiptSigner | None:
+    """The gateway's receipt key from ARGUS_RECEIPT_KEY (None: the gateway issues no receipts)."""
+    if not settings.receipt_key:
+        return None
+    try:
+        return ReceiptSigner(Signer.parse(Path(settings.receipt_key).read_text(encoding="utf-8")))
+    except (OSError, NoteError) as exc:
+        message = f"cannot load the receipt key from {settings.receipt_key}: {exc}"
+        raise ConfigError(f"ARGUS_RECEIPT_KEY: {message}") from None
+
+
+def parse_verifier_keys(value: str, setting: str) -> list[Verifier]:
+    """Verifier keys (`name+hash+key`) or files holding them, separated by commas or whitespace."""
+    keys: list[Verifier] = []
+    for item in value.replace(",", " ").split():
+        try:
+            lines = Path(item).read_text(encoding="utf-8").split() if "+" not in item else [item]
+            keys += [Verifier.parse(line) for line in lines]
+        except (OSError, NoteError) as exc:
+            raise ConfigError(f"{setting}: {item}: {exc}") from None
+    return keys
+
+
+def load_receipt_verifiers(settings: Settings) -> list[Verifier]:
+    """Trusted receipt keys: ARGUS_RECEIPT_VERIFIER_KEYS, else the public half of ARGUS_RECEIPT_KEY
+    (one host running both services); empty when neither is set (every claim is then unattested)."""
+    if settings.receipt_verifier_keys:
+        return parse_verifier_keys(settings.receipt_verifier_keys, "ARGUS_RECEIPT_VERIFIER_KEYS")
+    signer = load_receipt_signer(settings)
+    return [signer.signer.verifier] if signer is not None else []
+
+
+def attestation_checker(verifiers: list[Verifier]) -> AttestationChecker:
+    raw, public = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    return AttestationChecker({v.key_hash: VerifyKey(v.public_key.public_bytes(raw, public)) for v in verifiers})
+
+
+def stored_statements(connection: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """For ids already stored: the receipt statement (all but `v` and `signature`) of the stored record."""
+    r = audit_records.c
+    rows = connection.execute(
+        select(r.id, r.source, r.received_at, r.kafka_topic, r.kafka_partition, r.kafka_offset, r.attestation)
+        .where(r.id.in_(ids))
+    )  # fmt: skip
+    return {
+        row.id: {"source": row.source, "receivedAt": row.received_at, "topic": row.kafka_topic,
+                 "partition": row.kafka_partition, "offset": row.kafka_offset, "attestation": row.attestation}
+        for row in rows
+    }  # fmt: skip
+
+
+def _run(args: argparse.Namespace) -> int:
+    from argus.log_key import write_signer_key
+
+    return write_signer_key("receipt-key", args, Signer.generate)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("receipt-key", help="create the gateway's receipt signing key",
+                                   description="Write the gateway's Ed25519 receipt key (mode 0600) for "
+                                   "ARGUS_RECEIPT_KEY and print its verifier key for ARGUS_RECEIPT_VERIFIER_KEYS "
+                                   "and `argus verify --receipt-key` (docs/receipts.md).")  # fmt: skip
+    parser.add_argument("--name", default=DEFAULT_KEY_NAME, help=f"key name (default {DEFAULT_KEY_NAME})")
+    parser.add_argument("--out", required=True, metavar="FILE", help="where to write the private key")
+    parser.add_argument("--force", action="store_true", help="replace an existing file")
+    parser.set_defaults(func=_run)

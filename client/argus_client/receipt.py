@@ -1,0 +1,129 @@
+"""Signed ingest receipts: the gateway's signed word that it accepted an event (docs/receipts.md).
+
+Two statements, both signed with the gateway's Ed25519 receipt key (a C2SP note key):
+
+* the **attestation**, made before the event is produced to Kafka and carried in its envelope:
+  `id`, `contentHash`, `source`, `receivedAt`. The processor verifies it before chaining and
+  stores it with the record; a `source`/`receivedAt` without one is not believed.
+* the **receipt**, made after Kafka confirmed delivery and returned to the caller: the same
+  fields plus `topic`, `partition`, `offset` and the attestation itself. It is the caller's
+  evidence that the event was accepted; `argus verify --receipts` proves each one is in the log.
+
+Signed bytes are a context line, then the RFC 8785 form of the statement's fields. A signature
+is written `base64(4-byte key hash || 64-byte Ed25519 signature)`, as in a signed note, so the
+signing key is named by the signature itself. Pure: needs only `cryptography`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+
+from argus_client.event import EVENT_FIELDS
+from argus_client.jcs import canonicalize
+from argus_client.note import Signer, Verifier
+
+RECEIPT_VERSION = 1
+ATTESTATION_CONTEXT = b"argus.attestation.v1\n"
+RECEIPT_CONTEXT = b"argus.receipt.v1\n"
+#: The event fields the content hash covers, in this order: every field the client sent but the id.
+CONTENT_FIELDS: tuple[str, ...] = tuple(f for f in EVENT_FIELDS if f != "id")
+#: Every field of a receipt; all but `signature` are signed.
+RECEIPT_FIELDS = ("v", "id", "contentHash", "source", "receivedAt", "topic", "partition", "offset", "attestation",
+                  "signature")  # fmt: skip
+
+
+class ReceiptError(ValueError):
+    """A receipt or attestation is malformed, or its signature does not verify with a trusted key."""
+
+
+def content_digest(event: Mapping[str, Any], metadata_text: str | None) -> bytes:
+    """SHA-256 of the JSON array of the event's CONTENT_FIELDS values (metadata as its canonical
+    text). Every value is a string or null, so the array is also its RFC 8785 form. The gateway and
+    the processor use it to tell a retry (same content) from a conflict, and receipts carry it."""
+    values = [metadata_text if name == "metadata" else event.get(name) for name in CONTENT_FIELDS]
+    return hashlib.sha256(canonicalize(values)).digest()
+
+
+def attestation_bytes(record_id: str, content_hash: str, source: str | None, received_at: str) -> bytes:
+    """What the attestation signs."""
+    statement = {"id": record_id, "contentHash": content_hash, "source": source, "receivedAt": received_at}
+    return ATTESTATION_CONTEXT + canonicalize(statement)
+
+
+def receipt_bytes(receipt: Mapping[str, Any]) -> bytes:
+    """What the receipt's `signature` signs: every other receipt field (KeyError if one is absent)."""
+    return RECEIPT_CONTEXT + canonicalize({name: receipt[name] for name in RECEIPT_FIELDS[:-1]})
+
+
+def sign(signer: Signer, message: bytes) -> str:
+    """`base64(key hash || signature)` of `message`."""
+    return base64.b64encode(signer.verifier.key_hash + signer.private_key.sign(message)).decode()
+
+
+def check(verifiers: Sequence[Verifier], message: bytes, signature: Any) -> Verifier:
+    """The trusted key whose signature `signature` is over `message`; ReceiptError otherwise."""
+    if not isinstance(signature, str):
+        raise ReceiptError("signature: must be a base64 string")
+    try:
+        raw = base64.b64decode(signature, validate=True)
+    except binascii.Error:
+        raise ReceiptError("signature: not base64") from None
+    if len(raw) != 68:
+        raise ReceiptError("signature: must be a 4-byte key hash and a 64-byte Ed25519 signature")
+    for verifier in verifiers:
+        if verifier.key_hash == raw[:4]:
+            try:
+                verifier.public_key.verify(raw[4:], message)
+            except InvalidSignature:
+                raise ReceiptError(f"signature: does not verify with key {verifier.name}") from None
+            return verifier
+    raise ReceiptError(f"signature: made by an unknown key (hash {raw[:4].hex()})")
+
+
+def make_receipt(
+    signer: Signer, *, record_id: str, content_hash: str, source: str | None, received_at: str, topic: str,
+    partition: int, offset: int, attestation: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    """A signed receipt for an event Kafka holds at (topic, partition, offset)."""
+    receipt: dict[str, Any] = {
+        "v": RECEIPT_VERSION, "id": record_id, "contentHash": content_hash, "source": source,
+        "receivedAt": received_at, "topic": topic, "partition": partition, "offset": offset,
+        "attestation": attestation,
+    }  # fmt: skip
+    receipt["signature"] = sign(signer, receipt_bytes(receipt))
+    return receipt
+
+
+def verify_receipt(receipt: Any, verifiers: Sequence[Verifier]) -> None:
+    """Check a receipt's shape, its signature and the attestation inside it; ReceiptError otherwise."""
+    if not isinstance(receipt, Mapping):
+        raise ReceiptError("$: a receipt is a JSON object")
+    missing = [name for name in RECEIPT_FIELDS if name not in receipt]
+    if missing:
+        raise ReceiptError(f"{missing[0]}: missing")
+    if receipt["v"] != RECEIPT_VERSION:
+        raise ReceiptError(f"v: unsupported receipt version {receipt['v']!r}")
+    for name in ("id", "contentHash", "receivedAt", "topic"):
+        if not isinstance(receipt[name], str):
+            raise ReceiptError(f"{name}: must be a string")
+    for name in ("partition", "offset"):
+        if type(receipt[name]) is not int or receipt[name] < 0:
+            raise ReceiptError(f"{name}: must be a non-negative integer")
+    if receipt["source"] is not None and not isinstance(receipt["source"], str):
+        raise ReceiptError("source: must be a string or null")
+    try:
+        check(verifiers, receipt_bytes(receipt), receipt["signature"])
+    except ReceiptError as exc:
+        raise ReceiptError(f"receipt {exc}") from None
+    if receipt["attestation"] is not None:
+        message = attestation_bytes(receipt["id"], receipt["contentHash"], receipt["source"], receipt["receivedAt"])
+        try:
+            check(verifiers, message, receipt["attestation"])
+        except ReceiptError as exc:
+            raise ReceiptError(f"attestation {exc}") from None
