@@ -81,10 +81,11 @@ def _copy_value(value: Any) -> str:
 
 def copy_rows(url: str, rows: list[tuple[Any, ...]]) -> int:
     """Bulk-load with COPY (the extra NOT NULL columns get plausible values)."""
-    columns = [c.name for c in export.COLUMNS] + ["event_time", "kafka_partition", "kafka_offset", "commit_seq"]
+    extras = ["event_time", "kafka_topic", "kafka_partition", "kafka_offset", "commit_seq"]
+    columns = [c.name for c in export.COLUMNS] + extras
     buffer = io.StringIO()
     for offset, row in enumerate(rows):
-        extra = (row[1].replace("Z", "+00:00"), 0, offset, offset // 1000)
+        extra = (row[1].replace("Z", "+00:00"), "argus.events", 0, offset, offset // 1000)
         buffer.write("\t".join(_copy_value(v) for v in (*row, *extra)) + "\n")
     buffer.seek(0)
     engine = create_engine(url)
