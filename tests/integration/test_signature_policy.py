@@ -17,6 +17,7 @@ from sqlalchemy import text
 from argus.cli import main as argus_main
 from argus.config import load_settings
 from argus.db.engine import make_engine
+from argus_client.envelope import encode_envelope, message_key
 from argus_client.hashchain import record_hash
 from argus_client.signing import PemSigner, sign_event
 from argus_client.uuid7 import uuid7
@@ -104,15 +105,21 @@ async def test_policy_is_enforced_at_ingest_and_a_stripped_signature_is_found_by
         assert (await gateway.post("/api/audit-logs", json=event, headers=AUTH)).status == 201
     free = make_event("billing", 2, id=uuid7())
     assert (await gateway.post("/api/audit-logs", json=free, headers=AUTH)).status == 201
-    # straight to Kafka: an unsigned must-sign actor, and an unsigned envelope claiming the payments source
+    # straight to Kafka: an unsigned must-sign actor, and unsigned events of the payments source, one
+    # attested by the gateway's receipt key (as the gateway writes them), one merely claiming it
     stack.produce_envelopes([make_event("svc-pay-us", 1, id=uuid7())])
     stack.produce_envelopes([make_event("billing", 3, id=uuid7())], source="payments")
+    claimed = make_event("billing", 4, id=uuid7())
+    stack.produce_raw(encode_envelope(claimed, source="payments", received_at=None), message_key(claimed))
     stack.start_processor()
-    wait_for(lambda: stack.stored_count() == 4, 90, lambda: f"4 stored\n{stack.logs()}")
+    wait_for(lambda: stack.stored_count() == 5, 90, lambda: f"5 stored\n{stack.logs()}")
     wait_for(lambda: len(stack.query("SELECT 1 FROM dead_letters")) == 2, 30, "2 dead letters")
     reasons = sorted(row.reason for row in stack.query("SELECT reason FROM dead_letters"))
     assert reasons == ["signature: required by policy (actorId 'svc-pay-*')",
                        "signature: required by policy (source 'payments')"]  # fmt: skip
+    # an unattested claim is not believed (docs/receipts.md): stored with no source, so no source rule applies
+    [row] = stack.query("SELECT source, unattested_claim FROM audit_records WHERE id = :id", id=claimed["id"])
+    assert (row.source, row.unattested_claim) == (None, True)
 
     code, report = _verify(stack, keys_file, capsys)
     assert (code, report["breaks"], report["signaturesChecked"]) == (0, [], True), report
