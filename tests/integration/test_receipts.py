@@ -206,3 +206,30 @@ def test_the_sdk_keeps_receipts_that_prove_every_event_is_in_the_log(
         assert [(p["id"], p["receipt"]) for p in missing] == [(dropped["id"], dropped)]
     finally:
         gateway.stop()
+
+
+async def test_a_retry_produced_twice_is_proven_by_both_its_receipts(
+    stack: Stack, gateway: TestClient[Any, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the processor stores an event, a retry of it is produced again and gets its own receipt
+    (another offset and receivedAt); the processor keeps the first copy. Both receipts still prove the
+    event is in the log: the stored copy's own attestation vouches for where it is."""
+    event = make_event("svc-retry", 1, id=uuid7())
+    answers = [await gateway.post("/api/audit-logs", json=event, headers=AUTH) for _ in range(2)]
+    assert [a.status for a in answers] == [201, 201]
+    receipts = [(await a.json())["receipt"] for a in answers]
+    assert receipts[0]["offset"] != receipts[1]["offset"]
+    stack.start_processor()
+    wait_for(lambda: stack.stored_count() == 1, 90, lambda: f"1 stored\n{stack.logs()}")
+    wait_until_consumed(stack)
+    anchors = tmp_path / "anchors.txt"
+    anchors.write_text("".join(row.note for row in stack.query("SELECT note FROM checkpoints")))
+    receipts_file = tmp_path / "receipts.ndjson"
+    receipts_file.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in receipts))
+    capsys.readouterr()
+    code = argus_main(["verify", "--database-url", stack.db_url, "--checkpoint", str(anchors), "--log-key",
+                       LOG_VERIFIER_KEY, "--receipts", str(receipts_file), "--receipt-key", RECEIPT_VERIFIER_KEY,
+                       "--json"])  # fmt: skip
+    report = orjson.loads(capsys.readouterr().out)
+    assert code == 0, report
+    assert report["receipts"] == {"receipts": 2, "proven": 2, "problems": []}
