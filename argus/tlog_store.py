@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg2
 from sqlalchemy import Connection, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -58,6 +59,11 @@ def _upsert(connection: Connection, table: Any, rows: list[dict[str, Any]], keys
 
 def write_trees(connection: Connection, writes: Sequence[TreeWrite]) -> None:
     """Upsert changed tiles and tree heads; insert due checkpoints (a duplicate size conflicts)."""
+    if not writes:
+        return
+    if connection.dialect.name == "postgresql":
+        _write_trees_postgresql(connection, writes)
+        return
     tiles = [
         {"topic": w.topic, "kafka_partition": w.partition, "level": level, "tile_index": index, "hashes": data}
         for w in writes
@@ -75,8 +81,7 @@ def write_trees(connection: Connection, writes: Sequence[TreeWrite]) -> None:
         }
         for w in writes
     ]
-    if heads:
-        _upsert(connection, merkle_trees, heads, ("topic", "kafka_partition"))
+    _upsert(connection, merkle_trees, heads, ("topic", "kafka_partition"))
     notes = [
         {
             "topic": w.topic,
@@ -91,6 +96,52 @@ def write_trees(connection: Connection, writes: Sequence[TreeWrite]) -> None:
     ]
     if notes:
         connection.execute(checkpoints.insert(), notes)
+
+
+#: One round trip for a whole batch's trees: each table's rows travel as column arrays (a fixed
+#: statement whatever the row count) and the three writes are data-modifying CTEs of one statement.
+#: Measured per 2,000-event batch over 4 partitions: 3 statements with executemany took ~2x as long.
+_WRITE_TREES_SQL = """
+WITH tiles AS (
+    INSERT INTO merkle_tiles (topic, kafka_partition, level, tile_index, hashes)
+    SELECT * FROM unnest(%(tile_topic)s::text[], %(tile_partition)s::int[], %(tile_level)s::int[],
+                         %(tile_index)s::bigint[], %(tile_hashes)s::bytea[])
+    ON CONFLICT (topic, kafka_partition, level, tile_index) DO UPDATE SET hashes = excluded.hashes
+), heads AS (
+    INSERT INTO merkle_trees (topic, kafka_partition, tree_size, root_hash, commit_seq)
+    SELECT * FROM unnest(%(topic)s::text[], %(partition)s::int[], %(size)s::bigint[], %(root)s::text[],
+                         %(commit_seq)s::bigint[])
+    ON CONFLICT (topic, kafka_partition) DO UPDATE
+    SET tree_size = excluded.tree_size, root_hash = excluded.root_hash, commit_seq = excluded.commit_seq
+)
+INSERT INTO checkpoints (topic, kafka_partition, tree_size, root_hash, commit_seq, note)
+SELECT topic, kafka_partition, tree_size, root_hash, commit_seq, note
+FROM unnest(%(topic)s::text[], %(partition)s::int[], %(size)s::bigint[], %(root)s::text[],
+            %(commit_seq)s::bigint[], %(note)s::text[])
+     AS w(topic, kafka_partition, tree_size, root_hash, commit_seq, note)
+WHERE note IS NOT NULL
+"""
+
+
+def _write_trees_postgresql(connection: Connection, writes: Sequence[TreeWrite]) -> None:
+    tiles = [(w.topic, w.partition, level, index, data) for w in writes for (level, index), data in w.tiles.items()]
+    columns = list(zip(*tiles, strict=True)) if tiles else [(), (), (), (), ()]
+    connection.exec_driver_sql(
+        _WRITE_TREES_SQL,
+        {
+            "tile_topic": list(columns[0]),
+            "tile_partition": list(columns[1]),
+            "tile_level": list(columns[2]),
+            "tile_index": list(columns[3]),
+            "tile_hashes": [psycopg2.Binary(data) for data in columns[4]],
+            "topic": [w.topic for w in writes],
+            "partition": [w.partition for w in writes],
+            "size": [w.size for w in writes],
+            "root": [w.root.hex() for w in writes],
+            "commit_seq": [w.commit_seq for w in writes],
+            "note": [w.checkpoint for w in writes],
+        },
+    )
 
 
 def tile_reader(connection: Connection, topic: str, partition: int) -> TileReader:

@@ -36,4 +36,8 @@ OFFSET_JUMPS = Counter(
     "Batches whose messages jumped past a partition's stored progress (a stale fetch); the rest was read again",
     ["partition"],
 )
+TLOG_SECONDS = Histogram(
+    "argus_tlog_seconds",
+    "Time one batch spends on the transparency log (leaf hashes, tiles, root, checkpoint signature, their writes)",
+)
 CHECKPOINTS = Counter("argus_checkpoints_total", "Signed checkpoints written")

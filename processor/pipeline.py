@@ -312,12 +312,15 @@ class BatchProcessor:
         self._load_trees(sorted(commit_seqs))
         rows, pending_heads = self._chain(valid, commit_seqs, result)
         commits = _partition_commits(self._topic, fresh, commit_seqs, rows, result.dead_letters)
+        started = time.perf_counter()
         trees = self._extend_trees(rows, commit_seqs)
+        tree_seconds = time.perf_counter() - started
         faults.checkpoint("before_commit")
-        commit_batch(self._engine, rows, result.dead_letters, commits, trees)
+        tree_seconds += commit_batch(self._engine, rows, result.dead_letters, commits, trees)
         faults.checkpoint("after_commit")
         if self._logs is not None:
             self._logs.committed(trees)
+            metrics.TLOG_SECONDS.observe(tree_seconds)
         result.checkpoints = [t.checkpoint for t in trees if t.checkpoint is not None]
 
         self._id_checks_left = max(0, self._id_checks_left - 1)

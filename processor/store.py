@@ -10,6 +10,7 @@ trips are ~15x slower); SQLite, the embedded default, gets executemany.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -204,9 +205,11 @@ def commit_batch(
     letters: Sequence[DeadLetter],
     commits: Sequence[PartitionCommit],
     trees: Sequence[TreeWrite] = (),
-) -> None:
+) -> float:
     """Write one batch atomically, with its partitions' Merkle tree updates and checkpoints.
-    Raises IntegrityError if another writer got there first."""
+    Raises IntegrityError if another writer got there first. Returns the seconds the tree
+    writes took (their share of the batch is a metric, docs/transparency.md)."""
+    tree_seconds = 0.0
     with engine.begin() as connection:
         if records:
             if is_sqlite(str(engine.url)):
@@ -246,4 +249,7 @@ def commit_batch(
             ],
         )
         if trees:
+            started = time.perf_counter()
             write_trees(connection, trees)
+            tree_seconds = time.perf_counter() - started
+    return tree_seconds

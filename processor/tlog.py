@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
@@ -22,7 +22,7 @@ from argus.tlog_store import TreeWrite, latest_checkpoints, tile_reader, tree_he
 from argus_client.merkle import root_hash
 from argus_client.note import NoteError, Signer, Verifier
 from argus_client.tiles import TileTree, tile_node_source
-from argus_client.tlog import Checkpoint, open_checkpoint, origin, record_leaf
+from argus_client.tlog import Checkpoint, open_checkpoint, origin, partition_leaves, record_leaf
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ class _Partition:
     tree: TileTree
     checkpoint_size: int
     checkpoint_time: float
+    leaf: Callable[[int, int, str], bytes]  # (offset, commit_seq, currentHash) -> leaf hash
 
 
 class PartitionLogs:
@@ -76,7 +77,7 @@ class PartitionLogs:
         tree = check_stored(connection, self.topic, partition, self.signer.verifier if self.signer else None)
         latest = latest_checkpoints(connection, self.topic, [partition])
         size = latest[0].tree_size if latest else -1
-        self._trees[partition] = _Partition(tree, size, 0.0)
+        self._trees[partition] = _Partition(tree, size, 0.0, partition_leaves(self.topic, partition))
 
     def extend(self, partition: int, commit_seq: int, rows: Sequence[tuple[int, str]]) -> TreeWrite:
         """The write that appends records ((offset, currentHash), in offset order) to the partition's tree.
@@ -84,10 +85,8 @@ class PartitionLogs:
         Nothing changes in memory until `committed` is called with it.
         """
         state = self._trees[partition]
-        tree = TileTree(state.tree.size, [list(level) for level in state.tree.edges])
-        tiles = tree.append(
-            record_leaf(self.topic, partition, offset, commit_seq, current_hash) for offset, current_hash in rows
-        )
+        tree, leaf = state.tree.copy(), state.leaf
+        tiles = tree.append([leaf(offset, commit_seq, current_hash) for offset, current_hash in rows])
         root = tree.root()
         note = None
         now = time.monotonic()

@@ -168,6 +168,11 @@ class CompactRange:
     def root(self) -> bytes:
         return fold(self.nodes)
 
+    def copy(self) -> CompactRange:
+        other = CompactRange()
+        other.size, other.nodes = self.size, list(self.nodes)
+        return other
+
 
 def _lsb(value: int) -> int:
     return value & 1

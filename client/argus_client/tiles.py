@@ -3,7 +3,9 @@
 Tile (level, index) holds up to 256 hashes of tree level 8 * level, starting at hash number
 256 * index; tile level 0 holds the leaf hashes, and a hash of tree level 8 * (level + 1) is the
 root of a full tile of the level below. The nodes needed to extend a tree (its right edge) all
-lie in the rightmost, partial tile of each level, so `TileTree` keeps only those in memory.
+lie in the rightmost, partial tile of each level, so `TileTree` keeps only those in memory, each
+with its compact range: appending a leaf then costs one leaf hash and, amortised, one node hash,
+and the root is a fold of at most 8 hashes per level (no tile is re-hashed per batch).
 Pure: storage reads and writes tile bytes, this module decides which and what they hold.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from argus_client.merkle import HASH_SIZE, NodeId, fold, node_hash
+from argus_client.merkle import HASH_SIZE, CompactRange, NodeId, fold, node_hash
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
@@ -26,7 +28,7 @@ def subtree_root(hashes: Sequence[bytes]) -> bytes:
     """Root of a complete subtree whose bottom layer is `hashes` (a power of two of them)."""
     layer = list(hashes)
     while len(layer) > 1:
-        layer = [node_hash(layer[i], layer[i + 1]) for i in range(0, len(layer), 2)]
+        layer = list(map(node_hash, layer[0::2], layer[1::2]))
     return layer[0]
 
 
@@ -46,12 +48,25 @@ def split_hashes(data: bytes) -> list[bytes]:
     return [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
 
 
+def _compact(hashes: Sequence[bytes]) -> CompactRange:
+    compact = CompactRange()
+    for value in hashes:
+        compact.append(value)
+    return compact
+
+
 @dataclass
 class TileTree:
     """One tree's size and right edge (the partial tile of each level), able to append and give its root."""
 
     size: int = 0
     edges: list[list[bytes]] = field(default_factory=lambda: [[]])
+    #: The compact range of each edge tile (derived from `edges`; kept so no tile is hashed twice).
+    ranges: list[CompactRange] = field(default_factory=list, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.ranges) != len(self.edges):
+            self.ranges = [_compact(tile) for tile in self.edges]
 
     @classmethod
     def load(cls, size: int, read: TileReader) -> TileTree:
@@ -66,6 +81,10 @@ class TileTree:
             edges[level] = split_hashes(data[: width * HASH_SIZE])
         return cls(size, edges)
 
+    def copy(self) -> TileTree:
+        """An independent copy (the processor extends a copy and keeps it once the batch commits)."""
+        return TileTree(self.size, [list(tile) for tile in self.edges], [r.copy() for r in self.ranges])
+
     def append(self, leaves: Iterable[bytes]) -> dict[TileId, bytes]:
         """Append leaf hashes; the tiles that changed (id -> full content) for storage to upsert."""
         changed: dict[TileId, bytes] = {}
@@ -75,15 +94,17 @@ class TileTree:
         while pending:
             if len(self.edges) <= level:
                 self.edges.append([])
-            tile, index = self.edges[level], count >> TILE_HEIGHT
+                self.ranges.append(CompactRange())
+            tile, compact, index = self.edges[level], self.ranges[level], count >> TILE_HEIGHT
             completed = []
             for value in pending:
                 tile.append(value)
+                compact.append(value)
                 if len(tile) == TILE_WIDTH:
                     changed[(level, index)] = b"".join(tile)
-                    completed.append(subtree_root(tile))
-                    tile, index = [], index + 1
-            self.edges[level] = tile
+                    completed.append(compact.nodes[0])  # a full tile's range is its root
+                    tile, compact, index = [], CompactRange(), index + 1
+            self.edges[level], self.ranges[level] = tile, compact
             if tile:
                 changed[(level, index)] = b"".join(tile)
             pending = completed
@@ -94,14 +115,7 @@ class TileTree:
 
     def root(self) -> bytes:
         """MTH of the whole tree: the complete subtrees of each edge tile, highest level first."""
-        nodes = []
-        for tile in reversed(self.edges):
-            start = 0
-            while start < len(tile):
-                width = 1 << ((len(tile) - start).bit_length() - 1)
-                nodes.append(subtree_root(tile[start : start + width]))
-                start += width
-        return fold(nodes)
+        return fold([node for compact in reversed(self.ranges) for node in compact.nodes])
 
 
 def node_tiles(nodes: Sequence[NodeId]) -> list[TileId]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argus_client.merkle import HASH_SIZE, leaf_hash
@@ -21,22 +23,44 @@ ENTRY_VERSION = 1
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
+_OFFSET_SEQ = struct.Struct(">QQ")
+
+
+def _entry_prefix(topic: str, partition: int) -> bytes:
+    """The entry's bytes before the offset: the same for every record of a partition."""
+    name = topic.encode()
+    return struct.pack(">BH", ENTRY_VERSION, len(name)) + name + struct.pack(">I", partition)
+
+
 def log_entry(topic: str, partition: int, offset: int, commit_seq: int, current_hash: str) -> bytes:
     """The entry bytes of one record (docs/transparency.md, section 2)."""
-    name = topic.encode()
     if not _HEX64.fullmatch(current_hash):
         raise ValueError(f"currentHash must be 64 lowercase hex digits, got {current_hash!r}")
-    return (
-        struct.pack(">BH", ENTRY_VERSION, len(name))
-        + name
-        + struct.pack(">IQQ", partition, offset, commit_seq)
-        + bytes.fromhex(current_hash)
-    )
+    return _entry_prefix(topic, partition) + _OFFSET_SEQ.pack(offset, commit_seq) + bytes.fromhex(current_hash)
 
 
 def record_leaf(topic: str, partition: int, offset: int, commit_seq: int, current_hash: str) -> bytes:
     """The Merkle leaf hash of one record: SHA-256(0x00 || entry)."""
     return leaf_hash(log_entry(topic, partition, offset, commit_seq, current_hash))
+
+
+def partition_leaves(topic: str, partition: int) -> Callable[[int, int, str], bytes]:
+    """`record_leaf` for one partition's records, (offset, commit_seq, currentHash) -> leaf hash.
+
+    The writer's hot path (two SHA-256 per record is all the log should cost): the constant
+    prefix is packed once, and currentHash is not re-validated, since the caller computed it
+    as a SHA-256 hex digest itself; a wrong length still fails.
+    """
+    prefix = b"\x00" + _entry_prefix(topic, partition)  # leaf_hash's 0x00, then the entry
+    pack, sha256 = _OFFSET_SEQ.pack, hashlib.sha256
+
+    def leaf(offset: int, commit_seq: int, current_hash: str) -> bytes:
+        digest = bytes.fromhex(current_hash)
+        if len(digest) != HASH_SIZE:
+            raise ValueError(f"currentHash must be 64 hex digits, got {current_hash!r}")
+        return sha256(prefix + pack(offset, commit_seq) + digest).digest()
+
+    return leaf
 
 
 def origin(log_name: str, topic: str, partition: int) -> str:
