@@ -6,10 +6,14 @@
    2,000 actors) with the log off (ARGUS_TRANSPARENCY=false: no tree, no checkpoints) and on
    (tree + a signed checkpoint per batch and partition), alternating off/on/on/off... so the
    shared machine's drift hits both; the medians give `cost_pct` (the goal is under 5%). On a
-   loaded machine that difference is mostly drift, so each "on" run also reports the share of
-   the processor's batch time spent on the log (`tlog_share_pct`: the processor's own
-   argus_tlog_seconds over argus_batch_commit_seconds, measured in the same batches) and both
-   runs the processor's and PostgreSQL's CPU per event (`cpu_cost_pct` compares their sums).
+   loaded machine that difference is mostly drift, so each "on" run also measures the log's cost
+   directly, in the same batches: `tlog_cpu_share_pct`, the processor CPU spent on the log
+   (argus_tlog_cpu_seconds: hashing, tiles, signature, building the write) per event over the
+   processor's whole CPU per event, which bounds the cost of a GIL-bound processor; and
+   `tlog_share_pct`, the log's wall time over the batch's (argus_tlog_seconds over
+   argus_batch_commit_seconds; includes waits for the GIL and PostgreSQL, so an upper bound).
+   `cpu_cost_pct` compares processor + PostgreSQL CPU per event off and on (PostgreSQL's CPU is
+   the whole server's, so it is noisy when others use it).
 2. On the last store built with the log on: inclusion proofs generated through the read API's
    code (LogStore.inclusion: the record, its leaf index, one tile query) and verified offline
    (argus_client.proofs: note signature + RFC 9162 path), and consistency proofs both ways.
@@ -46,6 +50,7 @@ RESULT_KEYS = (
     "cost_pct",
     "cpu_cost_pct",
     "tlog_share_pct",
+    "tlog_cpu_share_pct",
     "proofs",
 )
 
@@ -61,7 +66,13 @@ def _metric_sums(port: str, names: tuple[str, ...]) -> dict[str, float]:
     return found
 
 
-_SHARE_METRICS = ("argus_tlog_seconds_sum", "argus_batch_commit_seconds_sum")
+_SHARE_METRICS = (
+    "argus_tlog_cpu_seconds_total",
+    "argus_tlog_seconds_sum",
+    "argus_batch_commit_seconds_sum",
+    "argus_batch_commit_seconds_count",
+    "argus_records_stored_total",
+)
 
 
 def _drain(kafka: str, database_url: str, events: int, enabled: bool, key: Path, proofs: int) -> dict[str, Any]:
@@ -75,8 +86,13 @@ def _drain(kafka: str, database_url: str, events: int, enabled: bool, key: Path,
             result = e2e.drain_phase(stack)
             if enabled:
                 sums = _metric_sums(stack.env["ARGUS_PROCESSOR_METRICS_PORT"], _SHARE_METRICS)
-                tlog, batches = (sums.get(name, 0.0) for name in _SHARE_METRICS)
-                result["tlog_share_pct"] = round(100 * tlog / batches, 1) if batches else None
+                cpu, tlog, seconds, batches, records = (sums.get(name, 0.0) for name in _SHARE_METRICS)
+                result["tlog_share_pct"] = round(100 * tlog / seconds, 1) if seconds else None
+                result["tlog_cpu_us_per_event"] = round(1e6 * cpu / records, 1) if records else None
+                result["tlog_cpu_share_pct"] = round(100 * result["tlog_cpu_us_per_event"] / result[
+                    "processor_cpu_us_per_event"], 1) if records else None  # fmt: skip
+                result["tlog_ms_per_batch"] = round(1000 * tlog / batches, 1) if batches else None
+                result["events_per_batch"] = round(records / batches) if batches else None
         finally:
             stack.stop()
         if enabled and proofs:
@@ -169,6 +185,7 @@ def run(kafka: str, database_url: str, quick: bool, scale: float = 1.0) -> dict[
 
     off, on = median("off"), median("on")
     shares = [r["tlog_share_pct"] for r in runs if r.get("tlog_share_pct") is not None]
+    cpu_shares = [r["tlog_cpu_share_pct"] for r in runs if r.get("tlog_cpu_share_pct") is not None]
     proofs = next(r["proofs"] for r in runs if "proofs" in r)
     return {
         "drain_off_events_per_s": None if off is None else round(off),
@@ -177,6 +194,7 @@ def run(kafka: str, database_url: str, quick: bool, scale: float = 1.0) -> dict[
         "cost_pct": round(100 * (off - on) / off, 1) if off and on else None,
         "cpu_cost_pct": round(100 * (cpu("on") - cpu("off")) / cpu("off"), 1),
         "tlog_share_pct": statistics.median(shares) if shares else None,
+        "tlog_cpu_share_pct": statistics.median(cpu_shares) if cpu_shares else None,
         "proofs": proofs,
     }
 

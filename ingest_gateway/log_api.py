@@ -1,4 +1,6 @@
-"""GET endpoints of the transparency log: checkpoints, inclusion proofs, consistency proofs.
+"""GET endpoints of the transparency log: checkpoints, inclusion proofs, consistency proofs, and
+each partition's tree as C2SP tlog-tiles (`/api/tlog/<topic>/<partition>/` is a tlog-tiles log
+prefix: `checkpoint` and `tile/<L>/<N>[.p/<W>]`), so tile-based tools read it as they read Tessera.
 
 Handlers parse and shape; `log_store` computes the proofs from the stored tiles. Clients verify
 them with argus_client (merkle.verify_inclusion / verify_consistency, tlog.open_checkpoint)
@@ -11,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from argus_client.merkle import HASH_SIZE
+from argus_client.tiles import parse_tile_path
 from ingest_gateway import query_params as qp
 from ingest_gateway.errors import error_response, json_response
 from ingest_gateway.keys import READ_STORE, SETTINGS
@@ -102,7 +106,52 @@ async def consistency(request: web.Request) -> web.Response:
     return json_response(proof)
 
 
+#: A tile of a given width never changes (C2SP tlog-tiles): clients and private caches keep it.
+TILE_CACHE = "private, max-age=31536000, immutable"
+_TOPIC = qp.text(249)
+
+
+def _log_prefix(request: web.Request) -> tuple[str, int]:
+    """(topic, partition) of `/api/tlog/{topic}/{partition}/...`; raises ParamError."""
+    return _TOPIC("topic", request.match_info["topic"]), _PARTITION("partition", request.match_info["partition"])
+
+
+@_database_errors
+async def tile(request: web.Request) -> web.Response:
+    """The hashes of one tile, exactly `width` of them (a partial tile is a prefix of the stored one)."""
+    try:
+        topic, partition = _log_prefix(request)
+        try:
+            level, index, width = parse_tile_path("tile/" + request.match_info["tile"])
+        except ValueError as exc:
+            raise qp.ParamError("tile", str(exc)) from None
+    except qp.ParamError as exc:
+        return _bad(exc)
+    data = await _run(request, _store(request).tile, topic, partition, level, index)
+    if data is None or len(data) < width * HASH_SIZE:
+        return error_response(404, "not_found", f"partition {partition} of {topic} has no tile {level}/{index} "
+                              f"of {width} hashes", field="tile")  # fmt: skip
+    return web.Response(body=data[: width * HASH_SIZE], content_type="application/octet-stream",
+                        headers={"Cache-Control": TILE_CACHE})  # fmt: skip
+
+
+@_database_errors
+async def log_checkpoint(request: web.Request) -> web.Response:
+    """The partition's latest signed checkpoint as a note (with any witness cosignatures), as text."""
+    try:
+        topic, partition = _log_prefix(request)
+    except qp.ParamError as exc:
+        return _bad(exc)
+    note = await _run(request, _store(request).latest_note, topic, partition)
+    if note is None:
+        return error_response(404, "not_found", f"partition {partition} of {topic} has no checkpoint yet")
+    return web.Response(text=note, content_type="text/plain", headers={"Cache-Control": "no-cache"})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/checkpoints", checkpoints)
     app.router.add_get("/api/checkpoints/consistency", consistency)
     app.router.add_get(f"/api/audit-logs/{qp.path_param('id')}/proof", inclusion)
+    prefix = f"/api/tlog/{qp.path_param('topic')}/{qp.path_param('partition')}"
+    app.router.add_get(f"{prefix}/checkpoint", log_checkpoint)
+    app.router.add_get(prefix + "/tile/{tile:.+}", tile)

@@ -67,6 +67,17 @@ class LogStore:
             found = checkpoint_history(connection, topic, partition, after_size=after_size, limit=limit + 1)
             return _cosigned(connection, found[:limit]), len(found) > limit
 
+    def tile(self, topic: str, partition: int, level: int, index: int) -> bytes | None:
+        """The stored hashes of one tile (None: not stored)."""
+        with self.engine.connect() as connection:
+            return tile_reader(connection, topic, partition)([(level, index)]).get((level, index))
+
+    def latest_note(self, topic: str, partition: int) -> str | None:
+        """The partition's newest checkpoint note, with its witnesses' cosignature lines."""
+        with self.engine.connect() as connection:
+            latest = _cosigned(connection, latest_checkpoints(connection, topic, [partition]))
+        return latest[0]["note"] if latest else None
+
     def _checkpoint(self, connection: Connection, topic: str, partition: int, size: int | None, field: str) -> Any:
         if size is None:
             latest = latest_checkpoints(connection, topic, [partition])

@@ -263,6 +263,9 @@ _LIST_PARAMS = [
 _INGEST = ["400", "401", "403", "413", "415", "500", "503"]
 _IDEMPOTENCY = [_ref("Idempotency-Key", "parameters")]
 _READ = ["400", "401", "403", "500", "503"]
+_TLOG_PREFIX = [_q("topic", STR, "Kafka topic: with the partition, the tlog-tiles log prefix", where="path"),
+                _q("partition", {**INT, "minimum": 0}, "the partition", where="path")]
+_TILE_PATH = "^(0|[1-9][0-9]?)/(x[0-9]{3}/)*[0-9]{3}([.]p/[1-9][0-9]{0,2})?$"
 _JSON_BODY = {"required": True, "content": {"application/json": {"schema": _ref("Event")}}}
 
 PATHS: J = {
@@ -345,6 +348,25 @@ PATHS: J = {
                         "required": True},
                        _q("second", {**INT, "minimum": 1}, "newer checkpoint size (default: the latest)"),
                    ]),
+    },
+    "/api/tlog/{topic}/{partition}/checkpoint": {
+        "get": _op("The partition's latest signed checkpoint note (C2SP tlog-tiles `<prefix>/checkpoint`)",
+                   {"200": {"description": "the C2SP signed note, with witness cosignature lines",
+                            "content": {"text/plain": {"schema": STR}}}},
+                   *_READ, "404", params=_TLOG_PREFIX),
+    },
+    "/api/tlog/{topic}/{partition}/tile/{tile}": {
+        "get": _op("One tile of the partition's Merkle tree (C2SP tlog-tiles; docs/transparency.md)",
+                   {"200": {"description": "the tile's hashes, 32 bytes each (256, or W for `.p/W`); immutable",
+                            "headers": {"Cache-Control": {"description": "immutable: a tile never changes",
+                                                          "schema": STR}},
+                            "content": {"application/octet-stream": {
+                                "schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}}},
+                   *_READ, "404", params=[*_TLOG_PREFIX, _q(
+                       "tile", {**STR, "pattern": _TILE_PATH},
+                       "`<L>/<N>[.p/<W>]` after `tile/`, spanning path segments, not escaped: level L (0-63), "
+                       "index N in zero-padded 3-digit elements all but the last prefixed by x "
+                       "(1234067: x001/x234/067), and for a partial tile its width W (1-255)", where="path")]),
     },
     "/health": {"get": _op("Liveness", {"200": _json(_ref("Health"), "alive")}, public=True)},
     "/ready": {"get": _op("Readiness: Kafka reachable", {"200": _json(_ref("Ready"), "ready")}, "503", public=True)},

@@ -40,4 +40,8 @@ TLOG_SECONDS = Histogram(
     "argus_tlog_seconds",
     "Time one batch spends on the transparency log (leaf hashes, tiles, root, checkpoint signature, their writes)",
 )
+TLOG_CPU_SECONDS = Counter(
+    "argus_tlog_cpu_seconds",
+    "Processor CPU spent on the transparency log (the part of argus_tlog_seconds that holds the GIL)",
+)
 CHECKPOINTS = Counter("argus_checkpoints_total", "Signed checkpoints written")

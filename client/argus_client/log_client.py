@@ -1,7 +1,8 @@
-"""Read the transparency log from a gateway: checkpoints and proofs (standard library only).
+"""Read the transparency log from a gateway: checkpoints, proofs and tiles (standard library only).
 
-Answers are returned as the JSON the gateway sends; check them with argus_client.proofs
-against the log's verifier key before relying on them.
+Answers are returned as the gateway sends them; check them with argus_client.proofs (or, for
+tiles, by recomputing a signed checkpoint's root from them) against the log's verifier key
+before relying on them.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from typing import Any
+
+from argus_client.tiles import TileId, TileReader, tile_path, tile_width
 
 
 class LogClient:
@@ -24,6 +28,13 @@ class LogClient:
         request = urllib.request.Request(url, headers=self._headers)
         with urllib.request.urlopen(request, timeout=self._timeout) as response:
             return json.loads(response.read())
+
+    def _get_bytes(self, path: str) -> bytes:
+        headers = {**self._headers, "Accept": "*/*"}
+        request = urllib.request.Request(f"{self._base}{path}", headers=headers)
+        with urllib.request.urlopen(request, timeout=self._timeout) as response:
+            data: bytes = response.read()
+            return data
 
     def post(self, path: str, body: Any) -> Any:
         """POST a JSON body (a witness submitting its cosignature); HTTP errors raise."""
@@ -55,3 +66,24 @@ class LogClient:
         result: dict[str, Any] = self._get("/api/checkpoints/consistency", topic=topic, partition=partition,
                                            first=first, second=second)  # fmt: skip
         return result
+
+    def _log_prefix(self, topic: str, partition: int) -> str:
+        return f"/api/tlog/{urllib.parse.quote(topic, safe='')}/{partition}"
+
+    def log_checkpoint(self, topic: str, partition: int) -> str:
+        """The partition's latest signed checkpoint note (C2SP tlog-tiles `<prefix>/checkpoint`)."""
+        return self._get_bytes(f"{self._log_prefix(topic, partition)}/checkpoint").decode()
+
+    def tile(self, topic: str, partition: int, level: int, index: int, width: int = 256) -> bytes:
+        """The `width` hashes of one tile of the partition's tree (C2SP tlog-tiles)."""
+        return self._get_bytes(f"{self._log_prefix(topic, partition)}/{tile_path(level, index, width)}")
+
+    def tile_reader(self, topic: str, partition: int, size: int) -> TileReader:
+        """Reads the tiles of the partition's tree of `size` leaves, each as wide as that tree has it
+        (for tiles.tile_node_source: any root or proof up to `size` from the served tiles)."""
+
+        def read(ids: Sequence[TileId]) -> dict[TileId, bytes]:
+            return {(level, index): self.tile(topic, partition, level, index, tile_width(size, level, index))
+                    for level, index in ids if tile_width(size, level, index)}  # fmt: skip
+
+        return read

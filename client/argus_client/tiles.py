@@ -11,6 +11,7 @@ Pure: storage reads and writes tile bytes, this module decides which and what th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -42,6 +43,36 @@ def edge_tiles(size: int) -> list[tuple[int, int, int]]:
         if count == 0:
             return out
         level += 1
+
+
+def tile_width(size: int, level: int, index: int) -> int:
+    """How many hashes tile (level, index) holds in a tree of `size` leaves (0: the tile is beyond it)."""
+    return max(0, min(TILE_WIDTH, (size >> (TILE_HEIGHT * level)) - index * TILE_WIDTH))
+
+
+def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
+    """C2SP tlog-tiles path of a tile below the log's prefix: `tile/<L>/<N>[.p/<W>]`, with N in
+    zero-padded 3-digit elements, all but the last prefixed by `x` (1234067 -> x001/x234/067)."""
+    digits = str(index)
+    digits = "0" * (-len(digits) % 3) + digits
+    groups = [digits[i : i + 3] for i in range(0, len(digits), 3)]
+    path = f"tile/{level}/" + "/".join([*(f"x{g}" for g in groups[:-1]), groups[-1]])
+    return path if width == TILE_WIDTH else f"{path}.p/{width}"
+
+
+_TILE_PATH = re.compile(r"tile/(0|[1-9][0-9]?)/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([1-9][0-9]{0,2}))?")
+
+
+def parse_tile_path(path: str) -> tuple[int, int, int]:
+    """(level, index, width) of a `tile/...` path in its one canonical spelling; raises ValueError."""
+    match = _TILE_PATH.fullmatch(path)
+    if match is None:
+        raise ValueError("not a tile path: tile/<L>/<N>[.p/<W>] (C2SP tlog-tiles)")
+    level, index = int(match[1]), int(match[2].replace("x", "").replace("/", ""))
+    width = int(match[3]) if match[3] else TILE_WIDTH
+    if level > 63 or width > TILE_WIDTH or tile_path(level, index, width) != path:
+        raise ValueError("not a canonical tile path (level 0-63, width 1-255, no leading zero elements)")
+    return level, index, width
 
 
 def split_hashes(data: bytes) -> list[bytes]:

@@ -71,14 +71,20 @@ class Api:
 
     def __init__(self, client: TestClient[Any, Any]) -> None:
         self.client, self.doc = client, document()
-        self.routes = [(re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", p) + "$"), p) for p in self.doc["paths"]]
+        # {tile} is a C2SP tlog-tiles path (`0/x001/234.p/5`): the one parameter that spans segments.
+        self.routes = [(re.compile("^" + re.sub(r"\{([^}]+)\}", lambda m: ".+" if m[1] == "tile" else "[^/]+", p)
+                                   + "$"), p) for p in self.doc["paths"]]  # fmt: skip
 
     async def call(self, method: str, path: str, query: Any = None, *, token: str | None = READER,
                    json: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
         url = URL(path + ("?" + urlencode(query) if query else ""), encoded=True)
         auth = {"Authorization": f"Bearer {token}"} if token else {}
         response = await self.client.request(method, url, json=json, headers={**auth, **(headers or {})})
-        body = await response.json() if response.content_type == "application/json" else await response.text()
+        body: Any = await response.read()  # bytes unless the answer is text (a tile is binary)
+        if response.content_type == "application/json":
+            body = await response.json()
+        elif response.content_type.startswith("text/"):
+            body = await response.text()
         self.check(method, path.partition("?")[0], response.status, dict(response.headers), body)
         return response.status, body
 

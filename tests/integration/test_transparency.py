@@ -218,3 +218,64 @@ async def test_api_serves_checkpoints_and_proofs_that_verify_offline_and_in_go(
     claims_file.write_text(json.dumps(claims))
     result = run_interop(claims_file)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_tiles_served_over_http_rebuild_every_checkpoint_root(stack: Stack) -> None:
+    """The C2SP tlog-tiles endpoints: a client that trusts only the log key rebuilds each signed
+    root of a partition from the served tiles (full, partial and level-1 tiles), and the served
+    level-0 hashes are the records' leaves; errors name the parameter."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from argus.config import load_settings
+    from argus_client.log_client import LogClient
+    from argus_client.merkle import root_hash
+    from argus_client.tiles import tile_node_source
+    from ingest_gateway.app import init
+    from tests.integration.harness import TOKEN
+    from tests.integration.test_query_api import Api
+
+    stack.start_processor()
+    build_store(stack, count=300, actors=1)  # one actor: one partition, past the first full tile
+    (partition,) = {row[0] for row in stack.query("SELECT kafka_partition FROM audit_records")}
+    empty = next(p for p in range(stack.partitions) if p != partition)
+    verifiers = [Verifier.parse(LOG_VERIFIER_KEY)]
+    client = TestClient(TestServer(init(load_settings(stack.settings_env()))))
+    await client.start_server()
+    api, prefix = Api(client), f"/api/tlog/{stack.topic}/{partition}"
+    try:
+        sdk = LogClient(str(client.make_url("")), TOKEN)
+        checkpoint = open_checkpoint(await asyncio.to_thread(sdk.log_checkpoint, stack.topic, partition), verifiers)
+        assert (checkpoint.origin, checkpoint.size) == (origin(LOG_NAME, stack.topic, partition), 300)
+        history = (await asyncio.to_thread(sdk.checkpoints, partition, topic=stack.topic, limit=1000))["checkpoints"]
+        assert len(history) >= 2 and history[-1]["treeSize"] == 300
+        for stored in history:  # each signed size, from tiles of the widths that tree had
+            signed = open_checkpoint(stored["note"], verifiers)
+            reader = sdk.tile_reader(stack.topic, partition, signed.size)
+            assert await asyncio.to_thread(root_hash, tile_node_source(reader), signed.size) == signed.root
+
+        rows = stack.query(
+            "SELECT kafka_offset, commit_seq, current_hash FROM audit_records WHERE kafka_partition = :p "
+            "ORDER BY kafka_offset", p=partition,
+        )  # fmt: skip
+        leaves = b"".join(record_leaf(stack.topic, partition, *row) for row in rows)
+        status, full = await api.call("GET", f"{prefix}/tile/0/000", token=TOKEN)
+        status2, partial = await api.call("GET", f"{prefix}/tile/0/001.p/44", token=TOKEN)
+        assert (status, status2) == (200, 200) and full + partial == leaves
+        status, narrower = await api.call("GET", f"{prefix}/tile/0/001.p/3", token=TOKEN)
+        assert status == 200 and narrower == leaves[256 * 32 : 259 * 32]
+        answer = await client.get(f"{prefix}/tile/1/000.p/1", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert answer.status == 200 and "immutable" in answer.headers["Cache-Control"]
+        assert len(await answer.read()) == 32
+
+        for path in ("tile/0/001", "tile/0/001.p/45", "tile/0/002.p/1", "tile/2/000.p/1"):  # not (yet) in the tree
+            status, body = await api.call("GET", f"{prefix}/{path}", token=TOKEN)
+            assert (status, body["field"]) == (404, "tile"), path
+        for path in ("tile/0/1", "tile/0/x000/001", "tile/0/000.p/256", "tile/00/000", "tile/64/000"):
+            status, body = await api.call("GET", f"{prefix}/{path}", token=TOKEN)
+            assert (status, body["field"]) == (400, "tile"), path
+        status, body = await api.call("GET", f"/api/tlog/{stack.topic}/x/tile/0/000", token=TOKEN)
+        assert (status, body["field"]) == (400, "partition")
+        assert (await api.call("GET", f"/api/tlog/{stack.topic}/{empty}/checkpoint", token=TOKEN))[0] == 404
+        assert (await api.call("GET", f"{prefix}/tile/0/000", token=None))[0] == 401
+    finally:
+        await client.close()
