@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "argus.verify",
     "argus.log_key",
     "argus.receipts",
+    "argus.tlog_backfill",
     "argus.witness",
     "argus.export",
     "argus.run_local",

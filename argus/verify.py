@@ -144,9 +144,16 @@ def _s3_rows(url: str, scope: Scope) -> tuple[Iterator[Any], list[str]]:
     return rows, problems
 
 
+def _kafka_config() -> dict[str, str]:
+    """The Kafka client settings of the environment (ARGUS_KAFKA_BOOTSTRAP and its security settings)."""
+    from argus.config import load_settings
+
+    return load_settings().kafka_client_config()
+
+
 def _check_log(args: argparse.Namespace, report: dict[str, Any]) -> list[Any]:
     """With --checkpoint: the stored trees against signed checkpoints (argus/verify_log.py)."""
-    from argus.verify_log import load_verifiers, load_witness_keys, trusted_checkpoints, verify_log
+    from argus.verify_log import KAFKA_SOURCE, load_verifiers, load_witness_keys, trusted_checkpoints, verify_log
 
     if args.from_file or getattr(args, "from_s3", None):
         raise ValueError("--checkpoint checks the database's partitions; use it without --from-file/--from-s3")
@@ -154,7 +161,8 @@ def _check_log(args: argparse.Namespace, report: dict[str, Any]) -> list[Any]:
     witnesses = load_witness_keys(args.witness_key)
     if args.witnesses > len(witnesses):
         raise ValueError(f"--witnesses {args.witnesses} needs at least that many --witness-key")
-    checkpoints = trusted_checkpoints(args.checkpoint, verifiers, args.token, witnesses, args.witnesses)
+    kafka = _kafka_config() if any(s.startswith(KAFKA_SOURCE) for s in args.checkpoint) else None
+    checkpoints = trusted_checkpoints(args.checkpoint, verifiers, args.token, witnesses, args.witnesses, kafka)
     log = verify_log(make_db_engine(args.database_url), checkpoints, verifiers)
     report["log"] = log
     report["ok"] = report["ok"] and not log["problems"]
@@ -231,7 +239,8 @@ def register(subparsers: Any) -> None:
                         help="key registry for signatures (default: $ARGUS_KEYS_CONFIG)")  # fmt: skip
     parser.add_argument("--checkpoint", action="append", default=[], metavar="FILE|URL",
                         help="signed checkpoint(s) to check each partition's tree against (a note file, the "
-                             "checkpoints JSON, or its URL); repeatable")  # fmt: skip
+                             "checkpoints JSON, or its URL), or kafka:TOPIC for every note of the checkpoints "
+                             "topic (ARGUS_KAFKA_BOOTSTRAP and its security settings); repeatable")  # fmt: skip
     parser.add_argument("--log-key", action="append",
                         default=[k for k in [os.environ.get("ARGUS_LOG_VERIFIER_KEY")] if k], metavar="VKEY|FILE",
                         help="trusted log public key (name+hash+key, as `argus log-key` prints it; default: "

@@ -8,7 +8,9 @@ an emptied table, appended forgeries and consistent rewrites.
 
 from __future__ import annotations
 
+import time
 import urllib.request
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from argus_client.tlog import Checkpoint, open_checkpoint, parse_origin
 from argus_client.tlog_verify import HISTORY, LogProblem, PartitionCheck
 
 FETCH_ROWS = 5000
+KAFKA_SOURCE = "kafka:"  # `--checkpoint kafka:<topic>`: every note of the checkpoints topic
 
 
 def load_verifiers(values: Sequence[str]) -> list[Verifier]:
@@ -97,18 +100,69 @@ def read_source(source: str, token: str | None) -> str:
     return Path(source).read_text(encoding="utf-8")
 
 
+def topic_notes(topic: str, kafka_config: dict[str, str], timeout: float = 60.0) -> list[str]:
+    """Every message of a checkpoints topic (one signed note each), from its start to its end as
+    it was when called. Read with plain assignment: no consumer group offsets are committed."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+    consumer = Consumer({**kafka_config, "group.id": f"argus-verify-{uuid.uuid4().hex}", "enable.auto.commit": False,
+                         "enable.partition.eof": True})  # fmt: skip
+    try:
+        found = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+        if found is None or found.error is not None:
+            raise ValueError(f"{KAFKA_SOURCE}{topic}: no such topic")
+        ends = {}
+        for partition in found.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            if high > low:
+                ends[partition] = high
+        consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING) for partition in ends])
+        notes: list[str] = []
+        deadline = time.monotonic() + timeout
+        while ends:
+            if time.monotonic() > deadline:
+                raise ValueError(f"{KAFKA_SOURCE}{topic}: not read to its end within {timeout:.0f}s")
+            message = consumer.poll(1.0)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    raise ValueError(f"{KAFKA_SOURCE}{topic}: {error}")
+                ends.pop(message.partition(), None)  # the end (a transaction marker may take the last offset)
+                continue
+            offset, partition = message.offset() or 0, message.partition() or 0
+            if partition in ends and offset < ends[partition]:
+                notes.append((message.value() or b"").decode("utf-8", errors="replace"))
+            if partition in ends and offset >= ends[partition] - 1:
+                del ends[partition]
+        return notes
+    finally:
+        consumer.close()
+
+
+def source_notes(source: str, token: str | None, kafka_config: dict[str, str] | None) -> list[str]:
+    """The signed notes of one --checkpoint source: a file, a URL or `kafka:<topic>`."""
+    if source.startswith(KAFKA_SOURCE):
+        if not kafka_config:
+            raise ValueError(f"{source}: no Kafka bootstrap servers (set ARGUS_KAFKA_BOOTSTRAP)")
+        return topic_notes(source[len(KAFKA_SOURCE) :], kafka_config)
+    return split_notes(read_source(source, token))
+
+
 def trusted_checkpoints(
     sources: Sequence[str],
     verifiers: list[Verifier],
     token: str | None,
     witnesses: Sequence[WitnessVerifier] = (),
     required: int = 0,
+    kafka_config: dict[str, str] | None = None,
 ) -> list[Checkpoint]:
     """Every checkpoint of the sources, each note's signature checked (a bad one is an error), and
     with `required`, cosigned by that many distinct trusted `witnesses`."""
     out = []
     for source in sources:
-        notes = split_notes(read_source(source, token))
+        notes = source_notes(source, token, kafka_config)
         if not notes:
             raise ValueError(f"{source}: no signed checkpoint found")
         for note in notes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import urllib.request
 from pathlib import Path
@@ -59,7 +60,7 @@ def tamper(db_url: str, *statements: str, **params: object) -> None:
         engine.dispose()
 
 
-def run_verify(stack: Stack, checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+def run_verify(stack: Stack, checkpoint: Path | str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     capsys.readouterr()
     code = argus_main(["verify", "--database-url", stack.db_url, "--checkpoint", str(checkpoint),
                        "--log-key", LOG_VERIFIER_KEY])  # fmt: skip
@@ -102,7 +103,7 @@ def test_trees_and_checkpoints_match_the_records(stack: Stack, tmp_path: Path) -
 
 
 def test_verify_against_checkpoints_and_processor_fails_closed(
-    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = free_port()
     stack.extra_env["ARGUS_PROCESSOR_METRICS_PORT"] = str(port)
@@ -111,6 +112,15 @@ def test_verify_against_checkpoints_and_processor_fails_closed(
     anchors = latest_notes(stack, tmp_path / "checkpoints.txt")
     code, out = run_verify(stack, anchors, capsys)
     assert code == 0, out
+    # The same check against every checkpoint the processor published to the checkpoints topic.
+    monkeypatch.setenv("ARGUS_KAFKA_BOOTSTRAP", stack.kafka)
+    notes = stack.query("SELECT count(*) FROM checkpoints")[0][0]
+    published = stack.topic_messages(stack.checkpoints_topic, notes, timeout=60)  # at least once, after commit
+    assert len(published) == notes
+    topic = f"kafka:{stack.checkpoints_topic}"
+    code, out = run_verify(stack, topic, capsys)
+    checked = re.search(r"partition\(s\) against (\d+) signed", out)
+    assert code == 0 and checked and int(checked[1]) >= notes, out  # a note may be published twice
 
     # Truncate one actor (its newest record), as an insider with database access could.
     victim = stack.query("SELECT id, kafka_partition, kafka_offset FROM audit_records WHERE actor_id = 'svc-03' "
@@ -118,9 +128,12 @@ def test_verify_against_checkpoints_and_processor_fails_closed(
     leaf = stack.query("SELECT count(*) FROM audit_records WHERE kafka_partition = :p AND kafka_offset < :o",
                        p=victim.kafka_partition, o=victim.kafka_offset)[0][0]  # fmt: skip
     tamper(stack.db_url, "DELETE FROM audit_records WHERE id = :id", id=victim.id)
-    code, out = run_verify(stack, anchors, capsys)
-    assert code == 1, out
-    assert f"partition {victim.kafka_partition} leaf {leaf}:" in out
+    for source in (anchors, topic):
+        code, out = run_verify(stack, source, capsys)
+        assert code == 1, out
+        assert f"partition {victim.kafka_partition} leaf {leaf}:" in out
+    code, out = run_verify(stack, "kafka:argus.no-such-topic", capsys)
+    assert code == 2, out
 
     # The processor refuses to extend that partition: the next event for svc-03 is not chained.
     stack.stop_all()
@@ -279,3 +292,55 @@ async def test_tiles_served_over_http_rebuild_every_checkpoint_root(stack: Stack
         assert (await api.call("GET", f"{prefix}/tile/0/000", token=None))[0] == 401
     finally:
         await client.close()
+
+
+def test_backfill_builds_the_tree_of_a_store_without_one(
+    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A store whose tree tables were emptied (as one written before the log existed): the processor
+    refuses to extend it, `argus tlog-backfill` rebuilds exactly the trees that were signed, and the
+    processor then resumes by itself; the old checkpoints and the new ones verify against it."""
+    from tests.integration.harness import LOG_KEY_FILE
+
+    port = free_port()
+    stack.extra_env["ARGUS_PROCESSOR_METRICS_PORT"] = str(port)
+    stack.start_processor()
+    build_store(stack)
+    anchors = latest_notes(stack, tmp_path / "before.txt")
+    heads = {(r.kafka_partition, r.tree_size, r.root_hash) for r in stack.query("SELECT * FROM merkle_trees")}
+    stack.stop_all()
+    tamper(stack.db_url, "DELETE FROM checkpoint_cosignatures", "DELETE FROM checkpoints", "DELETE FROM merkle_tiles",
+           "DELETE FROM merkle_trees")  # fmt: skip
+
+    stack.start_processor()  # no tree under stored records: it must not chain onto them
+    stack.produce_envelopes([make_event(f"svc-{i % 12:02d}", 5000 + i) for i in range(24)])
+
+    def refusals() -> float:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            return 0.0
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("argus_tlog_mismatches_total{"))  # fmt: skip
+
+    wait_for(lambda: refusals() > 0, 90, lambda: f"a refusal\n{stack.logs()}")
+    assert stack.stored_count() == EVENTS
+
+    capsys.readouterr()
+    command = ["tlog-backfill", "--database-url", stack.db_url, "--log-key", str(LOG_KEY_FILE),
+               "--log-name", LOG_NAME, "--json"]  # fmt: skip
+    assert argus_main(command) == 0
+    built = json.loads(capsys.readouterr().out)["partitions"]
+    assert {(p["partition"], p["treeSize"], p["rootHash"]) for p in built} == heads  # the trees that were signed
+    for item in built:
+        checkpoint = open_checkpoint(item["checkpoint"], [Verifier.parse(LOG_VERIFIER_KEY)])
+        assert (checkpoint.origin, checkpoint.size) == (origin(LOG_NAME, stack.topic, item["partition"]),
+                                                        item["treeSize"])  # fmt: skip
+
+    wait_for(lambda: stack.stored_count() == EVENTS + 24, 120, lambda: f"resumed\n{stack.logs()}")
+    for notes in (anchors, latest_notes(stack, tmp_path / "after.txt")):
+        code, out = run_verify(stack, notes, capsys)
+        assert code == 0, out
+    assert argus_main(command) == 0  # nothing left to build
+    assert json.loads(capsys.readouterr().out)["partitions"] == []
