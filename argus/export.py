@@ -26,6 +26,11 @@ from argus_client.hashchain import ACTOR, RECORD_FIELDS, SEQ, record_row
 #: Table columns in RECORD_FIELDS order: a row *is* a record's value tuple, no per-row dict.
 COLUMNS = tuple(audit_records.c[re.sub(r"([A-Z])", r"_\1", f).lower()] for f in RECORD_FIELDS)
 FETCH_ROWS = 5000
+#: With --log-positions each line also says where its record is a leaf (docs/transparency.md, 2):
+#: what `argus verify --from-file F --checkpoint C` needs to rebuild the partitions' trees.
+LOG_FIELDS = ("kafkaTopic", "kafkaPartition", "kafkaOffset", "commitSeq")
+LOG_COLUMNS = (audit_records.c.kafka_topic, audit_records.c.kafka_partition, audit_records.c.kafka_offset,
+               audit_records.c.commit_seq)  # fmt: skip
 _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$", re.IGNORECASE)
 
 
@@ -157,12 +162,12 @@ def file_rows(path: str, scope: Scope, *, with_low: bool = False) -> Iterator[tu
     spans: dict[Any, tuple[Any, Any]] | None = None
     if scope.start is not None or scope.end is not None:
         spans = {}
-        for record in _file_records(path):
+        for record in file_records(path):
             actor, seq = record.get("actorId"), record.get("seq")
             if (scope.actor is None or actor == scope.actor) and _in_range(record.get("timestamp"), scope):
                 lo, hi = spans.get(actor, (seq, seq))
                 spans[actor] = (min(lo, seq), max(hi, seq))
-    for record in _file_records(path):
+    for record in file_records(path):
         row = record_row(record)
         if scope.actor is not None and row[ACTOR] != scope.actor:
             continue
@@ -183,7 +188,7 @@ def _in_range(timestamp: Any, scope: Scope) -> bool:
     return (scope.start is None or moment >= scope.start) and (scope.end is None or moment < scope.end)
 
 
-def _file_records(path: str) -> Iterator[dict[str, Any]]:
+def file_records(path: str) -> Iterator[dict[str, Any]]:
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, 1):
             if line.strip():
@@ -196,12 +201,13 @@ def _file_records(path: str) -> Iterator[dict[str, Any]]:
                 yield record
 
 
-def write_ndjson(rows: Iterator[tuple[Any, ...]], out: IO[bytes], progress: Progress | None = None) -> int:
-    """One record dict per line, RECORD_FIELDS order; returns the count."""
+def write_ndjson(rows: Iterator[tuple[Any, ...]], out: IO[bytes], progress: Progress | None = None,
+                 fields: Sequence[str] = RECORD_FIELDS) -> int:  # fmt: skip
+    """One record dict per line, `fields` order; returns the count."""
     progress = progress or Progress("exported", None, enabled=False)
     count, buffer = 0, []
     for row in rows:
-        buffer.append(orjson.dumps(dict(zip(RECORD_FIELDS, row, strict=True))))
+        buffer.append(orjson.dumps(dict(zip(fields, row, strict=True))))
         count += 1
         if len(buffer) >= FETCH_ROWS:
             out.write(b"\n".join(buffer) + b"\n")
@@ -222,11 +228,13 @@ def run(args: argparse.Namespace) -> int:
         # records drawn on the same terminal would tear the bar apart: draw it only beside a file or pipe
         show = wanted(args.quiet) and not (to_stdout and sys.stdout.isatty())
         progress = Progress("exported", count_records(engine, scope) if show else None, show)
+        extra, fields = (LOG_COLUMNS, (*RECORD_FIELDS, *LOG_FIELDS)) if args.log_positions else ((), RECORD_FIELDS)
+        rows = db_rows(engine, scope, select_records(scope, extra))
         if to_stdout:
-            count = write_ndjson(db_rows(engine, scope), sys.stdout.buffer, progress)
+            count = write_ndjson(rows, sys.stdout.buffer, progress, fields)
         else:
             with open(args.output + ".tmp", "wb") as handle:
-                count = write_ndjson(db_rows(engine, scope), handle, progress)
+                count = write_ndjson(rows, handle, progress, fields)
             os.replace(args.output + ".tmp", args.output)
     except Exception as exc:  # a CLI: report, don't trace
         print(f"argus export: {exc}", file=sys.stderr)
@@ -245,4 +253,7 @@ def register(subparsers: Any) -> None:
     )
     add_source_arguments(parser)
     parser.add_argument("-o", "--output", help="file to write (default: stdout); written atomically")
+    parser.add_argument("--log-positions", action="store_true",
+                        help=f"also write each record's leaf position ({', '.join(LOG_FIELDS)}), so the file "
+                             "verifies against signed checkpoints: argus verify --from-file F --checkpoint C")
     parser.set_defaults(func=run)

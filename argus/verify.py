@@ -153,17 +153,28 @@ def _kafka_config() -> dict[str, str]:
 
 def _check_log(args: argparse.Namespace, report: dict[str, Any]) -> list[Any]:
     """With --checkpoint: the stored trees against signed checkpoints (argus/verify_log.py)."""
-    from argus.verify_log import KAFKA_SOURCE, load_verifiers, load_witness_keys, trusted_checkpoints, verify_log
+    from argus.verify_log import (
+        KAFKA_SOURCE,
+        load_verifiers,
+        load_witness_keys,
+        trusted_checkpoints,
+        verify_file_log,
+        verify_log,
+    )
 
-    if args.from_file or getattr(args, "from_s3", None):
-        raise ValueError("--checkpoint checks the database's partitions; use it without --from-file/--from-s3")
+    if getattr(args, "from_s3", None):
+        raise ValueError("--checkpoint checks the database's or an export's partitions; use it without --from-s3")
     verifiers = load_verifiers(args.log_key)
     witnesses = load_witness_keys(args.witness_key)
     if args.witnesses > len(witnesses):
         raise ValueError(f"--witnesses {args.witnesses} needs at least that many --witness-key")
     kafka = _kafka_config() if any(s.startswith(KAFKA_SOURCE) for s in args.checkpoint) else None
     checkpoints = trusted_checkpoints(args.checkpoint, verifiers, args.token, witnesses, args.witnesses, kafka)
-    log = verify_log(make_db_engine(args.database_url), checkpoints, verifiers)
+    if args.from_file:
+        log = verify_file_log(args.from_file, checkpoints)
+        report["notes"] += [f"records in no checkpoint given: {note}" for note in log.pop("notes")]
+    else:
+        log = verify_log(make_db_engine(args.database_url), checkpoints, verifiers)
     report["log"] = log
     report["ok"] = report["ok"] and not log["problems"]
     report["notes"] = [n for n in report["notes"] if n != TRUNCATION_NOTE]

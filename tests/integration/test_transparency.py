@@ -67,6 +67,17 @@ def run_verify(stack: Stack, checkpoint: Path | str, capsys: pytest.CaptureFixtu
     return code, capsys.readouterr().out
 
 
+def export_and_verify(stack: Stack, export: Path, checkpoint: Path, capsys: pytest.CaptureFixture[str],
+                      *, fresh: bool = True) -> tuple[int, str]:  # fmt: skip
+    """`argus export --log-positions` (unless `fresh` is False), then `argus verify --from-file` against checkpoints."""
+    if fresh:
+        assert argus_main(["export", "--database-url", stack.db_url, "--log-positions", "-q", "-o", str(export)]) == 0
+    capsys.readouterr()
+    code = argus_main(["verify", "--from-file", str(export), "--checkpoint", str(checkpoint),
+                       "--log-key", LOG_VERIFIER_KEY])  # fmt: skip
+    return code, capsys.readouterr().out
+
+
 def test_trees_and_checkpoints_match_the_records(stack: Stack, tmp_path: Path) -> None:
     stack.start_processor()
     build_store(stack)
@@ -121,6 +132,10 @@ def test_verify_against_checkpoints_and_processor_fails_closed(
     code, out = run_verify(stack, topic, capsys)
     checked = re.search(r"partition\(s\) against (\d+) signed", out)
     assert code == 0 and checked and int(checked[1]) >= notes, out  # a note may be published twice
+    # And an export with leaf positions, checked offline against the same checkpoints.
+    export = tmp_path / "trail.ndjson"
+    code, out = export_and_verify(stack, export, anchors, capsys)
+    assert code == 0 and "transparency log: OK" in out, out
 
     # Truncate one actor (its newest record), as an insider with database access could.
     victim = stack.query("SELECT id, kafka_partition, kafka_offset FROM audit_records WHERE actor_id = 'svc-03' "
@@ -134,6 +149,18 @@ def test_verify_against_checkpoints_and_processor_fails_closed(
         assert f"partition {victim.kafka_partition} leaf {leaf}:" in out
     code, out = run_verify(stack, "kafka:argus.no-such-topic", capsys)
     assert code == 2, out
+    # The export taken before the deletion still verifies; one taken after does not, nor an edited copy.
+    assert export_and_verify(stack, export, anchors, capsys, fresh=False)[0] == 0
+    code, out = export_and_verify(stack, tmp_path / "after.ndjson", anchors, capsys)
+    assert code == 1 and f"partition {victim.kafka_partition}" in out, out
+    lines = export.read_text().splitlines()
+    edited = json.loads(lines[0]) | {"kafkaOffset": json.loads(lines[0])["kafkaOffset"] + 1}  # moved, hash intact
+    (tmp_path / "edited.ndjson").write_text("\n".join([json.dumps(edited), *lines[1:]]) + "\n")
+    code, out = export_and_verify(stack, tmp_path / "edited.ndjson", anchors, capsys, fresh=False)
+    assert code == 1 and "diverged" in out, out
+    plain = tmp_path / "plain.ndjson"
+    assert argus_main(["export", "--database-url", stack.db_url, "-q", "-o", str(plain)]) == 0
+    assert export_and_verify(stack, plain, anchors, capsys, fresh=False)[0] == 2  # no positions: cannot check
 
     # The processor refuses to extend that partition: the next event for svc-03 is not chained.
     stack.stop_all()
