@@ -275,7 +275,9 @@ async def test_tiles_served_over_http_rebuild_every_checkpoint_root(stack: Stack
     from tests.integration.test_query_api import Api
 
     stack.start_processor()
-    build_store(stack, count=300, actors=1)  # one actor: one partition, past the first full tile
+    build_store(stack, count=280, actors=1)  # one actor: one partition, past the first full tile
+    stack.produce_envelopes([make_event("svc-00", 280 + i) for i in range(20)])  # a later batch: a 2nd checkpoint
+    wait_for(lambda: stack.stored_count() == 300, 120, lambda: f"300 stored\n{stack.logs()}")
     (partition,) = {row[0] for row in stack.query("SELECT kafka_partition FROM audit_records")}
     empty = next(p for p in range(stack.partitions) if p != partition)
     verifiers = [Verifier.parse(LOG_VERIFIER_KEY)]
