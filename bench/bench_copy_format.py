@@ -20,20 +20,36 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer
+
 from argus.db.engine import make_engine
+from argus.db.schema import audit_records
 from argus_client.envelope import utc_now_rfc3339
 from argus_client.hashchain import GENESIS_HASH, chain_record
 from bench.baselines import COPY_SQL, scratch_schema
 from bench.loadgen import make_events
 from processor.decode import RawMessage
 from processor.pipeline import record_row
-from processor.store import _copy_text
+from processor.store import RECORD_COLUMNS, _copy_text
 
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _NULL = struct.pack("!i", -1)
-#: Per column of RECORD_COLUMNS: how a non-null value is written in binary COPY.
-_KINDS = "ttqttt" + "z" + "t" * 15 + "iqq" + "t" + "b"
+
+
+def _kind(column: str) -> str:
+    """How a non-null value of `column` is written in binary COPY, from the schema's type."""
+    kind = audit_records.c[column].type
+    if isinstance(kind, BigInteger):
+        return "q"
+    if isinstance(kind, Integer):
+        return "i"
+    if isinstance(kind, DateTime):
+        return "z"
+    return "b" if isinstance(kind, Boolean) else "t"
+
+
+_KINDS = [_kind(column) for column in RECORD_COLUMNS]
 
 
 def binary_rows(rows: list[tuple[Any, ...]]) -> bytes:

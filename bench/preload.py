@@ -28,10 +28,17 @@ from typing import Any
 from sqlalchemy import text
 
 from argus.db.engine import make_engine
-from bench.baselines import COPY_SQL, scratch_schema
-from processor.store import RECORD_COLUMNS
+from bench.baselines import scratch_schema
 
 TOPIC = "bench.preload"
+#: The columns the filler rows fill, in their order; columns added later keep their defaults.
+COLUMNS = (
+    "id", "actor_id", "seq", "previous_hash", "current_hash", "timestamp", "event_time", "trace_id", "event_type",
+    "action", "status", "actor_type", "target_type", "target_id", "message", "metadata", "signature",
+    "signature_algorithm", "public_key_id", "signature_format", "source", "received_at", "kafka_partition",
+    "kafka_offset", "commit_seq", "kafka_topic", "signature_ambiguous",
+)  # fmt: skip
+COPY_SQL = f"COPY audit_records ({', '.join(COLUMNS)}) FROM STDIN"
 _PAD = "x" * 4096
 
 
@@ -70,7 +77,7 @@ def probe(cursor: Any, chunk: str) -> dict[str, float]:
     BUFFERS, WAL): per row, the shared buffers it touched, read from outside shared_buffers and
     dirtied, and the WAL it wrote (full-page images included). Unlike a rate, these counts do not
     depend on what else the shared machine is doing."""
-    columns = ", ".join(RECORD_COLUMNS)
+    columns = ", ".join(COLUMNS)
     cursor.execute(f"CREATE TEMP TABLE probe_rows ON COMMIT DROP AS SELECT {columns} FROM audit_records LIMIT 0")
     cursor.copy_expert(f"COPY probe_rows ({columns}) FROM STDIN", io.StringIO(chunk))
     cursor.execute(
