@@ -29,6 +29,7 @@ from sqlalchemy import Engine, text
 
 from argus.config import load_settings
 from argus.db.engine import make_engine
+from argus.receipts import ReceiptSigner
 from argus_client.note import Signer
 from bench import cpu_s, cpu_used, free_port, listener_of, loadgen, pids_of, preload, py_spy, status_mb
 from bench.baselines import delete_topics, scratch_schema
@@ -104,6 +105,11 @@ class Stack:
         (workdir / "keys.yaml").write_text(loadgen.keys_yaml())
         # Checkpoints on, as in a deployment (docs/transparency.md); bench_transparency measures their cost.
         (workdir / "log.key").write_text(Signer.generate("bench.argus").encode() + "\n")
+        # The gateway attests source and receivedAt (docs/receipts.md); events the bench produces
+        # straight to Kafka carry the same key's attestation, as the gateway's would.
+        receipt_key = Signer.generate("argus-gateway")
+        (workdir / "receipt.key").write_text(receipt_key.encode() + "\n")
+        self.receipts = ReceiptSigner(receipt_key)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ARGUS_")}
         env.update({
             "ARGUS_KAFKA_BOOTSTRAP": kafka, "ARGUS_DATABASE_URL": db_url, "ARGUS_TOPIC": self.topics[0],
@@ -112,6 +118,7 @@ class Stack:
             "ARGUS_AUTH_TOKENS": ",".join(f"{s}=token-{s}" for s in self.sources),
             "ARGUS_CHAIN_CACHE_SIZE": str(plan.chain_cache), "ARGUS_HOST": "127.0.0.1", "ARGUS_PORT": str(self.port),
             "ARGUS_PROCESSOR_METRICS_PORT": str(free_port()), "ARGUS_LOG_KEY": str(workdir / "log.key"),
+            "ARGUS_RECEIPT_KEY": str(workdir / "receipt.key"),
         })  # fmt: skip
         self.env = env
         self.settings = load_settings(env)
@@ -269,7 +276,7 @@ def drain_phase(stack: Stack) -> dict[str, Any]:
     load generator competes."""
     plan = stack.plan
     events = loadgen.make_events(plan.drain_events, actors=plan.actors, signed_share=plan.signed_share)
-    loadgen.produce_events(stack.kafka, stack.topics[0], events, source="drain")
+    loadgen.produce_events(stack.kafka, stack.topics[0], events, source="drain", receipts=stack.receipts)
     stack.start_processor()
     if not stack.wait_committed(1, 120):
         raise RuntimeError(f"the processor did not start committing:\n{stack.logs()}")
@@ -297,7 +304,7 @@ def memory_phase(stack: Stack) -> dict[str, Any]:
     prior = stack.committed_total()  # every earlier actor is cached (2000 + warm-up, well under the cap)
     prior_heads = min(plan.chain_cache, plan.actors)
     before, samples, started = status_mb(pid, "VmRSS"), [0.0], time.time()
-    loadgen.produce_direct(stack.kafka, stack.topics[0], plan.memory_actors, source="memory")
+    loadgen.produce_direct(stack.kafka, stack.topics[0], plan.memory_actors, source="memory", receipts=stack.receipts)
     sample = lambda: samples.append(status_mb(pid, "VmRSS"))  # noqa: E731 - every poll (<= 10/s)
     timeout = max(plan.drain_timeout, plan.memory_actors / 1000)  # 1,000,000 actors: up to 1,000 events/s
     complete = stack.wait_committed(prior + plan.memory_actors, timeout, sample)

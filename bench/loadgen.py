@@ -28,8 +28,12 @@ import orjson
 from confluent_kafka import Producer
 
 from argus.config import Settings
+from argus.identity import content_digest
 from argus.kafka_producer import durable_producer_config
+from argus.receipts import ReceiptSigner
+from argus_client.enums import EnumConfig
 from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
+from argus_client.hashchain import validate_storable_event
 from argus_client.signing import PemSigner, sign_event
 from argus_client.uuid7 import uuid7
 
@@ -271,15 +275,36 @@ def server_latency(metrics_url: str) -> dict[str, float]:
     return {le: float(count) for le, count in _BUCKET.findall(text)}
 
 
-def produce_direct(bootstrap: str, topic: str, actors: int, *, source: str, first: int = 0) -> float:
+def attested_envelope(event: dict[str, Any], source: str, received_at: str, receipts: ReceiptSigner | None) -> bytes:
+    """The envelope the gateway would produce for `event`, with its attestation of `source` and
+    `received_at` when `receipts` holds the gateway's receipt key (else the processor stores the
+    claim as unattested: source null, docs/receipts.md)."""
+    attestation = None
+    if receipts is not None:
+        normalized, metadata_text = validate_storable_event(event, EnumConfig(), assign_id=False)
+        digest = content_digest(normalized, metadata_text).hex()
+        attestation = receipts.attest(normalized["id"], digest, source, received_at)
+    return encode_envelope(event, source=source, received_at=received_at, attestation=attestation)
+
+
+def produce_direct(
+    bootstrap: str, topic: str, actors: int, *, source: str, first: int = 0, receipts: ReceiptSigner | None = None
+) -> float:
     """One unsigned event for each of `actors` new actors straight to Kafka (as the SDK's Kafka
     transport would), with `source` and receivedAt set; returns seconds spent producing."""
     moment = datetime.now(UTC)
     events = (make_event(i, f"mem-{i:07d}", moment) for i in range(first, first + actors))
-    return produce_events(bootstrap, topic, events, source=source)
+    return produce_events(bootstrap, topic, events, source=source, receipts=receipts)
 
 
-def produce_events(bootstrap: str, topic: str, events: Iterable[dict[str, Any]], *, source: str) -> float:
+def produce_events(
+    bootstrap: str,
+    topic: str,
+    events: Iterable[dict[str, Any]],
+    *,
+    source: str,
+    receipts: ReceiptSigner | None = None,
+) -> float:
     """Envelopes of `events` straight to Kafka keyed by actorId; returns seconds spent producing."""
     producer = Producer(
         durable_producer_config(
@@ -287,7 +312,7 @@ def produce_events(bootstrap: str, topic: str, events: Iterable[dict[str, Any]],
         )
     )
     started = time.perf_counter()
-    envelopes = ((encode_envelope(e, source=source, received_at=utc_now_rfc3339()), message_key(e)) for e in events)
+    envelopes = ((attested_envelope(e, source, utc_now_rfc3339(), receipts), message_key(e)) for e in events)
     produce_all(producer, topic, envelopes, "direct produce")
     return time.perf_counter() - started
 

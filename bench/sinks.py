@@ -74,7 +74,7 @@ def measure(kafka: str, database_url: str, events: list[dict[str, Any]], sinks_o
         config = Path(tmp) / "sinks.yaml"
         config.write_text(_sinks_yaml(stack.name) if sinks_on else "sinks:\n  - name: committed\n    url: kafka://\n")
         try:
-            loadgen.produce_events(kafka, stack.topics[0], events, source="drain")
+            loadgen.produce_events(kafka, stack.topics[0], events, source="drain", receipts=stack.receipts)
             stack.start_processor(ARGUS_SINKS_CONFIG=str(config), **CREDENTIALS)
             if not stack.wait_committed(1, 120):
                 raise RuntimeError(f"the processor did not start committing:\n{stack.logs()}")
