@@ -19,12 +19,12 @@ from typing import IO, Any
 import orjson
 from sqlalchemy import ColumnElement, Engine, Select, and_, func, null, select
 
-from argus.db.schema import audit_records
+from argus.db.schema import audit_records, record_columns
 from argus.progress import Progress, wanted
 from argus_client.hashchain import ACTOR, RECORD_FIELDS, SEQ, record_row
 
 #: Table columns in RECORD_FIELDS order: a row *is* a record's value tuple, no per-row dict.
-COLUMNS = tuple(audit_records.c[re.sub(r"([A-Z])", r"_\1", f).lower()] for f in RECORD_FIELDS)
+COLUMNS = record_columns(RECORD_FIELDS)
 FETCH_ROWS = 5000
 #: With --log-positions each line also says where its record is a leaf (docs/transparency.md, 2):
 #: what `argus verify --from-file F --checkpoint C` needs to rebuild the partitions' trees.

@@ -17,16 +17,15 @@ Both are UUIDv8 (RFC 9562: custom, here the first 122 bits of a SHA-256).
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, select
 
-from argus.db.schema import audit_records
+from argus.db.schema import audit_records, record_columns
 from argus_client.receipt import CONTENT_FIELDS, content_digest
 
 __all__ = ["content_digest", "content_id", "idempotency_id", "stored_digests"]
-_CONTENT_COLUMNS = tuple(audit_records.c[re.sub(r"([A-Z])", r"_\1", f).lower()] for f in CONTENT_FIELDS)
+_CONTENT_COLUMNS = record_columns(CONTENT_FIELDS)
 
 
 def _uuid8(*parts: str | bytes) -> str:

@@ -31,9 +31,7 @@ from argus.kafka_producer import durable_producer_config
 from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_client.hashchain import GENESIS_HASH, chain_record
 from bench.loadgen import make_events, produce_all
-from processor.decode import RawMessage
-from processor.pipeline import record_row
-from processor.store import RECORD_COLUMNS, _copy_text
+from processor.store import RECORD_COLUMNS, _copy_text, stored_row
 
 COPY_SQL = f"COPY audit_records ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
 
@@ -78,7 +76,7 @@ def copy_batches(count: int, batch: int, signed_share: float, actors: int = 2000
         seq, previous = heads.get(event["actorId"], (0, GENESIS_HASH))
         record = chain_record(event, source="bench", received_at=received_at, seq=seq + 1, previous_hash=previous)
         heads[event["actorId"]] = (seq + 1, record["currentHash"])
-        rows.append(record_row(record, RawMessage("bench", offset % 4, offset, None, None, None), offset // batch + 1))
+        rows.append(stored_row(record, "bench", offset % 4, offset, offset // batch + 1))
     return [_copy_text(rows[i : i + batch]) for i in range(0, len(rows), batch)]
 
 

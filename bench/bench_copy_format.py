@@ -28,9 +28,7 @@ from argus_client.envelope import utc_now_rfc3339
 from argus_client.hashchain import GENESIS_HASH, chain_record
 from bench.baselines import COPY_SQL, scratch_schema
 from bench.loadgen import make_events
-from processor.decode import RawMessage
-from processor.pipeline import record_row
-from processor.store import RECORD_COLUMNS, _copy_text
+from processor.store import RECORD_COLUMNS, _copy_text, stored_row
 
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -88,7 +86,7 @@ def rows_of(count: int) -> list[tuple[Any, ...]]:
         seq, previous = heads.get(event["actorId"], (0, GENESIS_HASH))
         record = chain_record(event, source="bench", received_at=received_at, seq=seq + 1, previous_hash=previous)
         heads[event["actorId"]] = (seq + 1, record["currentHash"])
-        rows.append(record_row(record, RawMessage("bench", offset % 4, offset, None, None, None), offset // 2000 + 1))
+        rows.append(stored_row(record, "bench", offset % 4, offset, offset // 2000 + 1))
     return rows
 
 

@@ -21,8 +21,7 @@ from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_client.hashchain import GENESIS_HASH, chain_record
 from bench.loadgen import make_events
 from processor.decode import Decoded, RawMessage, decode_message
-from processor.pipeline import record_row
-from processor.store import _copy_text
+from processor.store import _copy_text, stored_row
 
 
 def _best_us(count: int, step: Callable[[], Any]) -> tuple[float, Any]:
@@ -56,7 +55,7 @@ def run(count: int) -> dict[str, float]:
         return out
 
     chain_us, records = _best_us(count, lambda: chain(decoded))
-    row_us, rows = _best_us(count, lambda: [record_row(r, m, 1) for r, m in records])
+    row_us, rows = _best_us(count, lambda: [stored_row(r, m.topic, m.partition, m.offset, 1) for r, m in records])
     copy_us, _ = _best_us(count, lambda: _copy_text(rows))
     return {
         "events": count,

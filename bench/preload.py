@@ -28,18 +28,22 @@ from typing import Any
 from sqlalchemy import text
 
 from argus.db.engine import make_engine
-from bench.baselines import scratch_schema
+from argus.db.private_schema import private_schema
+from bench.baselines import COPY_SQL
+from processor.store import RECORD_COLUMNS, WRITTEN_FIELDS
 
 TOPIC = "bench.preload"
-#: The columns the filler rows fill, in their order; columns added later keep their defaults.
-COLUMNS = (
-    "id", "actor_id", "seq", "previous_hash", "current_hash", "timestamp", "event_time", "trace_id", "event_type",
-    "action", "status", "actor_type", "target_type", "target_id", "message", "metadata", "signature",
-    "signature_algorithm", "public_key_id", "signature_format", "source", "received_at", "kafka_partition",
-    "kafka_offset", "commit_seq", "kafka_topic", "signature_ambiguous",
-)  # fmt: skip
-COPY_SQL = f"COPY audit_records ({', '.join(COLUMNS)}) FROM STDIN"
 _PAD = "x" * 4096
+_NULL = "\\N"
+#: The filler's fields that are the same in every row; the others vary.
+_CONSTANT = {
+    "traceId": _NULL, "eventType": "DATA_FETCH", "action": "READ", "status": "SUCCESS", "actorType": "SERVICE",
+    "targetType": "RESOURCE", "message": _NULL, "signature": _NULL, "signatureAlgorithm": _NULL,
+    "publicKeyId": _NULL, "signatureFormat": _NULL, "source": "preload", "kafkaTopic": TOPIC, "attestation": _NULL,
+    "unattestedClaim": "f", "signatureAmbiguous": "f",
+}  # fmt: skip
+#: One COPY line in the processor's row order (RECORD_COLUMNS), a {field} slot for each varying field.
+_LINE = "\t".join(_CONSTANT.get(field, "{" + field + "}") for field in WRITTEN_FIELDS)
 
 
 def _uuid7_at(millis: int, rand: random.Random) -> str:
@@ -61,9 +65,21 @@ def preload_rows(start: int, count: int, rand: random.Random, seqs: dict[int, in
         metadata = '{"pad":"' + _PAD[:size] + '"}'
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((base_ms + i) / 1000)) + f".{(base_ms + i) % 1000:03d}Z"
         lines.append(
-            f"{_uuid7_at(base_ms + i, rand)}\tpre-{actor:07d}\t{seq}\t{previous}\t{current}\t{stamp}\t{stamp}\t"
-            f"\\N\tDATA_FETCH\tREAD\tSUCCESS\tSERVICE\tRESOURCE\tdoc-{i % 50_000}\t\\N\t{metadata}\t\\N\t\\N\t\\N\t"
-            f"\\N\tpreload\t{stamp}\t{i % 4}\t{i // 4}\t{i // 8000 + 1}\t{TOPIC}\tf"
+            _LINE.format(
+                id=_uuid7_at(base_ms + i, rand),
+                actorId=f"pre-{actor:07d}",
+                seq=seq,
+                previousHash=previous,
+                currentHash=current,
+                timestamp=stamp,
+                eventTime=stamp,
+                targetId=f"doc-{i % 50_000}",
+                metadata=metadata,
+                receivedAt=stamp,
+                kafkaPartition=i % 4,
+                kafkaOffset=i // 4,
+                commitSeq=i // 8000 + 1,
+            )
         )
     lines.append("")
     return "\n".join(lines)
@@ -77,7 +93,7 @@ def probe(cursor: Any, chunk: str) -> dict[str, float]:
     BUFFERS, WAL): per row, the shared buffers it touched, read from outside shared_buffers and
     dirtied, and the WAL it wrote (full-page images included). Unlike a rate, these counts do not
     depend on what else the shared machine is doing."""
-    columns = ", ".join(COLUMNS)
+    columns = ", ".join(RECORD_COLUMNS)
     cursor.execute(f"CREATE TEMP TABLE probe_rows ON COMMIT DROP AS SELECT {columns} FROM audit_records LIMIT 0")
     cursor.copy_expert(f"COPY probe_rows ({columns}) FROM STDIN", io.StringIO(chunk))
     cursor.execute(
@@ -169,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe", action="store_true", help="EXPLAIN (ANALYZE, BUFFERS, WAL) a batch per slab")
     parser.add_argument("--drop-index", action="append", default=[], help="drop this index/constraint first (A/B)")
     args = parser.parse_args(argv)
-    with scratch_schema(args.database_url, "bench_preload") as url:
+    with private_schema(args.database_url, "bench_preload") as (_, url):
         if args.drop_index:
             engine = make_engine(url)
             with engine.begin() as connection:

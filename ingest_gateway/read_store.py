@@ -9,7 +9,6 @@ Every value reaches the database as a bound parameter.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from sqlalchemy import Column, Connection, Engine, Select, Text, cast, event, fu
 
 from argus.db.engine import is_sqlite, make_engine
 from argus.db.schema import audit_records as t
+from argus.db.schema import record_columns
 from argus.export import Scope
 from argus.keys import KeyRegistry
 from argus.record_checks import TrailChecker
@@ -34,7 +34,7 @@ OUTPUT_FIELDS: tuple[str, ...] = (
     "signatureAmbiguous", "source", "receivedAt", "seq", "previousHash", "currentHash", "kafkaPartition",
     "kafkaOffset", "storedAt",
 )  # fmt: skip
-COLUMN_OF: dict[str, Column[Any]] = {f: t.c[re.sub(r"([A-Z])", r"_\1", f).lower()] for f in OUTPUT_FIELDS}
+COLUMN_OF: dict[str, Column[Any]] = dict(zip(OUTPUT_FIELDS, record_columns(OUTPUT_FIELDS), strict=True))
 #: Exact-match filters of GET /api/audit-logs: parameter -> column.
 FILTERS: dict[str, Column[Any]] = {
     name: COLUMN_OF[name]

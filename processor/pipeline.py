@@ -24,15 +24,16 @@ from argus.identity import content_digest, stored_digests
 from argus.metrics import field_label
 from argus.signatures import BatchVerifier
 from argus.tlog_store import TreeWrite
-from argus_client.canonical import signature_is_ambiguous
-from argus_client.event import event_time_of
 from argus_client.hashchain import GENESIS_HASH, chain_record
 from processor import faults, metrics
 from processor.backoff import backoff_delays
 from processor.chain_heads import ChainHeads
 from processor.decode import Claims, Decoded, RawMessage, Rejected, decode_message
 from processor.store import (
-    RECORD_COLUMNS,
+    AMBIGUOUS,
+    CURRENT_HASH,
+    OFFSET,
+    PARTITION,
     DeadLetter,
     PartitionCommit,
     Progress,
@@ -40,6 +41,7 @@ from processor.store import (
     existing_ids,
     load_heads,
     load_progress,
+    stored_row,
 )
 from processor.tlog import PartitionLogs, TreeMismatch
 
@@ -53,9 +55,6 @@ MAX_CONFLICTS = 5
 #: for a case that is rare while things are healthy and clustered when they are not.
 ID_CHECK_BATCHES = 20
 RECORD_PRIMARY_KEY = str(audit_records.primary_key.name)  # named by the schema's naming convention
-_PARTITION, _OFFSET, _CURRENT_HASH = (
-    RECORD_COLUMNS.index(column) for column in ("kafka_partition", "kafka_offset", "current_hash")
-)
 
 
 class _Poison(Exception):
@@ -95,44 +94,6 @@ class BatchResult:
     #: partition -> the offset it must be read from again: its messages jumped past stored
     #: progress (a stale fetch), so none from the jump on were stored (see `contiguous`).
     reread: dict[int, int] = field(default_factory=dict)
-
-
-def record_row(
-    record: dict[str, Any], message: RawMessage, commit_seq: int, attestation: str | None = None,
-    unattested_claim: bool = False,
-) -> tuple[Any, ...]:  # fmt: skip
-    """A chained record as a row in `store.RECORD_COLUMNS` order."""
-    return (
-        record["id"],
-        record["actorId"],
-        record["seq"],
-        record["previousHash"],
-        record["currentHash"],
-        record["timestamp"],
-        event_time_of(record["timestamp"]),  # in UTC: SQLite keeps a datetime's wall clock, not its offset
-        record["traceId"],
-        record["eventType"],
-        record["action"],
-        record["status"],
-        record["actorType"],
-        record["targetType"],
-        record["targetId"],
-        record["message"],
-        record["metadata"],
-        record["signature"],
-        record["signatureAlgorithm"],
-        record["publicKeyId"],
-        record["signatureFormat"],
-        record["source"],
-        record["receivedAt"],
-        message.partition,
-        message.offset,
-        commit_seq,
-        message.topic,
-        attestation,
-        unattested_claim,
-        signature_is_ambiguous(record),  # last: _process counts them as row[-1]
-    )
 
 
 class BatchProcessor:
@@ -331,7 +292,7 @@ class BatchProcessor:
         for actor_id, (seq, current_hash, partition) in pending_heads.items():
             self._heads.put(actor_id, seq, current_hash, partition)
         metrics.RECORDS_STORED.inc(len(rows))
-        metrics.SIGNATURES_AMBIGUOUS.inc(sum(1 for row in rows if row[-1]))
+        metrics.SIGNATURES_AMBIGUOUS.inc(sum(1 for row in rows if row[AMBIGUOUS]))
         metrics.CHECKPOINTS.inc(len(result.checkpoints))
         metrics.DUPLICATES.inc(result.duplicates)
         for letter in result.dead_letters:
@@ -359,7 +320,7 @@ class BatchProcessor:
             return []
         per_partition: dict[int, list[tuple[int, str]]] = {}
         for row in rows:
-            per_partition.setdefault(row[_PARTITION], []).append((row[_OFFSET], row[_CURRENT_HASH]))
+            per_partition.setdefault(row[PARTITION], []).append((row[OFFSET], row[CURRENT_HASH]))
         return [
             self._logs.extend(partition, commit_seqs[partition], leaves)
             for partition, leaves in sorted(per_partition.items())
@@ -408,8 +369,9 @@ class BatchProcessor:
                 metadata_text=item.metadata_text,
             )
             pending[actor_id] = (seq + 1, record["currentHash"], message.partition)
-            row = record_row(record, message, commit_seqs[message.partition], item.attestation, item.unattested_claim)
-            rows.append(row)
+            commit_seq = commit_seqs[message.partition]
+            rows.append(stored_row(record, message.topic, message.partition, message.offset, commit_seq,
+                                   item.attestation, item.unattested_claim))  # fmt: skip
             result.records.append(record)
         return rows, pending
 
@@ -490,7 +452,7 @@ def _partition_commits(
                 commit_seq=commit_seq,
                 first_offset=min(offsets),
                 last_offset=max(offsets),
-                record_count=sum(1 for row in rows if row[_PARTITION] == partition),
+                record_count=sum(1 for row in rows if row[PARTITION] == partition),
                 rejected_count=sum(1 for d in letters if d.partition == partition),
             )
         )

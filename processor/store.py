@@ -13,6 +13,7 @@ import io
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import psycopg2
@@ -20,41 +21,51 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from argus.db.engine import is_sqlite
-from argus.db.schema import audit_records, dead_letters, partition_commits
+from argus.db.schema import audit_records, dead_letters, partition_commits, record_columns
 from argus.tlog_store import TreeWrite, write_trees
+from argus_client.canonical import signature_is_ambiguous
+from argus_client.event import event_time_of
+from argus_client.hashchain import RECORD_FIELDS
 
-#: Column order of COPY rows; must match `record_row`.
-RECORD_COLUMNS: tuple[str, ...] = (
-    "id",
-    "actor_id",
-    "seq",
-    "previous_hash",
-    "current_hash",
-    "timestamp",
-    "event_time",
-    "trace_id",
-    "event_type",
-    "action",
-    "status",
-    "actor_type",
-    "target_type",
-    "target_id",
-    "message",
-    "metadata",
-    "signature",
-    "signature_algorithm",
-    "public_key_id",
-    "signature_format",
-    "source",
-    "received_at",
-    "kafka_partition",
-    "kafka_offset",
-    "commit_seq",
-    "kafka_topic",
+#: What the processor writes for each record, in row order: the record's own fields, then where it
+#: was read from and what storage derives from it (stored_at is the database's default).
+WRITTEN_FIELDS: tuple[str, ...] = (
+    *RECORD_FIELDS,
+    "eventTime",
+    "kafkaTopic",
+    "kafkaPartition",
+    "kafkaOffset",
+    "commitSeq",
     "attestation",
-    "unattested_claim",
-    "signature_ambiguous",
+    "unattestedClaim",
+    "signatureAmbiguous",
 )
+#: The columns of a written row (COPY's column list), following from WRITTEN_FIELDS.
+RECORD_COLUMNS: tuple[str, ...] = tuple(column.name for column in record_columns(WRITTEN_FIELDS))
+#: Where a written row holds these fields, for the processor's per-row bookkeeping.
+PARTITION, OFFSET, CURRENT_HASH, AMBIGUOUS = (
+    WRITTEN_FIELDS.index(f) for f in ("kafkaPartition", "kafkaOffset", "currentHash", "signatureAmbiguous")
+)
+_written = itemgetter(*WRITTEN_FIELDS)
+
+
+def stored_row(
+    record: dict[str, Any], topic: str, partition: int, offset: int, commit_seq: int,
+    attestation: str | None = None, unattested_claim: bool = False,
+) -> tuple[Any, ...]:  # fmt: skip
+    """A chained record as the row written to audit_records (RECORD_COLUMNS order); `attestation` is
+    the gateway's receipt signature, `unattested_claim` an envelope's source claim that had none."""
+    return _written({
+        **record,
+        "eventTime": event_time_of(record["timestamp"]),  # in UTC: SQLite keeps a datetime's wall clock, not its offset
+        "kafkaTopic": topic,
+        "kafkaPartition": partition,
+        "kafkaOffset": offset,
+        "commitSeq": commit_seq,
+        "attestation": attestation,
+        "unattestedClaim": unattested_claim,
+        "signatureAmbiguous": signature_is_ambiguous(record),
+    })  # fmt: skip
 
 
 @dataclass(frozen=True)

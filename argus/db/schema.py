@@ -6,6 +6,9 @@ extend an actor's chain or re-commit a partition batch hits one of them and is r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -98,6 +101,49 @@ audit_records = Table(
     ),
     Index(None, "trace_id", postgresql_where=text("trace_id IS NOT NULL"), sqlite_where=text("trace_id IS NOT NULL")),
 )
+
+#: The one mapping from a stored record's fields (camelCase: as hashed, exported and served) to the
+#: columns of audit_records. First the record's own fields (argus_client.hashchain.RECORD_FIELDS,
+#: the hashed ones), then what storage adds. Every column is here exactly once (tests/unit/test_schema.py).
+FIELD_COLUMNS: dict[str, str] = {
+    "id": "id",
+    "timestamp": "timestamp",
+    "traceId": "trace_id",
+    "eventType": "event_type",
+    "action": "action",
+    "status": "status",
+    "actorType": "actor_type",
+    "actorId": "actor_id",
+    "targetType": "target_type",
+    "targetId": "target_id",
+    "message": "message",
+    "metadata": "metadata",
+    "signature": "signature",
+    "signatureAlgorithm": "signature_algorithm",
+    "publicKeyId": "public_key_id",
+    "signatureFormat": "signature_format",
+    "source": "source",
+    "receivedAt": "received_at",
+    "seq": "seq",
+    "previousHash": "previous_hash",
+    "currentHash": "current_hash",
+    # added by storage
+    "eventTime": "event_time",
+    "kafkaTopic": "kafka_topic",
+    "kafkaPartition": "kafka_partition",
+    "kafkaOffset": "kafka_offset",
+    "commitSeq": "commit_seq",
+    "attestation": "attestation",
+    "unattestedClaim": "unattested_claim",
+    "signatureAmbiguous": "signature_ambiguous",
+    "storedAt": "stored_at",
+}
+
+
+def record_columns(fields: Iterable[str]) -> tuple[Column[Any], ...]:
+    """The audit_records columns holding these record fields, in the fields' order."""
+    return tuple(audit_records.c[FIELD_COLUMNS[field]] for field in fields)
+
 
 #: One row per committed processor batch and partition: consumer progress kept in the same
 #: transaction as the records, and the per-partition commit sequence checkpoints build on.

@@ -25,40 +25,19 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy import text
 
 from argus.db.engine import make_engine
+from argus.db.schema import FIELD_COLUMNS
 from argus.receipts import ReceiptSigner
 from argus_client.enums import EnumConfig
 from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_client.event import EventValidationError
-from argus_client.hashchain import validate_storable_event
+from argus_client.hashchain import RECORD_FIELDS, validate_storable_event
 from argus_client.note import Signer
 from argus_client.receipt import content_digest
 from argus_client.uuid7 import uuid7
 
 TOKEN = "test-token-ingest-and-read"
-#: record field -> audit_records column
-RECORD_COLUMNS = {
-    "id": "id",
-    "timestamp": "timestamp",
-    "traceId": "trace_id",
-    "eventType": "event_type",
-    "action": "action",
-    "status": "status",
-    "actorType": "actor_type",
-    "actorId": "actor_id",
-    "targetType": "target_type",
-    "targetId": "target_id",
-    "message": "message",
-    "metadata": "metadata",
-    "signature": "signature",
-    "signatureAlgorithm": "signature_algorithm",
-    "publicKeyId": "public_key_id",
-    "signatureFormat": "signature_format",
-    "source": "source",
-    "receivedAt": "received_at",
-    "seq": "seq",
-    "previousHash": "previous_hash",
-    "currentHash": "current_hash",
-}
+#: record field -> audit_records column, for the fields the hash chain covers
+RECORD_COLUMNS = {field: FIELD_COLUMNS[field] for field in RECORD_FIELDS}
 TOKEN_NAME = "default"
 #: TEST-ONLY checkpoint signing key of every test stack, and its verifier key.
 LOG_KEY_FILE = Path(__file__).resolve().parent.parent / "vectors" / "transparency" / "test-log.key"
@@ -80,10 +59,13 @@ def attested_envelope(event: dict[str, Any], source: str | None, received_at: st
     if source is None or normal["id"] is None:  # an id-less event gets its id in the processor: no claim
         return encode_envelope(event, source=None, received_at=received_at)
     received_at = received_at or utc_now_rfc3339()
-    attestation = _RECEIPT_SIGNER.attest(
-        normal["id"], content_digest(normal, metadata_text).hex(), source, received_at
-    )
+    attestation = _RECEIPT_SIGNER.attest(normal["id"], content_digest(normal, metadata_text).hex(), source, received_at)
     return encode_envelope(event, source=source, received_at=received_at, attestation=attestation)
+
+
+def as_record(row: Any) -> dict[str, Any]:
+    """A selected audit_records row (all columns) as the camelCase record dict the hash chain covers."""
+    return {field: row._mapping[column] for field, column in RECORD_COLUMNS.items()}
 
 
 def make_event(actor: str, index: int, **overrides: Any) -> dict[str, Any]:
@@ -274,7 +256,7 @@ class Stack:
     def records(self) -> list[dict[str, Any]]:
         """Every stored record as the camelCase dict the hash chain covers, in actor/seq order."""
         rows = self.query("SELECT * FROM audit_records ORDER BY actor_id, seq")
-        return [{camel: row._mapping[column] for camel, column in RECORD_COLUMNS.items()} for row in rows]
+        return [as_record(row) for row in rows]
 
     def topic_messages(self, topic: str, expected: int, timeout: float = 30) -> list[Any]:
         consumer = Consumer(

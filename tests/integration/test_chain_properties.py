@@ -18,7 +18,7 @@ from argus_client.envelope import encode_envelope
 from argus_client.uuid7 import uuid7
 from processor.decode import RawMessage
 from processor.pipeline import BatchProcessor
-from tests.integration.harness import RECORD_COLUMNS, chain_problems, make_event
+from tests.integration.harness import as_record, chain_problems, make_event
 
 TOPIC = "prop.events"
 ACTORS = ["a", "b", "c", "d"]
@@ -57,7 +57,7 @@ def _messages(actors: list[str]) -> dict[int, list[RawMessage]]:
 def _stored(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT * FROM audit_records ORDER BY actor_id, seq"))
-        return [{camel: row._mapping[column] for camel, column in RECORD_COLUMNS.items()} for row in rows]
+        return [as_record(row) for row in rows]
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -35,9 +35,9 @@ from ingest_gateway.app import init
 from tests.integration.harness import (
     LOG_VERIFIER_KEY,
     RECEIPT_VERIFIER_KEY,
-    RECORD_COLUMNS,
     TOKEN,
     Stack,
+    as_record,
     make_event,
     running_stack,
     wait_for,
@@ -185,10 +185,6 @@ def _leaf(connection: Connection, row: Any) -> tuple[int, int]:
     return row.kafka_partition, int(index.scalar_one())
 
 
-def _as_record(row: Any) -> dict[str, Any]:
-    return {camel: row._mapping[column] for camel, column in RECORD_COLUMNS.items()}
-
-
 def _rehash_from(connection: Connection, actor: str, seq: int, change: Callable[[dict[str, Any]], None]) -> None:
     """Rewrite an actor's chain from `seq` on consistently (each record re-hashed and re-linked), so
     the hash chain alone verifies; `change` edits the first of them."""
@@ -196,7 +192,7 @@ def _rehash_from(connection: Connection, actor: str, seq: int, change: Callable[
     rows.sort(key=lambda r: r.seq)
     previous = None
     for row in rows:
-        record = _as_record(row)
+        record = as_record(row)
         if previous is None:
             change(record)
         else:
@@ -276,7 +272,7 @@ def appended_forgery(c: Connection) -> tuple[int, int]:
                        "actor_id = 'actor-7')")[0]  # fmt: skip
     size = len(_records(c, "kafka_partition = :p", p=head.kafka_partition))
     last_offset = _records(c, "kafka_partition = :p", p=head.kafka_partition)[-1].kafka_offset
-    forged = _as_record(head)
+    forged = as_record(head)
     forged.update(id=str(uuid.uuid4()), seq=head.seq + 1, previousHash=head.current_hash, targetId="doc-forged")
     forged["currentHash"] = record_hash(forged)
     _insert(c, head, id=forged["id"], seq=forged["seq"], previous_hash=forged["previousHash"],
@@ -303,7 +299,7 @@ def fork_with_dropped_constraints(c: Connection) -> tuple[int, int]:
     original = _records(c, "actor_id = 'actor-2' AND seq = 3")[0]
     place = _leaf(c, original)
     _drop_constraints(c)
-    fork = _as_record(original)
+    fork = as_record(original)
     fork.update(id=str(uuid.uuid4()), targetId="doc-fork")
     fork["currentHash"] = record_hash(fork)  # links to seq 2 like the original: a second writer's branch
     _insert(c, original, id=fork["id"], target_id="doc-fork", current_hash=fork["currentHash"])
@@ -399,7 +395,7 @@ def stripped_signature_tail_rehash(c: Connection) -> tuple[list[str], list[Findi
     rows = sorted(_records(c, "actor_id = :a AND seq >= 4", a=MUST_SIGN), key=lambda r: r.seq)
     previous = None
     for row in rows:
-        record = _as_record(row)
+        record = as_record(row)
         if previous is None:
             record.update(signature=None, signatureAlgorithm=None, publicKeyId=None, signatureFormat=None)
         else:
@@ -435,7 +431,7 @@ def forgery_inserted_mid_chain(c: Connection) -> tuple[list[str], list[Finding]]
     last_offset = _records(c, "kafka_partition = :p", p=genuine.kafka_partition)[-1].kafka_offset
     _drop_constraints(c)
     c.execute(text("UPDATE audit_records SET seq = seq + 1 WHERE actor_id = 'actor-2' AND seq >= 3"))
-    forged = _as_record(genuine)
+    forged = as_record(genuine)
     forged.update(id=str(uuid.uuid4()), targetId="doc-forged")
     forged["currentHash"] = record_hash(forged)
     _insert(c, genuine, id=forged["id"], target_id="doc-forged", current_hash=forged["currentHash"],
