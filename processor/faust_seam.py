@@ -58,7 +58,7 @@ from faust.types import TP, Message
 from mode import Service, ServiceT
 from sqlalchemy.exc import DBAPIError
 
-from processor.backoff import backoff_delays
+from argus.backoff import backoff_delays
 
 log = logging.getLogger(__name__)
 

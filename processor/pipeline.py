@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
+from argus.backoff import backoff_delays
 from argus.db.schema import audit_records
 from argus.identity import content_digest, stored_digests
 from argus.metrics import field_label
@@ -26,7 +27,6 @@ from argus.signatures import BatchVerifier
 from argus.tlog_store import TreeWrite
 from argus_client.hashchain import GENESIS_HASH, chain_record
 from processor import faults, metrics
-from processor.backoff import backoff_delays
 from processor.chain_heads import ChainHeads
 from processor.decode import Claims, Decoded, RawMessage, Rejected, decode_message
 from processor.store import (

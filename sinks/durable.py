@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import cast
 
+from argus.backoff import backoff_delays
 from sinks import metrics
 from sinks.base import RangeSink, Record, Sink, TreeHead, is_range_sink
 from sinks.catchup import BatchMark, Chunk, Delivered, Verdict, is_stale, plan_chunks, resolve
@@ -39,7 +40,6 @@ from sinks.outbox import SinkOutbox
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 10.0
 PERSIST_INTERVAL_SECONDS = 0.5  # progress upserts per lane at most this often while busy
 POLL_SECONDS = 1.0  # an idle lane notices newly assigned partitions this fast
 LAG_REFRESH_SECONDS = 5.0
@@ -52,7 +52,7 @@ async def send_with_retry(sink: Sink, records: list[Record], chunk: Chunk | None
     """Send until the sink takes the records, backing off exponentially; only cancellation stops it.
     A range sink gets the chunk's partition and commit range with them, and the partition's stored
     Merkle tree head after the range (`tree_after`, read from the database)."""
-    backoff = 0.1
+    delays = backoff_delays()
     while True:
         try:
             if chunk is not None and is_range_sink(sink):
@@ -67,9 +67,9 @@ async def send_with_retry(sink: Sink, records: list[Record], chunk: Chunk | None
             raise
         except Exception as exc:
             metrics.SINK_FAILURES.labels(sink=sink.name).inc()
-            log.warning("sink %s failed (%s), retrying in %.1fs", sink.name, exc, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            delay = next(delays)
+            log.warning("sink %s failed (%s), retrying in %.1fs", sink.name, exc, delay)
+            await asyncio.sleep(delay)
 
 
 class DurableLane:
@@ -130,18 +130,18 @@ class DurableLane:
 
     async def run(self) -> None:
         """Deliver forever. Any error (the database, a bug) restarts from the database after a backoff."""
-        backoff = 0.1
+        delays = backoff_delays()
         while True:
             try:
                 await self._step()
-                backoff = 0.1
+                delays = backoff_delays()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("sink %s: %r; catching up from the database in %.1fs", self.sink.name, exc, backoff)
+                delay = next(delays)
+                log.warning("sink %s: %r; catching up from the database in %.1fs", self.sink.name, exc, delay)
                 self.catchup_needed, self.catching_up, self.inflight = True, False, 0
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                await asyncio.sleep(delay)
 
     async def _step(self) -> None:
         await self._follow_assignment()

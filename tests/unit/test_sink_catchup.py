@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from argus import backoff
 from sinks import durable
 from sinks.catchup import (
     NOTHING,
@@ -192,7 +193,7 @@ def _progress_is_true(store: ModelStore, sink: FlakySink) -> None:
 
 @pytest.fixture(autouse=True)
 def fast_lane(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(durable, "MAX_BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr(backoff, "MAX_BACKOFF_SECONDS", 0.01)
     monkeypatch.setattr(durable, "POLL_SECONDS", 0.01)
     monkeypatch.setattr(durable, "PERSIST_INTERVAL_SECONDS", 0.0)
     monkeypatch.setattr(durable, "LAG_REFRESH_SECONDS", 0.05)

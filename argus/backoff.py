@@ -1,4 +1,4 @@
-"""The processor's one retry schedule for a database outage: 0.1 s, doubling, at most 10 s.
+"""The one retry schedule for an outage (the processor's batches, the sinks' deliveries): 0.1 s, doubling, at most 10 s.
 
 Short first waits make a blip cost little; the cap keeps a long outage from hammering
 PostgreSQL while still noticing its return within seconds.
