@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Engine, Select, and_, func, null, select
 
 from argus.db.schema import audit_records, record_columns
 from argus.progress import Progress, wanted
+from argus_client.event import EventValidationError, parse_timestamp
 from argus_client.hashchain import ACTOR, RECORD_FIELDS, SEQ, record_row
 
 #: Table columns in RECORD_FIELDS order: a row *is* a record's value tuple, no per-row dict.
@@ -29,9 +30,9 @@ FETCH_ROWS = 5000
 #: With --log-positions each line also says where its record is a leaf (docs/transparency.md, 2):
 #: what `argus verify --from-file F --checkpoint C` needs to rebuild the partitions' trees.
 LOG_FIELDS = ("kafkaTopic", "kafkaPartition", "kafkaOffset", "commitSeq")
-LOG_COLUMNS = (audit_records.c.kafka_topic, audit_records.c.kafka_partition, audit_records.c.kafka_offset,
-               audit_records.c.commit_seq)  # fmt: skip
-_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$", re.IGNORECASE)
+LOG_COLUMNS = record_columns(LOG_FIELDS)
+_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+_ZONE = re.compile(r"([Zz]|[+-]\d\d:\d\d)$")
 
 
 @dataclass(frozen=True)
@@ -53,17 +54,17 @@ class Scope:
 
 
 def parse_time(text: str) -> datetime:
-    """RFC 3339 (any fraction length, Z or offset) or a bare date; naive means UTC."""
-    match = _RFC3339.match(text.strip().replace(" ", "T")) or _RFC3339.match(text.strip() + "T00:00:00")
-    if not match:
-        raise ValueError(f"not an RFC 3339 date-time: {text!r}")
-    main, fraction, zone = match.groups()
-    zone = "+00:00" if zone in (None, "Z", "z") else zone
-    parsed = datetime.fromisoformat(f"{main.upper()}{(fraction or '.0')[:7].ljust(7, '0')}{zone}")
+    """A date-time typed on the command line, as UTC: RFC 3339 by the events' own rule
+    (`parse_timestamp`), also with a space for the T, without a zone (UTC), or a bare date."""
+    value = text.strip().replace(" ", "T")
+    if _DATE.fullmatch(value):
+        value += "T00:00:00"
+    if not _ZONE.search(value):
+        value += "Z"
     try:
-        return parsed.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"{text!r} falls outside years 0001-9999 in UTC") from None
+        return parse_timestamp(value).astimezone(UTC)
+    except EventValidationError as exc:
+        raise ValueError(f"{text!r}: {exc.message}") from None
 
 
 def _time_arg(text: str) -> datetime:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from argus.export import parse_time
+from argus_client.event import parse_timestamp
 from sinks.base import Record
 
 OCSF_VERSION = "1.5.0"
@@ -24,9 +24,10 @@ UNMAPPED = ("eventType", "actorType", "seq", "previousHash", "currentHash", "sig
             "publicKeyId", "signatureFormat", "metadata")  # fmt: skip
 
 
-def _millis(value: Any) -> int | None:
+def epoch_millis(timestamp: Any) -> int | None:
+    """A record's RFC 3339 timestamp as milliseconds since the epoch (None if it is not one)."""
     try:
-        return int(parse_time(str(value)).timestamp() * 1000)
+        return int(parse_timestamp(str(timestamp)).timestamp() * 1000)
     except ValueError:
         return None
 
@@ -43,21 +44,23 @@ def to_ocsf(record: Record) -> dict[str, Any]:
         "type_uid": CLASS_UID * 100 + activity,
         "severity_id": severity_id,
         "status_id": status_id,
-        "time": _millis(record.get("timestamp")) or _millis(record.get("receivedAt")) or 0,
+        "time": epoch_millis(record.get("timestamp")) or epoch_millis(record.get("receivedAt")) or 0,
         "metadata": {
             "version": OCSF_VERSION,
             "product": {"name": "Argus", "vendor_name": "Argus"},
             "uid": record["id"],
             "log_name": "argus.audit.committed",
             "original_time": record.get("timestamp"),
-            "logged_time": _millis(record.get("receivedAt")),
+            "logged_time": epoch_millis(record.get("receivedAt")),
             "sequence": record.get("seq"),
         },
-        "actor": {"user": {
-            "uid": record.get("actorId"),
-            "type": user_type,
-            "type_id": user_type_id,
-        }},
+        "actor": {
+            "user": {
+                "uid": record.get("actorId"),
+                "type": user_type,
+                "type_id": user_type_id,
+            }
+        },
         "api": {"operation": record.get("action")},
         "src_endpoint": {"name": record.get("source") or "unknown"},
         "resources": [{"uid": record.get("targetId"), "type": record.get("targetType")}],

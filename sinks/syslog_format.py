@@ -15,9 +15,8 @@ from typing import Any
 
 import orjson
 
-from argus.export import parse_time
 from sinks.base import Record
-from sinks.ocsf import to_ocsf
+from sinks.ocsf import epoch_millis, to_ocsf
 
 FORMATS = ("json", "cef", "ocsf")
 SD_ID = "argus@32473"  # 32473: the private enterprise number RFC 5612 reserves for documentation
@@ -93,20 +92,12 @@ def _cef_ext(value: Any) -> str:
     return text.replace("\\", "\\\\").replace("=", "\\=").replace("\r", "\\r").replace("\n", "\\n")
 
 
-def _epoch_millis(timestamp: Any) -> int | None:
-    """CEF's `rt` is milliseconds since the epoch (ArcSight reads no RFC 3339)."""
-    try:
-        return int(parse_time(str(timestamp)).timestamp() * 1000)
-    except ValueError:
-        return None
-
-
 def cef_payload(record: Record) -> str:
     """CEF:0|Argus|Argus Audit Log|1|eventType|action targetType|severity|extension. The fields
     without a CEF key (metadata, source, receivedAt, signature...) go as one JSON object in
     `flexString1` (label `argusRecord`), so nothing of the record is lost."""
     severity = 3 if record.get("status") == "SUCCESS" else 6
-    record = {**record, "timestamp": _epoch_millis(record.get("timestamp"))}
+    record = {**record, "timestamp": epoch_millis(record.get("timestamp"))}
     name = f"{record.get('action') or ''} {record.get('targetType') or ''}".strip()
     parts = [f"{key}={_cef_ext(record[field])}" for key, field in CEF_FIELDS.items() if record.get(field) is not None]
     for key, (label, field) in CEF_CUSTOM.items():
