@@ -103,8 +103,10 @@ def _choice(*allowed: str) -> Callable[[str, Any], str]:
     return parse
 
 
-def _setting(env: str, default: Any, parse: Callable[[str, Any], Any] = _text) -> Any:
-    return field(default=default, metadata={"env": env, "parse": parse})
+def _setting(env: str, default: Any, parse: Callable[[str, Any], Any] = _text, *, secret: bool = False) -> Any:
+    """A setting read from `env`; a `secret` one (a token, a password, a URL that may hold one) is
+    never shown by `repr(Settings)`."""
+    return field(default=default, metadata={"env": env, "parse": parse, "secret": secret})
 
 
 @dataclass(frozen=True)
@@ -114,10 +116,10 @@ class Settings:
     host: str = _setting("ARGUS_HOST", "127.0.0.1")
     port: int = _setting("ARGUS_PORT", 3001, _int_in(1, 65535))
     kafka_bootstrap: str = _setting("ARGUS_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-    database_url: str = _setting("ARGUS_DATABASE_URL", f"sqlite:///{REPO_ROOT / '.local' / 'argus.db'}")
-    read_database_url: str | None = _setting("ARGUS_READ_DATABASE_URL", None, _optional_text)
-    auth_token: str | None = _setting("ARGUS_AUTH_TOKEN", None, _optional_text)
-    auth_tokens: str | None = _setting("ARGUS_AUTH_TOKENS", None, _optional_text)
+    database_url: str = _setting("ARGUS_DATABASE_URL", f"sqlite:///{REPO_ROOT / '.local' / 'argus.db'}", secret=True)
+    read_database_url: str | None = _setting("ARGUS_READ_DATABASE_URL", None, _optional_text, secret=True)
+    auth_token: str | None = _setting("ARGUS_AUTH_TOKEN", None, _optional_text, secret=True)
+    auth_tokens: str | None = _setting("ARGUS_AUTH_TOKENS", None, _optional_text, secret=True)
     enums_config: str = _setting("AUDIT_ENUMS_CONFIG", str(REPO_ROOT / "configs" / "enums.yaml"))
     keys_config: str | None = _setting("ARGUS_KEYS_CONFIG", str(REPO_ROOT / "configs" / "keys.yaml"), _optional_text)
     sinks_config: str = _setting("ARGUS_SINKS_CONFIG", str(REPO_ROOT / "configs" / "sinks.yaml"))
@@ -152,8 +154,19 @@ class Settings:
     kafka_security_protocol: str | None = _setting("ARGUS_KAFKA_SECURITY_PROTOCOL", None, _optional_text)
     kafka_sasl_mechanism: str | None = _setting("ARGUS_KAFKA_SASL_MECHANISM", None, _optional_text)
     kafka_sasl_username: str | None = _setting("ARGUS_KAFKA_SASL_USERNAME", None, _optional_text)
-    kafka_sasl_password: str | None = _setting("ARGUS_KAFKA_SASL_PASSWORD", None, _optional_text)
+    kafka_sasl_password: str | None = _setting("ARGUS_KAFKA_SASL_PASSWORD", None, _optional_text, secret=True)
     kafka_ssl_ca_location: str | None = _setting("ARGUS_KAFKA_SSL_CA_LOCATION", None, _optional_text)
+
+    def __repr__(self) -> str:
+        """Every setting, secrets masked: settings end up in logs and tracebacks. A database URL
+        is shown with its password masked (where it points is worth seeing)."""
+        shown = []
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if spec.metadata["secret"] and value is not None:
+                value = _masked_url(value) if spec.name.endswith("_url") else "***"
+            shown.append(f"{spec.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
     @property
     def kafka_max_message_bytes(self) -> int:
@@ -215,6 +228,15 @@ class Settings:
         }
         config.update({key: value for key, value in optional.items() if value is not None})
         return config
+
+
+def _masked_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL fails start-up elsewhere; it may still hold a password
+        return "***"
 
 
 def _token(name: str, secret: str, scopes: frozenset[str]) -> Token:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,14 +84,19 @@ class ProcessorRuntime:
     producer: AsyncProducer
 
 
-def _broker_credentials(settings: Settings) -> Any:
-    if settings.kafka_sasl_mechanism and settings.kafka_sasl_username:
+def broker_credentials(client_config: Mapping[str, str]) -> Any:
+    """faust's form of the security settings in `Settings.kafka_client_config` (the librdkafka form
+    every other Kafka client takes), so the processor's consumer follows the same configuration."""
+    protocol = client_config.get("security.protocol", "PLAINTEXT").upper()
+    context = ssl.create_default_context(cafile=client_config.get("ssl.ca.location")) if "SSL" in protocol else None
+    if protocol.startswith("SASL"):
         return faust.SASLCredentials(
-            username=settings.kafka_sasl_username,
-            password=settings.kafka_sasl_password or "",
-            mechanism=settings.kafka_sasl_mechanism,
+            username=client_config.get("sasl.username"),
+            password=client_config.get("sasl.password", ""),
+            mechanism=client_config.get("sasl.mechanism"),
+            ssl_context=context,
         )
-    return None
+    return None if context is None else faust.SSLCredentials(context)
 
 
 def _to_raw(event: Any) -> RawMessage:
@@ -162,7 +168,7 @@ def create_app(settings: Settings, registry: KeyRegistry | None = None) -> faust
     app = ArgusFaustApp(
         settings.consumer_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
-        broker_credentials=_broker_credentials(settings),
+        broker_credentials=broker_credentials(settings.kafka_client_config()),
         store="memory://",
         datadir=str(datadir),
         autodiscover=False,

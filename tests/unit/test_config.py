@@ -69,3 +69,41 @@ def test_size_limits_agree() -> None:
     assert settings.kafka_max_message_bytes > settings.max_event_bytes
     with pytest.raises(ConfigError, match="ARGUS_MAX_BODY_BYTES"):
         load_settings({"ARGUS_MAX_EVENT_BYTES": "2000000", "ARGUS_MAX_BODY_BYTES": "1000000"})
+
+
+def test_repr_shows_no_token_or_password() -> None:
+    secrets = {"tok-default-1a2b", "tok-billing-3c4d", "sasl-pw-5e6f", "db-pw-7a8b", "read-pw-9c0d"}
+    settings = load_settings({
+        "ARGUS_AUTH_TOKEN": "tok-default-1a2b",
+        "ARGUS_AUTH_TOKENS": "billing=tok-billing-3c4d",
+        "ARGUS_KAFKA_SASL_USERNAME": "argus",
+        "ARGUS_KAFKA_SASL_PASSWORD": "sasl-pw-5e6f",
+        "ARGUS_DATABASE_URL": "postgresql://argus:db-pw-7a8b@127.0.0.1:55432/argus",
+        "ARGUS_READ_DATABASE_URL": "postgresql://reader:read-pw-9c0d@127.0.0.1:55432/argus",
+    })  # fmt: skip
+    shown = repr(settings)
+    assert not [secret for secret in secrets if secret in shown]
+    assert str(settings) == shown
+    # what is not secret still shows, so the repr stays useful
+    assert "kafka_sasl_username='argus'" in shown
+    assert "postgresql://argus:***@127.0.0.1:55432/argus" in shown
+    assert set(settings.secrets()) == secrets
+
+
+def test_the_processor_consumer_takes_the_same_kafka_security() -> None:
+    """faust's credentials are built from `kafka_client_config`, the one place security is configured."""
+    from processor.app import broker_credentials
+
+    plain = load_settings({"ARGUS_KAFKA_SASL_MECHANISM": "PLAIN", "ARGUS_KAFKA_SASL_USERNAME": "argus"})
+    assert broker_credentials(plain.kafka_client_config()) is None  # librdkafka's default protocol too
+    sasl = load_settings({
+        "ARGUS_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "ARGUS_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "ARGUS_KAFKA_SASL_USERNAME": "argus",
+        "ARGUS_KAFKA_SASL_PASSWORD": "sasl-pw-5e6f",
+    })  # fmt: skip
+    credentials = broker_credentials(sasl.kafka_client_config())
+    assert (credentials.username, credentials.password) == ("argus", "sasl-pw-5e6f")
+    assert (credentials.protocol.value, credentials.mechanism.value) == ("SASL_SSL", "SCRAM-SHA-512")
+    tls = broker_credentials(load_settings({"ARGUS_KAFKA_SECURITY_PROTOCOL": "SSL"}).kafka_client_config())
+    assert tls.protocol.value == "SSL" and tls.context is not None
