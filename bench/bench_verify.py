@@ -24,9 +24,10 @@ import orjson
 from sqlalchemy import create_engine, text
 
 from argus import export, verify
-from argus.db.schema import metadata
+from argus.db.schema import metadata, record_columns
 from argus_client.event import EVENT_FIELDS
-from argus_client.hashchain import GENESIS_HASH, ChainVerifier, chain_record, record_row, row_hash
+from argus_client.hashchain import GENESIS_HASH, RECORD_FIELDS, ChainVerifier, chain_record, record_row, row_hash
+from processor.store import _copy_text
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -73,21 +74,12 @@ def verifier_only(rows: list[tuple[Any, ...]]) -> int:
     return verifier.records
 
 
-def _copy_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
 def copy_rows(url: str, rows: list[tuple[Any, ...]]) -> int:
     """Bulk-load with COPY (the extra NOT NULL columns get plausible values)."""
-    extras = ["event_time", "kafka_topic", "kafka_partition", "kafka_offset", "commit_seq"]
-    columns = [c.name for c in export.COLUMNS] + extras
-    buffer = io.StringIO()
-    for offset, row in enumerate(rows):
-        extra = (row[1].replace("Z", "+00:00"), "argus.events", 0, offset, offset // 1000)
-        buffer.write("\t".join(_copy_value(v) for v in (*row, *extra)) + "\n")
-    buffer.seek(0)
+    fields = (*RECORD_FIELDS, "eventTime", "kafkaTopic", "kafkaPartition", "kafkaOffset", "commitSeq")
+    columns = [c.name for c in record_columns(fields)]
+    loaded = [(*row, row[1].replace("Z", "+00:00"), "argus.events", 0, i, i // 1000) for i, row in enumerate(rows)]
+    buffer = io.StringIO(_copy_text(loaded))
     engine = create_engine(url)
     with engine.begin() as connection:
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
