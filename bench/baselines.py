@@ -15,17 +15,14 @@ import io
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from sqlalchemy import text
 
 from argus.config import Settings
-from argus.db import migrate
 from argus.db.engine import make_engine
+from argus.db.private_schema import private_schema
 from argus.kafka_admin import ensure_topic
 from argus.kafka_producer import durable_producer_config
 from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
@@ -34,28 +31,6 @@ from bench.loadgen import make_events, produce_all
 from processor.store import RECORD_COLUMNS, _copy_text, stored_row
 
 COPY_SQL = f"COPY audit_records ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
-
-
-def with_search_path(url: str, schema: str) -> str:
-    """`url` with every connection's search_path set to `schema` (how tests isolate schemas)."""
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-
-
-@contextmanager
-def scratch_schema(database_url: str, prefix: str = "bench") -> Iterator[str]:
-    """A fresh schema with the real migrations applied; yields its URL and drops it afterwards."""
-    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(database_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = with_search_path(database_url, schema)
-        migrate.upgrade(url)
-        yield url
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def delete_topics(bootstrap: str, topics: list[str]) -> None:
@@ -88,7 +63,7 @@ def bench_copy(
     batches = copy_batches(rows, batch, signed_share)
     rates = []
     for _ in range(repeats):
-        with scratch_schema(database_url, "bench_copy") as url:
+        with private_schema(database_url, "bench_copy") as (_, url):
             engine = make_engine(url)
             connection = engine.raw_connection()
             try:

@@ -23,10 +23,11 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, DateTime, Integer
 
 from argus.db.engine import make_engine
+from argus.db.private_schema import private_schema
 from argus.db.schema import audit_records
 from argus_client.envelope import utc_now_rfc3339
 from argus_client.hashchain import GENESIS_HASH, chain_record
-from bench.baselines import COPY_SQL, scratch_schema
+from bench.baselines import COPY_SQL
 from bench.loadgen import make_events
 from processor.store import RECORD_COLUMNS, _copy_text, stored_row
 
@@ -122,7 +123,7 @@ def run(database_url: str, rows: int, rounds: int) -> dict[str, Any]:
     rates: dict[str, list[float]] = {"text": [], "binary": []}
     for _ in range(rounds):
         for name in ("text", "binary"):
-            with scratch_schema(database_url, "bench_copyfmt") as url:
+            with private_schema(database_url, "bench_copyfmt") as (_, url):
                 rates[name].append(round(rows / _copy(url, chunks[name], name == "binary")))
     return {
         "rows": rows,

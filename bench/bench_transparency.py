@@ -35,12 +35,12 @@ from typing import Any
 from sqlalchemy import text
 
 from argus.db.engine import make_engine
+from argus.db.private_schema import private_schema
 from argus_client.merkle import verify_inclusion
 from argus_client.note import Signer
 from argus_client.proofs import verify_consistency_answer, verify_record_proof
 from argus_client.tlog import open_checkpoint, record_leaf
 from bench import e2e
-from bench.baselines import scratch_schema
 from ingest_gateway.log_store import LogStore
 
 RESULT_KEYS = (
@@ -78,7 +78,10 @@ _SHARE_METRICS = (
 def _drain(kafka: str, database_url: str, events: int, enabled: bool, key: Path, proofs: int) -> dict[str, Any]:
     plan = e2e.make_plan(True)
     plan = e2e.Plan(plan.phases, plan.memory_actors, plan.chain_cache, drain_events=events, drain_timeout=300)
-    with scratch_schema(database_url, "bench_tlog") as db_url, tempfile.TemporaryDirectory(prefix="argus-tlog-") as tmp:
+    with (
+        private_schema(database_url, "bench_tlog") as (_, db_url),
+        tempfile.TemporaryDirectory(prefix="argus-tlog-") as tmp,
+    ):
         stack = e2e.Stack(kafka, db_url, plan, Path(tmp))
         stack.env |= {"ARGUS_TRANSPARENCY": "true" if enabled else "false", "ARGUS_LOG_KEY": str(key)}
         try:
@@ -174,6 +177,7 @@ def run(kafka: str, database_url: str, quick: bool, scale: float = 1.0) -> dict[
                 last = index == rounds - 1 and enabled
                 result = _drain(kafka, database_url, events, enabled, key, (50 if quick else 2000) if last else 0)
                 runs.append({"log": "on" if enabled else "off", **result})
+
     def median(log: str) -> float | None:  # None: every run drained within one poll (too few events)
         rates = [r["events_per_s"] for r in runs if r["log"] == log and r["events_per_s"]]
         return statistics.median(rates) if rates else None

@@ -16,14 +16,15 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
 from argus import export, verify
+from argus.db.private_schema import private_schema
 from argus.db.schema import metadata, record_columns
 from argus_client.event import EVENT_FIELDS
 from argus_client.hashchain import GENESIS_HASH, RECORD_FIELDS, ChainVerifier, chain_record, record_row, row_hash
@@ -122,22 +123,10 @@ def argus_verify(url: str) -> int:
     return int(report["records"])
 
 
-@contextlib.contextmanager
-def private_schema(url: str) -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    scoped = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    try:
-        engine = create_engine(scoped)
-        metadata.create_all(engine)
-        engine.dispose()
-        yield scoped
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def _create_tables(url: str) -> None:
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    engine.dispose()
 
 
 def main() -> int:
@@ -151,7 +140,7 @@ def main() -> int:
     result["chain_verifier_in_memory"] = timed(lambda: verifier_only(rows))
     url = os.environ.get("ARGUS_TEST_DATABASE_URL")
     if url:
-        with private_schema(url) as scoped:
+        with private_schema(url, "bench", setup=_create_tables) as (_, scoped):
             result["copy_load"] = timed(lambda: copy_rows(scoped, rows))
             result["raw_select_baseline"] = timed(lambda: raw_select(scoped))
             result["sqlalchemy_core_select"] = timed(lambda: sqlalchemy_select(scoped))

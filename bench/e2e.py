@@ -29,10 +29,11 @@ from sqlalchemy import Engine, text
 
 from argus.config import load_settings
 from argus.db.engine import make_engine
+from argus.db.private_schema import private_schema
 from argus.receipts import ReceiptSigner
 from argus_client.note import Signer
 from bench import cpu_s, cpu_used, free_port, listener_of, loadgen, pids_of, preload, py_spy, status_mb
-from bench.baselines import delete_topics, scratch_schema
+from bench.baselines import delete_topics
 
 #: Keys of every phase result and of the document, for the smoke test (values may be None).
 PHASE_KEYS = (
@@ -334,7 +335,10 @@ def memory_phase(stack: Stack) -> dict[str, Any]:
 def run(kafka: str, database_url: str, plan: Plan, profile_dir: Path | None = None) -> dict[str, Any]:
     """The whole end-to-end bench; returns the JSON-ready result (RESULT_KEYS)."""
     started = time.monotonic()
-    with scratch_schema(database_url, "bench_e2e") as db_url, tempfile.TemporaryDirectory(prefix="argus-bench-") as tmp:
+    with (
+        private_schema(database_url, "bench_e2e") as (_, db_url),
+        tempfile.TemporaryDirectory(prefix="argus-bench-") as tmp,
+    ):
         stack = Stack(kafka, db_url, plan, Path(tmp))
         try:
             stack.start(processor=False)

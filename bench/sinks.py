@@ -24,8 +24,8 @@ from typing import Any
 
 from sqlalchemy import text
 
+from argus.db.private_schema import private_schema
 from bench import cpu_s, e2e, loadgen
-from bench.baselines import scratch_schema
 
 ENV_NEEDED = ("ARGUS_TEST_S3_ENDPOINT", "ARGUS_TEST_SYSLOG_TCP", "ARGUS_TEST_SYSLOG_TLS", "ARGUS_TEST_SYSLOG_CA")
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "argus-bench", "AWS_SECRET_ACCESS_KEY": "argus-bench"}
@@ -69,7 +69,10 @@ def _caught_up(stack: e2e.Stack) -> bool:
 def measure(kafka: str, database_url: str, events: list[dict[str, Any]], sinks_on: bool) -> dict[str, Any]:
     """One drain of `events` by a fresh processor, with or without the S3 and syslog sinks."""
     plan = e2e.make_plan(quick=True)
-    with scratch_schema(database_url, "bench_sinks") as db_url, tempfile.TemporaryDirectory(prefix="argus-bs-") as tmp:
+    with (
+        private_schema(database_url, "bench_sinks") as (_, db_url),
+        tempfile.TemporaryDirectory(prefix="argus-bs-") as tmp,
+    ):
         stack = e2e.Stack(kafka, db_url, plan, Path(tmp))
         config = Path(tmp) / "sinks.yaml"
         config.write_text(_sinks_yaml(stack.name) if sinks_on else "sinks:\n  - name: committed\n    url: kafka://\n")
@@ -123,10 +126,12 @@ def run(kafka: str, database_url: str, events: int, rounds: int) -> dict[str, An
         "on_committed_events_per_s": rate[True],
         "slowdown_pct": round(100 * (1 - rate[True] / rate[False]), 1) if rate[False] else None,
         "sinks_caught_up_s_median": statistics.median(lag) if lag else None,
-        "off_processor_cpu_us_per_event": statistics.median(r["processor_cpu_us_per_event"] for r in runs
-                                                            if not r["sinks_on"]),
-        "on_processor_cpu_us_per_event": statistics.median(r["processor_cpu_us_per_event"] for r in runs
-                                                           if r["sinks_on"]),
+        "off_processor_cpu_us_per_event": statistics.median(
+            r["processor_cpu_us_per_event"] for r in runs if not r["sinks_on"]
+        ),
+        "on_processor_cpu_us_per_event": statistics.median(
+            r["processor_cpu_us_per_event"] for r in runs if r["sinks_on"]
+        ),
         "complete": all(r["complete"] for r in runs),
     }
 

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 HOW_TO_START = "run `deploy/local/services.sh start` and `source .local/env.sh` (or make a Docker engine reachable)"
@@ -60,29 +59,13 @@ def database_url() -> Iterator[str]:
         yield container.get_connection_url()
 
 
-def _with_search_path(url: str, schema: str) -> str:
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3D{schema}"
-
-
 @pytest.fixture
 def pg_url(database_url: str) -> Iterator[str]:
     """A fresh, migrated PostgreSQL schema for one test, dropped afterwards."""
-    from argus.db import migrate
-    from argus.db.engine import make_engine
+    from argus.db.private_schema import private_schema
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(database_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = _with_search_path(database_url, schema)
-    migrate.upgrade(url)
-    try:
-        yield url
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with private_schema(database_url, "t") as schema:
+        yield schema.url
 
 
 @pytest.fixture

@@ -27,14 +27,14 @@ from sqlalchemy import text
 from yarl import URL
 
 from argus.config import load_settings
-from argus.db import migrate
 from argus.db.engine import make_engine
+from argus.db.private_schema import private_schema
 from argus_client.event import parse_timestamp
 from argus_client.hashchain import GENESIS_HASH, canonical_metadata, record_hash
 from ingest_gateway.app import init
 from ingest_gateway.openapi import document, render
 from ingest_gateway.query_params import encode_cursor
-from tests.conftest import ROOT, _with_search_path
+from tests.conftest import ROOT
 from tests.integration.harness import TOKEN, Stack, make_event, running_stack, wait_for
 
 pytestmark = pytest.mark.integration
@@ -156,23 +156,16 @@ async def _build(env: dict[str, str]) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def trail(database_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trail]:
     """A migrated schema of its own and a trail stored by a real processor, which then stops."""
-    schema, admin = f"q_{uuid.uuid4().hex[:12]}", make_engine(database_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = _with_search_path(database_url, schema)
-    migrate.upgrade(url)
-    try:
-        with running_stack(kafka_bootstrap, url, uuid.uuid4().hex[:10], tmp_path_factory.mktemp("q")) as stack:
-            env = {**stack.settings_env(), "ARGUS_AUTH_TOKENS": TOKENS}
-            events = asyncio.run(_build(env))  # before the tests' event loop exists (module scope)
-            stack.start_processor()
-            wait_for(lambda: stack.stored_count() == COUNT, 90, f"{COUNT} stored records; logs:\n{stack.logs()}")
-            stack.stop_all()
-            yield Trail(stack, events)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with (
+        private_schema(database_url, "q") as schema,
+        running_stack(kafka_bootstrap, schema.url, uuid.uuid4().hex[:10], tmp_path_factory.mktemp("q")) as stack,
+    ):
+        env = {**stack.settings_env(), "ARGUS_AUTH_TOKENS": TOKENS}
+        events = asyncio.run(_build(env))  # before the tests' event loop exists (module scope)
+        stack.start_processor()
+        wait_for(lambda: stack.stored_count() == COUNT, 90, f"{COUNT} stored records; logs:\n{stack.logs()}")
+        stack.stop_all()
+        yield Trail(stack, events)
 
 
 @pytest.fixture

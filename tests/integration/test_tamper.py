@@ -29,6 +29,7 @@ from argus.cli import main as argus_main
 from argus.config import load_settings
 from argus.db import migrate
 from argus.db.engine import make_engine
+from argus.db.private_schema import private_schema, with_search_path
 from argus_client.hashchain import record_hash
 from argus_client.signing import PemSigner, sign_event
 from ingest_gateway.app import init
@@ -95,7 +96,7 @@ class Store:
                     connection.execute(text(f'INSERT INTO "{schema}".{table} SELECT * FROM "{self.schema}".{table}'))
         finally:
             engine.dispose()
-        return f"{self.admin_url}{'&' if '?' in self.admin_url else '?'}options=-csearch_path%3D{schema}"
+        return with_search_path(self.admin_url, schema)
 
 
 def _keys_file(tmp: Path) -> Path:
@@ -154,20 +155,15 @@ def store(request: pytest.FixtureRequest, kafka_bootstrap: str, database_url: st
         migrate.upgrade(url)
         yield _build(kafka_bootstrap, url, "sqlite", tmp, None, None)
         return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(database_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{database_url}{'&' if '?' in database_url else '?'}options=-csearch_path%3D{schema}"
-    migrate.upgrade(url)
-    try:
-        yield _build(kafka_bootstrap, url, "postgresql", tmp, database_url, schema)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            for (name,) in connection.execute(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'c\\_%'")):
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        admin.dispose()
+    with private_schema(database_url, "t") as schema:
+        try:
+            yield _build(kafka_bootstrap, schema.url, "postgresql", tmp, database_url, schema.name)
+        finally:
+            admin = make_engine(database_url)
+            with admin.begin() as connection:  # the copies `Store.copy` made
+                for (name,) in connection.execute(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'c\\_%'")):
+                    connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+            admin.dispose()
 
 
 # ---- helpers a case uses to find its victims and say where the damage must be reported ----

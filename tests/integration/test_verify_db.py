@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import Connection, Engine, create_engine, insert, text
 
 from argus import export, verify
+from argus.db.private_schema import private_schema
 from argus.db.schema import audit_records, metadata
 from argus_client.event import EVENT_FIELDS
 from argus_client.hashchain import GENESIS_HASH, chain_record, record_hash
@@ -32,21 +33,14 @@ BASE = datetime(2026, 1, 2, 15, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def schema_url(database_url: str) -> Iterator[str]:
     """A private PostgreSQL schema for this module (the tables from argus.db.schema)."""
-    schema = f"verify_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(database_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in database_url else "?"
-    url = f"{database_url}{separator}options=-csearch_path%3D{schema}"
+    with private_schema(database_url, "verify", setup=_create_tables) as schema:
+        yield schema.url
+
+
+def _create_tables(url: str) -> None:
     engine = create_engine(url)
     metadata.create_all(engine)
     engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def make_event(actor: str, seq: int, **changes: Any) -> dict[str, Any]:
