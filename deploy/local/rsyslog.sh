@@ -25,21 +25,13 @@ readonly PID_FILE=$HOME_DIR/rsyslogd.pid
 readonly LOG=$HOME_DIR/rsyslogd.log
 readonly START_TIMEOUT=20
 
-say() { echo "rsyslog: $*"; }
-die() {
-  echo "rsyslog: $*" >&2
-  exit 1
-}
+SERVICE=rsyslog
+# shellcheck source=deploy/local/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
-find_pid() {
-  local pid
-  [[ -f $PID_FILE ]] || return 1
-  pid=$(<"$PID_FILE")
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && grep -q rsyslogd "/proc/$pid/cmdline" 2>/dev/null || return 1
-  echo "$pid"
-}
+find_pid() { live_pid "$PID_FILE" rsyslogd; }
 
 cmd_install() {
   if ! command -v rsyslogd >/dev/null || [[ ! -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so && -z $(find /usr/lib -name lmnsd_gtls.so -print -quit 2>/dev/null) ]]; then
@@ -99,20 +91,12 @@ cmd_start() {
 }
 
 cmd_stop() {
-  local pid deadline
+  local pid
   if ! pid=$(find_pid); then
     say "not running"
     return 0
   fi
-  kill -TERM "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + 20))
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.1
-  done
+  stop_process "$pid" 20
   rm -f "$PID_FILE"
   say "stopped"
 }
@@ -131,17 +115,4 @@ cmd_status() {
   return 3
 }
 
-case ${1:-} in
-  install) cmd_install ;;
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  restart)
-    cmd_stop
-    cmd_start
-    ;;
-  status) cmd_status ;;
-  *)
-    echo "usage: $0 install|start|stop|restart|status" >&2
-    exit 2
-    ;;
-esac
+dispatch "$@"

@@ -4,7 +4,7 @@
 # (a restart empties it) and enforces Object Lock itself: deleting a locked object version is
 # refused with AccessDenied (tests/integration/test_s3_object_lock.py proves it).
 #
-#   deploy/local/s3.sh install|start|stop|status
+#   deploy/local/s3.sh install|start|stop|restart|status
 #
 # State lives in <repo>/.local/s3 (git-ignored). See docs/local-services.md.
 set -euo pipefail
@@ -22,21 +22,13 @@ readonly LOG=$S3HOME/moto.log
 readonly START_TIMEOUT=30
 PYTHON=${PYTHON:-python3}
 
-say() { echo "s3: $*"; }
-die() {
-  echo "s3: $*" >&2
-  exit 1
-}
+SERVICE=s3
+# shellcheck source=deploy/local/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 answering() { curl -fsS -o /dev/null --max-time 2 "http://$HOST:$PORT/moto-api/" 2>/dev/null; }
 
-find_pid() {
-  local pid
-  [[ -f $PID_FILE ]] || return 1
-  pid=$(<"$PID_FILE")
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && grep -q moto_server "/proc/$pid/cmdline" 2>/dev/null || return 1
-  echo "$pid"
-}
+find_pid() { live_pid "$PID_FILE" moto_server; }
 
 cmd_install() {
   if [[ -x $VENV/bin/moto_server ]] && "$VENV/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')"; then
@@ -70,21 +62,13 @@ cmd_start() {
 }
 
 cmd_stop() {
-  local pid deadline
+  local pid
   if ! pid=$(find_pid); then
     rm -f "$PID_FILE"
     say "not running"
     return 0
   fi
-  kill -TERM "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + 10))
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.2
-  done
+  stop_process "$pid" 10
   rm -f "$PID_FILE"
   say "stopped"
 }
@@ -103,13 +87,4 @@ cmd_status() {
   return 3
 }
 
-case ${1:-} in
-  install) cmd_install ;;
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
-  *)
-    echo "usage: $0 install|start|stop|status" >&2
-    exit 2
-    ;;
-esac
+dispatch "$@"
