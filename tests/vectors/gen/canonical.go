@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"argus/tests/vectors/refv1"
 )
 
 // AuditLogRequest has the reference client's wire shape plus Argus' optional id/signatureFormat.
@@ -35,27 +37,10 @@ type AuditLogRequest struct {
 	SignatureFormat    string                 `json:"signatureFormat,omitempty"`
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-// canonicalV1 is TraceID|Timestamp|EventType|Action|Status|ActorType|ActorID|TargetType|TargetID|
-// base64(Message)|json.Marshal(Metadata) with "{}" for a nil map, exactly as pkg/audit does.
+// canonicalV1 is the reference client's v1 form (refv1.Canonical) of the event.
 func canonicalV1(e *AuditLogRequest) ([]byte, error) {
-	metadataJSON := "{}"
-	if e.Metadata != nil {
-		b, err := json.Marshal(e.Metadata)
-		if err != nil {
-			return nil, err
-		}
-		metadataJSON = string(b)
-	}
-	return []byte(fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s",
-		deref(e.TraceID), e.Timestamp, e.EventType, e.Action, e.Status, e.ActorType, e.ActorID,
-		e.TargetType, deref(e.TargetID), base64.StdEncoding.EncodeToString(e.Message), metadataJSON)), nil
+	return refv1.Canonical(e.TraceID, e.Timestamp, e.EventType, e.Action, e.Status, e.ActorType, e.ActorID,
+		e.TargetType, e.TargetID, e.Message, e.Metadata)
 }
 
 func orNil(s string) any {
@@ -77,10 +62,10 @@ func canonicalV2(e *AuditLogRequest) ([]byte, error) {
 		message = base64.StdEncoding.EncodeToString(e.Message)
 	}
 	obj := map[string]any{
-		"format": "argus.sig.v2", "id": orNil(deref(e.ID)), "traceId": orNil(deref(e.TraceID)),
+		"format": "argus.sig.v2", "id": orNil(refv1.Deref(e.ID)), "traceId": orNil(refv1.Deref(e.TraceID)),
 		"timestamp": orNil(e.Timestamp), "eventType": orNil(e.EventType), "action": orNil(e.Action),
 		"status": orNil(e.Status), "actorType": orNil(e.ActorType), "actorId": orNil(e.ActorID),
-		"targetType": orNil(e.TargetType), "targetId": orNil(deref(e.TargetID)), "message": message,
+		"targetType": orNil(e.TargetType), "targetId": orNil(refv1.Deref(e.TargetID)), "message": message,
 		"metadata": metadata, "publicKeyId": orNil(e.PublicKeyID), "signatureAlgorithm": orNil(e.SignatureAlgorithm),
 	}
 	return appendJCS(nil, obj)

@@ -35,6 +35,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"argus/tests/vectors/refv1"
 )
 
 // AuditLogRequest is the reference client's wire shape (it sends no id and no signatureFormat).
@@ -55,26 +57,10 @@ type AuditLogRequest struct {
 	PublicKeyID        string                 `json:"publicKeyId,omitempty"`
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-// canonicalV1 is the reference client's CanonicalizeRequest: the fields joined with "|".
+// canonicalV1 is the reference client's v1 form (refv1.Canonical) of the event.
 func canonicalV1(e *AuditLogRequest) ([]byte, error) {
-	metadataJSON := "{}"
-	if e.Metadata != nil {
-		b, err := json.Marshal(e.Metadata)
-		if err != nil {
-			return nil, err
-		}
-		metadataJSON = string(b)
-	}
-	return []byte(fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s",
-		deref(e.TraceID), e.Timestamp, e.EventType, e.Action, e.Status, e.ActorType, e.ActorID,
-		e.TargetType, deref(e.TargetID), base64.StdEncoding.EncodeToString(e.Message), metadataJSON)), nil
+	return refv1.Canonical(e.TraceID, e.Timestamp, e.EventType, e.Action, e.Status, e.ActorType, e.ActorID,
+		e.TargetType, e.TargetID, e.Message, e.Metadata)
 }
 
 type key struct {

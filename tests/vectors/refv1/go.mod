@@ -1,0 +1,3 @@
+module argus/tests/vectors/refv1
+
+go 1.19
