@@ -41,6 +41,7 @@ RECORD_COLUMNS = {field: FIELD_COLUMNS[field] for field in RECORD_FIELDS}
 TOKEN_NAME = "default"
 #: TEST-ONLY checkpoint signing key of every test stack, and its verifier key.
 LOG_KEY_FILE = Path(__file__).resolve().parent.parent / "vectors" / "transparency" / "test-log.key"
+SIGNATURE_VECTORS = LOG_KEY_FILE.parent.parent / "signatures"
 LOG_VERIFIER_KEY = (LOG_KEY_FILE.parent / "test-log.vkey").read_text().strip()
 LOG_NAME = "argus.test"
 #: TEST-ONLY receipt key of every test stack's gateway (the processor derives the verifier key from it).
@@ -61,6 +62,19 @@ def attested_envelope(event: dict[str, Any], source: str | None, received_at: st
     received_at = received_at or utc_now_rfc3339()
     attestation = _RECEIPT_SIGNER.attest(normal["id"], content_digest(normal, metadata_text).hex(), source, received_at)
     return encode_envelope(event, source=source, received_at=received_at, attestation=attestation)
+
+
+def keys_config(directory: Path, keys: dict[str, str], not_after: dict[str, str] | None = None) -> Path:
+    """A keys.yaml (ARGUS_KEYS_CONFIG) in `directory` trusting test-vector public keys: key id ->
+    the PEM's name in tests/vectors/signatures; `not_after` ends some keys' validity."""
+    lines = ["keys:"]
+    for key_id, name in keys.items():
+        lines += [f"  - id: {key_id}", f"    pemFile: {SIGNATURE_VECTORS / f'{name}.pem'}"]
+        if not_after and key_id in not_after:
+            lines.append(f"    notAfter: {not_after[key_id]}")
+    path = directory / "keys.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def as_record(row: Any) -> dict[str, Any]:

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import pytest
 
 from argus_client import exactjson
 from argus_client.canonical import signing_bytes_v1, v1_ambiguity
-from tests.integration.harness import TOKEN, Stack, chain_problems, running_stack, wait_for
+from tests.integration.harness import TOKEN, Stack, chain_problems, keys_config, wait_for
 from tests.integration.test_client_e2e import GatewayProcess, free_port
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
@@ -45,21 +44,9 @@ def _go() -> str:
 
 
 @pytest.fixture
-def keys_file(tmp_path: Path) -> Path:
-    path = tmp_path / "keys.yaml"
-    path.write_text(
-        "keys:\n"
-        f"  - id: ed-2026\n    pemFile: {KEYS / 'test-ed25519-2026.pem'}\n"
-        f"  - id: rsa-2026\n    pemFile: {KEYS / 'test-rsa-2026.pem'}\n"
-    )
-    return path
-
-
-@pytest.fixture
-def stack(kafka_bootstrap: str, pg_url: str, unique_name: str, tmp_path: Path, keys_file: Path) -> Iterator[Stack]:
-    env = {"ARGUS_KEYS_CONFIG": str(keys_file)}
-    with running_stack(kafka_bootstrap, pg_url, unique_name, tmp_path, extra_env=env) as running:
-        yield running
+def stack_env(tmp_path: Path) -> dict[str, str]:
+    keys = {"ed-2026": "test-ed25519-2026", "rsa-2026": "test-rsa-2026"}
+    return {"ARGUS_KEYS_CONFIG": str(keys_config(tmp_path, keys))}
 
 
 def _go_cache() -> str:

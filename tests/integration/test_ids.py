@@ -4,11 +4,9 @@ real gateway, Kafka, processor and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from argus.config import load_settings
@@ -19,16 +17,6 @@ from ingest_gateway.app import init
 from tests.integration.harness import RECEIPT_VERIFIER_KEY, TOKEN, Stack, make_event, wait_for, wait_until_consumed
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-async def gateway(stack: Stack) -> AsyncIterator[TestClient[Any, Any]]:
-    client = TestClient(TestServer(init(load_settings(stack.settings_env()))))
-    await client.start_server()
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 async def _post(gateway: TestClient[Any, Any], path: str, body: Any, **headers: str) -> tuple[int, Any]:

@@ -5,31 +5,18 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from confluent_kafka.admin import AdminClient
 
 from argus.config import load_settings
 from argus.kafka_admin import topic_max_message_bytes
 from argus_client.event import MAX_MESSAGE_B64_LEN
-from ingest_gateway.app import init
 from tests.integration.harness import TOKEN, Stack, make_event, wait_for
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-async def gateway(stack: Stack) -> AsyncIterator[TestClient[Any, Any]]:
-    client = TestClient(TestServer(init(load_settings(stack.settings_env()))))
-    await client.start_server()
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 def _message(raw_bytes: int) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import itertools
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +18,6 @@ from ingest_gateway.app import init
 from tests.integration.harness import TOKEN, TOKEN_NAME, Stack, chain_problems, make_event, running_stack, wait_for
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-async def gateway(stack: Stack) -> AsyncIterator[TestClient[Any, Any]]:
-    settings = load_settings(stack.settings_env())
-    client = TestClient(TestServer(init(settings)))
-    await client.start_server()
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 async def test_single_and_bulk_events_are_stored_with_every_field_and_chained(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from argus_client.canonical import signing_bytes_v1
 from argus_client.signing import PemSigner, sign_event, verify_event
 from argus_client.uuid7 import uuid7
 from ingest_gateway.app import init
-from tests.integration.harness import TOKEN, Stack, chain_problems, make_event, running_stack, wait_for
+from tests.integration.harness import TOKEN, Stack, chain_problems, keys_config, make_event, wait_for
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "signatures"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -31,32 +30,9 @@ RSA = _signer("test-rsa-2026", "rsa-2026")
 
 
 @pytest.fixture
-def keys_file(tmp_path: Path) -> Path:
-    path = tmp_path / "keys.yaml"
-    path.write_text(
-        "keys:\n"
-        f"  - id: ed-2026\n    pemFile: {VECTORS / 'test-ed25519-2026.pem'}\n"
-        f"  - id: rsa-2026\n    pemFile: {VECTORS / 'test-rsa-2026.pem'}\n"
-        f"  - id: ed-expired\n    pemFile: {VECTORS / 'test-ed25519-2025.pem'}\n    notAfter: 2025-12-31T00:00:00Z\n"
-    )
-    return path
-
-
-@pytest.fixture
-def stack(kafka_bootstrap: str, pg_url: str, unique_name: str, tmp_path: Path, keys_file: Path) -> Iterator[Stack]:
-    env = {"ARGUS_KEYS_CONFIG": str(keys_file)}
-    with running_stack(kafka_bootstrap, pg_url, unique_name, tmp_path, extra_env=env) as running:
-        yield running
-
-
-@pytest.fixture
-async def gateway(stack: Stack) -> AsyncIterator[TestClient[Any, Any]]:
-    client = TestClient(TestServer(init(load_settings(stack.settings_env()))))
-    await client.start_server()
-    try:
-        yield client
-    finally:
-        await client.close()
+def stack_env(tmp_path: Path) -> dict[str, str]:
+    keys = {"ed-2026": "test-ed25519-2026", "rsa-2026": "test-rsa-2026", "ed-expired": "test-ed25519-2025"}
+    return {"ARGUS_KEYS_CONFIG": str(keys_config(tmp_path, keys, not_after={"ed-expired": "2025-12-31T00:00:00Z"}))}
 
 
 async def test_signed_events_through_the_gateway(stack: Stack, gateway: TestClient[Any, Any]) -> None:

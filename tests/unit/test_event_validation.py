@@ -17,17 +17,10 @@ from argus_client.event import (
     validate_event,
 )
 from argus_client.hashchain import validate_storable_event
+from tests.event_samples import EVENT_ID, MINIMAL_EVENT
 
 ENUMS = EnumConfig()
-BASE: dict[str, Any] = {
-    "timestamp": "2026-03-04T05:06:07Z",
-    "status": "SUCCESS",
-    "action": "CREATE",
-    "actorType": "SERVICE",
-    "actorId": "svc-orders",
-    "targetType": "RESOURCE",
-}
-ID = "0190a0a0-0000-7000-8000-00000000abcd"
+BASE, ID = MINIMAL_EVENT, EVENT_ID
 
 
 def _refused(raw: dict[str, Any]) -> EventValidationError:

@@ -12,17 +12,10 @@ from jsonschema import Draft202012Validator
 from argus_client.enums import EnumConfig
 from argus_client.event import MAX_MESSAGE_B64_LEN, EventValidationError, validate_event
 from ingest_gateway.openapi import document
+from tests.event_samples import EVENT_ID, MINIMAL_EVENT
 
 DOC = document()
-BASE: dict[str, Any] = {
-    "timestamp": "2026-03-04T05:06:07Z",
-    "status": "SUCCESS",
-    "action": "CREATE",
-    "actorType": "SERVICE",
-    "actorId": "svc-orders",
-    "targetType": "RESOURCE",
-}
-ID = "0190a0a0-0000-7000-8000-00000000abcd"
+BASE, ID = MINIMAL_EVENT, EVENT_ID
 
 
 def _validator(schema: dict[str, Any]) -> Draft202012Validator:
