@@ -1,4 +1,4 @@
-"""`argus export`: the stored trail as NDJSON records, and the record sources `argus verify` shares.
+"""`argus export`: the stored trail as NDJSON records, and the database record source `argus verify` shares.
 
 Records are read in (actor_id, seq) order with a server-side cursor, so memory stays constant
 however large the trail. The NDJSON lines are camelCase record dicts whose `metadata` is the
@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import IO, Any
 
 import orjson
@@ -21,8 +18,8 @@ from sqlalchemy import ColumnElement, Engine, Select, and_, func, null, select
 
 from argus.db.schema import audit_records, record_columns
 from argus.progress import Progress, wanted
-from argus_client.event import EventValidationError, parse_timestamp
-from argus_client.hashchain import ACTOR, RECORD_FIELDS, SEQ, record_row
+from argus.records_file import Scope, add_source_arguments
+from argus_client.hashchain import RECORD_FIELDS
 
 #: Table columns in RECORD_FIELDS order: a row *is* a record's value tuple, no per-row dict.
 COLUMNS = record_columns(RECORD_FIELDS)
@@ -31,60 +28,6 @@ FETCH_ROWS = 5000
 #: what `argus verify --from-file F --checkpoint C` needs to rebuild the partitions' trees.
 LOG_FIELDS = ("kafkaTopic", "kafkaPartition", "kafkaOffset", "commitSeq")
 LOG_COLUMNS = record_columns(LOG_FIELDS)
-_DATE = re.compile(r"\d{4}-\d\d-\d\d")
-_ZONE = re.compile(r"([Zz]|[+-]\d\d:\d\d)$")
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which records: all, one actor, and/or an event-time range [start, end)."""
-
-    actor: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-
-    @property
-    def anchored(self) -> bool:
-        """With a start time each actor's chain begins mid-way: its first record is the anchor."""
-        return self.start is not None
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> Scope:
-        return cls(args.actor, args.start, args.end)
-
-
-def parse_time(text: str) -> datetime:
-    """A date-time typed on the command line, as UTC: RFC 3339 by the events' own rule
-    (`parse_timestamp`), also with a space for the T, without a zone (UTC), or a bare date."""
-    value = text.strip().replace(" ", "T")
-    if _DATE.fullmatch(value):
-        value += "T00:00:00"
-    if not _ZONE.search(value):
-        value += "Z"
-    try:
-        return parse_timestamp(value).astimezone(UTC)
-    except EventValidationError as exc:
-        raise ValueError(f"{text!r}: {exc.message}") from None
-
-
-def _time_arg(text: str) -> datetime:
-    try:
-        return parse_time(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options `export` and `verify` share: where the records live and which of them."""
-    parser.add_argument("--database-url", default=os.environ.get("ARGUS_DATABASE_URL"),
-                        help="SQLAlchemy URL (default: $ARGUS_DATABASE_URL)")  # fmt: skip
-    parser.add_argument("--actor", help="only this actorId")
-    parser.add_argument("--from", dest="start", type=_time_arg, metavar="TIME",
-                        help="event time >= TIME (RFC 3339); each actor's records in range come with the record "
-                             "before them (the anchor) and the one after (docs/hash-chain.md 4.2)")  # fmt: skip
-    parser.add_argument("--to", dest="end", type=_time_arg, metavar="TIME", help="event time < TIME (RFC 3339)")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress bar (it is drawn on stderr only when stderr is a terminal)")  # fmt: skip
 
 
 def select_records(scope: Scope, extra: Sequence[ColumnElement[Any]] = (), *, with_low: bool = False) -> Select[Any]:
@@ -157,51 +100,6 @@ def db_rows(engine: Engine, scope: Scope, stmt: Select[Any] | None = None) -> It
         connection.rollback()
 
 
-def file_rows(path: str, scope: Scope, *, with_low: bool = False) -> Iterator[tuple[Any, ...]]:
-    """Record rows from an NDJSON export, filtered like the database query, neighbours included (a
-    time range takes a first pass to find each actor's seq span); `with_low` as in `select_records`."""
-    spans: dict[Any, tuple[Any, Any]] | None = None
-    if scope.start is not None or scope.end is not None:
-        spans = {}
-        for record in file_records(path):
-            actor, seq = record.get("actorId"), record.get("seq")
-            if (scope.actor is None or actor == scope.actor) and _in_range(record.get("timestamp"), scope):
-                lo, hi = spans.get(actor, (seq, seq))
-                spans[actor] = (min(lo, seq), max(hi, seq))
-    for record in file_records(path):
-        row = record_row(record)
-        if scope.actor is not None and row[ACTOR] != scope.actor:
-            continue
-        low = None
-        if spans is not None:
-            span = spans.get(row[ACTOR])
-            if span is None or not (span[0] - 1 if scope.start else 1) <= row[SEQ] <= span[1] + 1:
-                continue
-            low = span[0] if scope.start else None
-        yield (*row, low) if with_low else row
-
-
-def _in_range(timestamp: Any, scope: Scope) -> bool:
-    try:
-        moment = parse_time(timestamp)
-    except (TypeError, ValueError, AttributeError):
-        return False
-    return (scope.start is None or moment >= scope.start) and (scope.end is None or moment < scope.end)
-
-
-def file_records(path: str) -> Iterator[dict[str, Any]]:
-    with open(path, "rb") as handle:
-        for number, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    record = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{number}: not JSON: {exc}") from None
-                if not isinstance(record, dict):
-                    raise ValueError(f"{path}:{number}: not a record object")
-                yield record
-
-
 def write_ndjson(rows: Iterator[tuple[Any, ...]], out: IO[bytes], progress: Progress | None = None,
                  fields: Sequence[str] = RECORD_FIELDS) -> int:  # fmt: skip
     """One record dict per line, `fields` order; returns the count."""
@@ -254,7 +152,10 @@ def register(subparsers: Any) -> None:
     )
     add_source_arguments(parser)
     parser.add_argument("-o", "--output", help="file to write (default: stdout); written atomically")
-    parser.add_argument("--log-positions", action="store_true",
-                        help=f"also write each record's leaf position ({', '.join(LOG_FIELDS)}), so the file "
-                             "verifies against signed checkpoints: argus verify --from-file F --checkpoint C")
+    parser.add_argument(
+        "--log-positions",
+        action="store_true",
+        help=f"also write each record's leaf position ({', '.join(LOG_FIELDS)}), so the file "
+        "verifies against signed checkpoints: argus verify --from-file F --checkpoint C",
+    )
     parser.set_defaults(func=run)

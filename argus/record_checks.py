@@ -3,24 +3,22 @@ signatures and the registry's mustSign policy, the unhashed columns derived from
 the edges of a time window (docs/hash-chain.md, "Unhashed columns" and "Time windows").
 
 Why here and not in the chain verifier: these need the database's own columns (event_time,
-signature_ambiguous) or the key registry, which an auditor verifying an export has not got.
+signature_ambiguous) or the key registry, which an auditor verifying an export has not got. Free of
+storage all the same (the rows come from any source): the one check that must query the database,
+`hidden_from_window`, is in argus/verify_db.py.
 Rows are a record's values in RECORD_FIELDS order followed by `EXTRA` (None where a source lacks them).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Engine, Text, and_, cast, func, not_, select
-
-from argus.db.schema import audit_records
-from argus.export import Scope, parse_time
+from argus.records_file import parse_time
 from argus_client import exactjson
 from argus_client.canonical import signature_is_ambiguous
-from argus_client.event import EVENT_FIELDS, MAX_UTC_OFFSET, EventValidationError, event_time_of
+from argus_client.event import EVENT_FIELDS, EventValidationError, event_time_of
 from argus_client.hashchain import ACTOR, BAD_SIGNATURE, MISSING, RECORD_FIELDS, SEQ, ChainBreak, ChainVerifier
 
 if TYPE_CHECKING:
@@ -39,17 +37,8 @@ _SOURCE, _RECEIVED = RECORD_FIELDS.index("source"), RECORD_FIELDS.index("receive
 _UTC_STAMP = re.compile(r"(\d{4}-\d\d-\d\d)[Tt](\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?[Zz]")
 
 
-def event_time_text(dialect: str) -> ColumnElement[Any]:
-    """event_time as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC, read as text (PostgreSQL can hold years
-    Python cannot read back; SQLite stores this text already)."""
-    column = audit_records.c.event_time
-    if dialect == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24:MI:SS.US")
-    return cast(column, Text)
-
-
 def expected_event_time(timestamp: Any) -> str | None:
-    """What event_time must hold for this hashed timestamp, as `event_time_text` reads it. A UTC
+    """What event_time must hold for this hashed timestamp, as `verify_db.event_time_text` reads it. A UTC
     timestamp is rewritten as text (8x faster than parsing); any other goes through `event_time_of`."""
     utc = _UTC_STAMP.fullmatch(timestamp) if isinstance(timestamp, str) else None
     if utc is not None:
@@ -104,7 +93,7 @@ class SignatureChecker:
     def add(self, row: Any) -> list[ChainBreak]:
         if row[_SIGNATURE] is None:
             self.unsigned += 1
-            rule = self.registry.must_sign(row[_SOURCE], row[ACTOR], _moment(row[_RECEIVED]))
+            rule = self.registry.must_sign(row[_SOURCE], row[ACTOR], parse_moment(row[_RECEIVED]))
             if rule is None:
                 return []
             return [ChainBreak(row[ACTOR], row[SEQ], UNSIGNED,
@@ -130,7 +119,8 @@ class SignatureChecker:
         ]
 
 
-def _moment(text: Any) -> datetime | None:
+def parse_moment(text: Any) -> datetime | None:
+    """A stored timestamp as UTC, or None if it cannot be read."""
     try:
         return parse_time(text)
     except (TypeError, ValueError, AttributeError):
@@ -163,41 +153,3 @@ class TrailChecker:
     def finish(self) -> list[ChainBreak]:
         found = self.chain.finish()
         return found + self.signatures.flush() if self.signatures is not None else found
-
-
-def hidden_from_window(engine: Engine, scope: Scope) -> Iterator[ChainBreak]:
-    """Records whose hashed timestamp lies in the time window although their event_time does not:
-    moved out of every time-scoped query. The window's own selection runs on event_time, so this
-    second look selects on the hashed timestamp's text (its local date-time, at most 15:59 from
-    UTC, upper-cased, compared byte-wise), then keeps the exact instants in range."""
-    if scope.start is None and scope.end is None:
-        return
-    t, margin = audit_records, MAX_UTC_OFFSET + timedelta(minutes=1)
-    dialect = engine.dialect.name
-    stamp: ColumnElement[Any] = func.upper(t.c.timestamp)
-    if dialect == "postgresql":
-        stamp = stamp.collate("C")
-    near, inside = [], []
-    if scope.start is not None:
-        near.append(stamp >= _local_text(scope.start - margin))
-        inside.append(t.c.event_time >= scope.start)
-    if scope.end is not None:
-        near.append(stamp < _local_text(scope.end + margin))
-        inside.append(t.c.event_time < scope.end)
-    stmt = select(t.c.actor_id, t.c.seq, t.c.timestamp, event_time_text(dialect)).where(*near, not_(and_(*inside)))
-    if scope.actor is not None:
-        stmt = stmt.where(t.c.actor_id == scope.actor)
-    with engine.connect() as connection:
-        for actor, seq, timestamp, stored in connection.execute(stmt.order_by(t.c.actor_id, t.c.seq)):
-            moment = _moment(timestamp)
-            if moment is None or (scope.start is not None and moment < scope.start):
-                continue
-            if scope.end is not None and moment >= scope.end:
-                continue
-            detail = (f"hashed timestamp {timestamp!r} lies in the time window but event_time {stored} does not: "
-                      "hidden from time-scoped queries")  # fmt: skip
-            yield ChainBreak(actor, seq, DERIVED, detail)
-
-
-def _local_text(moment: datetime) -> str:
-    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}"

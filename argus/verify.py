@@ -12,29 +12,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Engine
 
-from argus.db.schema import audit_records
-from argus.export import Scope, add_source_arguments, count_records, db_rows, file_rows, make_db_engine, select_records
 from argus.progress import Progress, wanted
-from argus.record_checks import TrailChecker, event_time_text, hidden_from_window
+from argus.records_file import Scope, add_source_arguments, file_rows
+from argus.verify_report import TRUNCATION_NOTE, render_text, sorted_breaks, verify_rows
 from argus_client.hashchain import ChainBreak
 
 if TYPE_CHECKING:
-    from argus.keys import KeyRegistry
+    from sqlalchemy import Engine
 
-TRUNCATION_NOTE = (
-    "a hash chain alone cannot show that an actor's newest records were removed (truncation) or "
-    "replaced by a consistent new tail; only signed checkpoints of chain heads can"
-)
-ANCHOR_NOTE = ("time range: each actor's chain is checked from the record before its first record in range (its "
-               "anchor, whose previousHash is trusted) to the record after its last")
-SIGNATURES_OFF = "signatures not checked: {why}; a stripped or forged signature would go unnoticed"
+    from argus.keys import KeyRegistry
 
 
 def load_registry(args: argparse.Namespace) -> tuple[KeyRegistry | None, str | None]:
@@ -51,84 +42,15 @@ def load_registry(args: argparse.Namespace) -> tuple[KeyRegistry | None, str | N
     return KeyRegistry.load(args.keys), None
 
 
-def verify_rows(rows: Iterable[Any], *, anchored: bool, registry: KeyRegistry | None = None,
-                signatures_off: str | None = None, progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
-    """Run every record check (argus/record_checks.py) over ordered verify rows; the report dict.
-    `signatures_off` says why signatures were not checked (with no registry)."""
-    checker = TrailChecker(anchored=anchored, registry=registry)
-    progress = progress or Progress("verified", None, enabled=False)
-    breaks: list[ChainBreak] = []
-    feed = checker.feed
-    started = time.perf_counter()
-    count = 0
-    for count, row in enumerate(rows, 1):
-        found = feed(row)
-        if found:
-            breaks += found
-        if not count & 0x3FFF:
-            progress.tick(count)
-    breaks += checker.finish()
-    elapsed = time.perf_counter() - started
-    progress.finish(count)
-    notes = [TRUNCATION_NOTE] + ([ANCHOR_NOTE] if anchored else [])
-    if checker.signatures is not None and checker.signatures.unsigned:
-        notes.append(f"{checker.signatures.unsigned} records carry no signature; only signed records were checked, "
-                     "and unsigned ones against the registry's mustSign policy")  # fmt: skip
-    if checker.signatures is None:
-        notes.append(SIGNATURES_OFF.format(why=signatures_off or "no key registry"))
-    return {
-        "ok": not breaks,
-        "records": checker.chain.records,
-        "actors": checker.chain.actors,
-        "signaturesChecked": checker.signatures is not None,
-        "breaks": [b.as_dict() for b in sorted_breaks(breaks)],
-        "rate": round(count / elapsed) if elapsed > 0 else None,
-        "notes": notes,
-    }
-
-
-def sorted_breaks(breaks: Iterable[ChainBreak]) -> list[ChainBreak]:
-    """Each (actor, seq, kind) once (a record can be found by two checks), in report order."""
-    unique = {(b.actor_id, b.seq, b.kind): b for b in reversed(list(breaks))}
-    return sorted(unique.values(), key=lambda b: (b.actor_id, b.seq, b.kind))
-
-
-def database_rows(engine: Engine, scope: Scope) -> Iterator[Any]:
-    """The scope's verify rows from the database: record, event_time text, signature_ambiguous, window low."""
-    extra = (event_time_text(engine.dialect.name), audit_records.c.signature_ambiguous)
-    return db_rows(engine, scope, select_records(scope, extra, with_low=True))
-
-
 def _rows(args: argparse.Namespace, scope: Scope, show: bool) -> tuple[Iterator[Any], int | None, Engine | None]:
     if args.from_file:  # an export has no event_time or signature_ambiguous: those are checked in the database
         rows = file_rows(args.from_file, scope, with_low=True)
         return ((*row[:-1], None, None, row[-1]) for row in rows), None, None
+    from argus.export import count_records, make_db_engine  # the database stack: only when reading it
+    from argus.verify_db import database_rows
+
     engine = make_db_engine(args.database_url)
     return database_rows(engine, scope), count_records(engine, scope) if show else None, engine
-
-
-def render_text(report: dict[str, Any]) -> str:
-    status = "OK" if report["ok"] else f"FAILED: {len(report['breaks'])} break(s)"
-    lines = [f"argus verify: {status}; {report['records']:,} records, {report['actors']:,} actors, "
-             f"{report['rate'] or 0:,} records/s"]  # fmt: skip
-    lines += [f"  {b['kind']:<13} actor {b['actorId']!r} seq {b['seq']}: {b['detail']}" for b in report["breaks"]]
-    if "log" in report:
-        log = report["log"]
-        status = "OK" if not log["problems"] else f"FAILED: {len(log['problems'])} problem(s)"
-        lines.append(f"transparency log: {status}; " + ", ".join(
-            f"{p['topic']}/{p['partition']}: {p['records']:,} records, checkpoint {p['checkpointSize']:,}"
-            for p in log["partitions"]))  # fmt: skip
-        lines += [f"  {p['kind']:<13} {p['topic']} partition {p['partition']}"
-                  + (f" leaf {p['leaf']}" if p["leaf"] is not None else "") + f": {p['detail']}"
-                  for p in log["problems"]]  # fmt: skip
-    if "receipts" in report:
-        receipts = report["receipts"]
-        status = "OK" if not receipts["problems"] else f"FAILED: {len(receipts['problems'])} problem(s)"
-        lines.append(f"receipts: {status}; {receipts['proven']:,} of {receipts['receipts']:,} proven included")
-        lines += [f"  {p['kind']:<13} {p['id']}: {p['detail']}\n    receipt: {orjson.dumps(p['receipt']).decode()}"
-                  for p in receipts["problems"]]  # fmt: skip
-    lines += [f"note: {note}" for note in report["notes"]]
-    return "\n".join(lines)
 
 
 def _s3_rows(url: str, scope: Scope) -> tuple[Iterator[Any], list[str]]:
@@ -174,6 +96,8 @@ def _check_log(args: argparse.Namespace, report: dict[str, Any]) -> list[Any]:
         log = verify_file_log(args.from_file, checkpoints)
         report["notes"] += [f"records in no checkpoint given: {note}" for note in log.pop("notes")]
     else:
+        from argus.export import make_db_engine
+
         log = verify_log(make_db_engine(args.database_url), checkpoints, verifiers)
     report["log"] = log
     report["ok"] = report["ok"] and not log["problems"]
@@ -189,6 +113,7 @@ def _check_log(args: argparse.Namespace, report: dict[str, Any]) -> list[Any]:
 
 def _check_receipts(args: argparse.Namespace, report: dict[str, Any], checkpoints: list[Any]) -> None:
     """With --receipts: every receipted event is in the store and proven in a trusted checkpoint."""
+    from argus.export import make_db_engine
     from argus.receipts import parse_verifier_keys
     from argus.verify_receipts import read_receipts, verify_receipts
 
@@ -200,6 +125,12 @@ def _check_receipts(args: argparse.Namespace, report: dict[str, Any], checkpoint
     result = verify_receipts(make_db_engine(args.database_url), read_receipts(args.receipts), keys, checkpoints)
     report["receipts"] = result
     report["ok"] = report["ok"] and not result["problems"]
+
+
+def _hidden_from_window(engine: Engine, scope: Scope) -> Iterator[ChainBreak]:
+    from argus.verify_db import hidden_from_window
+
+    return hidden_from_window(engine, scope)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -216,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             rows, total, engine = _rows(args, scope, show)
         report = verify_rows(rows, anchored=scope.anchored, registry=registry, signatures_off=off,
                              progress=Progress("verified", total, show))  # fmt: skip
-        if engine is not None and (hidden := list(hidden_from_window(engine, scope))):
+        if engine is not None and (hidden := list(_hidden_from_window(engine, scope))):
             breaks = [ChainBreak(b["actorId"], b["seq"], b["kind"], b["detail"]) for b in report["breaks"]]
             report["breaks"] = [b.as_dict() for b in sorted_breaks(breaks + hidden)]
             report["ok"] = False

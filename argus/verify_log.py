@@ -19,7 +19,8 @@ import orjson
 from sqlalchemy import Connection, Engine, select
 
 from argus.db.schema import audit_records
-from argus.export import COLUMNS, LOG_FIELDS, file_records
+from argus.export import COLUMNS, LOG_FIELDS
+from argus.records_file import file_records
 from argus.tlog_store import checkpoint_history, tile_reader
 from argus_client.cosignature import WitnessVerifier, require_cosignatures
 from argus_client.hashchain import record_row

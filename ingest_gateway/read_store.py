@@ -19,10 +19,11 @@ from sqlalchemy import Column, Connection, Engine, Select, Text, cast, event, fu
 from argus.db.engine import is_sqlite, make_engine
 from argus.db.schema import audit_records as t
 from argus.db.schema import record_columns
-from argus.export import Scope
 from argus.keys import KeyRegistry
 from argus.record_checks import TrailChecker
-from argus.verify import SIGNATURES_OFF, TRUNCATION_NOTE, database_rows, sorted_breaks
+from argus.records_file import Scope
+from argus.verify_db import database_rows
+from argus.verify_report import SIGNATURES_OFF, TRUNCATION_NOTE, sorted_breaks
 from argus_client import exactjson
 from argus_client.event import format_utc
 from argus_client.hashchain import CUR, SEQ
