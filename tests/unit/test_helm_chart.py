@@ -17,6 +17,7 @@ import yaml
 
 from argus.cli import build_parser
 from argus.keys import KeyRegistry
+from argus.receipts import parse_verifier_keys
 from argus.verify_log import load_verifiers
 from tests.helm_chart import CHART, EXAMPLES, KUBE_VERSION, VALUE_SETS, containers, documents, helm, render
 from tests.ops_tools import ROOT, tool
@@ -183,3 +184,28 @@ def test_optional_witness_runs_the_real_witness_command() -> None:
     volumes = deployment["spec"]["template"]["spec"]["volumes"]
     assert {"name": "state", "persistentVolumeClaim": {"claimName": claim}} in volumes
     assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"]["type"] == "Recreate"
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {item["name"]: item["value"] for item in container.get("env", [])}
+
+
+def test_each_signing_key_is_mounted_only_where_it_signs() -> None:
+    """The gateways hold the receipt key, the processors the log key; neither holds the other's."""
+    docs = documents(EXAMPLES[0])
+    [gateway] = containers(_named(docs, "Deployment", "-gateway"))
+    [processor] = containers(_named(docs, "Deployment", "-processor"))
+    for deployment, key in (("-gateway", "receipt.key"), ("-processor", "log.key")):
+        volumes = _named(docs, "Deployment", deployment)["spec"]["template"]["spec"]["volumes"]
+        [signing] = [v for v in volumes if v["name"] == "signing-key"]
+        assert signing["secret"]["items"] == [{"key": key, "path": key}]
+    assert _env(gateway)["ARGUS_RECEIPT_KEY"] == "/etc/argus/signing/receipt.key"
+    assert "ARGUS_LOG_KEY" not in _env(gateway)
+    assert _env(processor)["ARGUS_LOG_KEY"] == "/etc/argus/signing/log.key"
+    assert parse_verifier_keys(_env(processor)["ARGUS_RECEIPT_VERIFIER_KEYS"], "chart")  # a real verifier key
+    assert "ARGUS_RECEIPT_KEY" not in _env(processor)
+
+
+def test_signing_keys_without_the_receipt_verifier_key_fail_the_template() -> None:
+    result = render(None, "signingKeys.existingSecret=argus-signing-keys")
+    assert result.returncode != 0 and "receiptVerifierKeys" in result.stderr

@@ -80,10 +80,34 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 {{- end -}}
 
+{{/* One signing key of signingKeys.existingSecret, mounted only into the component that signs
+with it: (list . "receipt.key") for gateways, (list . "log.key") for processors. */}}
+{{- define "argus.signingKeyVolume" -}}
+{{- $root := index . 0 -}}
+{{- $key := index . 1 -}}
+{{- with $root.Values.signingKeys.existingSecret }}
+- name: signing-key
+  secret:
+    secretName: {{ . }}
+    items: [{key: {{ $key }}, path: {{ $key }}}]
+{{- end }}
+{{- end -}}
+
+{{- define "argus.signingKeyMount" -}}
+{{- if .Values.signingKeys.existingSecret }}
+- name: signing-key
+  mountPath: /etc/argus/signing
+  readOnly: true
+{{- end }}
+{{- end -}}
+
 {{/* Fail rendering when the values cannot work. */}}
 {{- define "argus.validate" -}}
 {{- if gt (int .Values.processor.replicas) (int .Values.kafka.topicPartitions) -}}
 {{- fail (printf "processor.replicas (%d) exceeds kafka.topicPartitions (%d): a replica beyond the partition count gets no partition" (int .Values.processor.replicas) (int .Values.kafka.topicPartitions)) -}}
+{{- end -}}
+{{- if and .Values.signingKeys.existingSecret (not .Values.signingKeys.receiptVerifierKeys) -}}
+{{- fail "signingKeys.existingSecret needs signingKeys.receiptVerifierKeys (what `argus receipt-key` printed): without it the processors cannot check the gateways' attestations and store every source as null" -}}
 {{- end -}}
 {{- if lt (int .Values.processor.replicas) 1 -}}
 {{- fail "processor.replicas must be at least 1" -}}
