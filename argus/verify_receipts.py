@@ -24,7 +24,7 @@ from argus_client.event import EVENT_FIELDS
 from argus_client.hashchain import RECORD_FIELDS, row_hash
 from argus_client.merkle import ProofError, inclusion_proof, verify_inclusion
 from argus_client.note import Verifier
-from argus_client.receipt import ReceiptError, attestation_bytes, check, content_digest, verify_receipt
+from argus_client.receipt import ReceiptError, check_attestation, content_digest, verify_receipt
 from argus_client.tiles import tile_node_source
 from argus_client.tlog import Checkpoint, parse_origin, record_leaf
 
@@ -93,8 +93,7 @@ class ReceiptCheck:
 
     def _attested(self, record_id: str, content_hash: str, values: tuple[Any, ...], attestation: Any) -> bool:
         try:
-            check(self.keys, attestation_bytes(record_id, content_hash, values[_SOURCE], values[_RECEIVED]),
-                  attestation)  # fmt: skip
+            check_attestation(self.keys, (record_id, content_hash, values[_SOURCE], values[_RECEIVED]), attestation)
         except ReceiptError:
             return False
         return True

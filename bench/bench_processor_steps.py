@@ -5,7 +5,10 @@
 Why: on a shared machine a drain rate moves with everyone's load, but the CPU time a step takes
 on the bench's own envelopes (30% signed, 2,000 actors) moves much less, so it tells which lever
 is worth trying first (docs/benchmarks.md, "Levers"). Best of 3 per step, process CPU time.
-Signature verification is left out (bench/bench_signatures.py measures it).
+Signature verification is left out (bench/bench_signatures.py measures it). The gateway's
+attestation of source and receivedAt is measured on its own: decoding the same events with the
+receipt key's checker, attested v1 (one Ed25519 signature per event) and v2 (one per 250-event
+request, the bench's request size, plus each event's audit path; docs/receipts.md).
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ from collections.abc import Callable
 from typing import Any
 
 from argus.config import load_settings
+from argus.receipts import ReceiptSigner, attestation_checker
+from argus_client.enums import EnumConfig
 from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
-from argus_client.hashchain import GENESIS_HASH, chain_record
-from bench.loadgen import make_events
-from processor.decode import Decoded, RawMessage, decode_message
+from argus_client.hashchain import GENESIS_HASH, chain_record, validate_storable_event
+from argus_client.note import Signer
+from argus_client.receipt import content_digest
+from bench.loadgen import REQUEST_EVENTS, make_events
+from processor.decode import Claims, Decoded, RawMessage, decode_message
 from processor.store import _copy_text, stored_row
 
 
@@ -33,11 +40,43 @@ def _best_us(count: int, step: Callable[[], Any]) -> tuple[float, Any]:
     return round(best * 1e6 / count, 2), result
 
 
+def _attested(events: list[dict[str, Any]], received_at: str, signer: ReceiptSigner, v2: bool) -> list[bytes]:
+    """The envelopes of `events` as a gateway attests them: v2 per request, v1 per event."""
+    statements = []
+    for event in events:
+        normal, metadata_text = validate_storable_event(dict(event), EnumConfig(), assign_id=False)
+        statements.append((normal["id"], content_digest(normal, metadata_text).hex(), "bench", received_at))
+    if v2:
+        chunks = [statements[i : i + REQUEST_EVENTS] for i in range(0, len(statements), REQUEST_EVENTS)]
+        attestations = [attestation for chunk in chunks for attestation in signer.attest_batch(chunk)]
+    else:
+        attestations = [signer.attest(*statement) for statement in statements]
+    return [encode_envelope(event, source="bench", received_at=received_at, attestation=attestation)
+            for event, attestation in zip(events, attestations, strict=True)]  # fmt: skip
+
+
+def _decode_attested_us(events: list[dict[str, Any]], received_at: str, v2: bool) -> float:
+    """Decode + validate + the attestation check, per event (a fresh checker each round: no
+    signature verified in an earlier round is remembered)."""
+    signer = ReceiptSigner(Signer.generate("bench-gateway"))
+    values = _attested(events, received_at, signer, v2)
+    messages = [RawMessage("bench", i % 4, i, message_key(e), value, None)
+                for i, (e, value) in enumerate(zip(events, values, strict=True))]  # fmt: skip
+    enums = load_settings({}).enums
+
+    def decode_all() -> list[Decoded]:
+        claims = Claims(attestation_checker([signer.signer.verifier]), dead_letter=True)
+        return [decode_message(m, enums, claims) for m in messages]
+
+    return _best_us(len(events), decode_all)[0]
+
+
 def run(count: int) -> dict[str, float]:
     received_at = utc_now_rfc3339()
+    events = make_events(count, actors=2000, signed_share=0.3)
     messages = [
         RawMessage("bench", i % 4, i, message_key(e), encode_envelope(e, source="bench", received_at=received_at), None)
-        for i, e in enumerate(make_events(count, actors=2000, signed_share=0.3))
+        for i, e in enumerate(events)
     ]
     enums = load_settings({}).enums
     decode_us, decoded = _best_us(count, lambda: [decode_message(m, enums) for m in messages])
@@ -63,6 +102,8 @@ def run(count: int) -> dict[str, float]:
         "chain_record_us": chain_us,
         "record_row_us": row_us,
         "copy_text_us": copy_us,
+        "decode_attested_v1_us": _decode_attested_us(events, received_at, v2=False),
+        "decode_attested_v2_us": _decode_attested_us(events, received_at, v2=True),
     }
 
 

@@ -13,8 +13,9 @@ retry when the content is the same (acknowledged again, produced once) and a 409
 is not.
 
 With a receipt key (ARGUS_RECEIPT_KEY) every envelope carries the gateway's attestation of the
-event's source and receivedAt, and every accepted event's answer a signed receipt naming where
-Kafka holds it (docs/receipts.md). Both are signed on the ingest pool, off the event loop.
+event's source and receivedAt (one signature per request, each event with its Merkle audit path),
+and every accepted event's answer a signed receipt naming where Kafka holds it (docs/receipts.md).
+Both are signed on the ingest pool, off the event loop.
 """
 
 from __future__ import annotations
@@ -213,11 +214,13 @@ def _encode(request: web.Request, items: list[Item], outcomes: dict[int, Outcome
     source: str | None = request.get(SOURCE_KEY)
     received_at = utc_now_rfc3339()
     signer: ReceiptSigner | None = request.app[RECEIPTS]  # type: ignore[assignment]
+    if signer is not None:  # one signature covers the request (docs/receipts.md, v2 attestations)
+        attestations = signer.attest_batch([(item.id, item.digest.hex(), source, received_at) for item in items])
+        for item, attestation in zip(items, attestations, strict=True):
+            item.attestation = attestation
     records = []
     for item in items:
         item.received_at = received_at
-        if signer is not None:
-            item.attestation = signer.attest(item.id, item.digest.hex(), source, received_at)
         value = encode_envelope(item.event, source=source, received_at=received_at, attestation=item.attestation)
         if len(value) > limit:
             field = _largest_field(item.event)

@@ -140,9 +140,10 @@ SCHEMAS: J = {
         "contentHash": {**HASH, "description": "SHA-256 of the event's content (docs/receipts.md)"},
         "source": {**NSTR, "description": "the token name the gateway authenticated"},
         "receivedAt": TIME, "topic": STR, "partition": {**INT, "minimum": 0}, "offset": {**INT, "minimum": 0},
-        "attestation": {**NSTR, "pattern": "^[A-Za-z0-9+/]{91}=$",
+        "attestation": {**NSTR, "pattern": "^([A-Za-z0-9+/]{91}=|v2:[A-Za-z0-9+/]+={0,2})$",
                         "description": "the gateway's signature over id, contentHash, source and receivedAt, as "
-                                       "the envelope on Kafka carries it and the record stores it"},
+                                       "the envelope on Kafka carries it and the record stores it: v1, or v2 "
+                                       "(`v2:`, one signature per request plus this event's Merkle audit path)"},
         "signature": {**STR, "pattern": "^[A-Za-z0-9+/]{91}=$",
                       "description": "base64(4-byte key hash || Ed25519 signature) over the receipt's signed bytes"},
     }), "description": "A signed ingest receipt (only when the gateway has ARGUS_RECEIPT_KEY); verify it with "

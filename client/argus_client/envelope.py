@@ -3,7 +3,8 @@
 Key: the actorId as UTF-8, so one partition holds each actor's events in order.
 Value: JSON `{"v": 1, "event": {...}, "source": <token name or null>, "receivedAt": <RFC 3339>,
 "attestation": <the gateway's signature over id, content, source and receivedAt>}` (the
-attestation only when the gateway has a receipt key, docs/receipts.md). Producers that write
+attestation only when the gateway has a receipt key; v2: one signature per request plus the
+event's Merkle audit path, docs/receipts.md). Producers that write
 straight to Kafka use the same envelope with `source` null; the processor treats the topic as a
 trust boundary, re-validates everything in it and believes a `source` or `receivedAt` only with
 a valid attestation.

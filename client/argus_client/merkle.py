@@ -128,6 +128,26 @@ def consistency_proof(source: NodeSource, first: int, second: int) -> list[bytes
     return range_hashes(source, consistency_ranges(first, second))
 
 
+def inclusion_proofs(leaves: Sequence[bytes]) -> tuple[bytes, list[list[bytes]]]:
+    """MTH(leaves) and the inclusion proof (PATH, RFC 9162 2.1.3.1) of every leaf, bottom first.
+
+    One pass over the tree (len(leaves) - 1 node hashes), where `inclusion_proof` per leaf would
+    hash each subtree again: the gateway proves every event of a request this way (docs/receipts.md).
+    """
+    if not leaves:
+        raise ProofError("a tree of no leaves has no inclusion proofs")
+    if len(leaves) == 1:
+        return leaves[0], [[]]
+    k = _split(len(leaves))
+    left, left_paths = inclusion_proofs(leaves[:k])
+    right, right_paths = inclusion_proofs(leaves[k:])
+    for path in left_paths:
+        path.append(right)
+    for path in right_paths:
+        path.append(left)
+    return node_hash(left, right), left_paths + right_paths
+
+
 def leaf_source(leaves: Sequence[bytes]) -> NodeSource:
     """A node source over a list of leaf hashes (small trees, tests, offline recomputation)."""
 
@@ -183,17 +203,18 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes
     if not 0 <= index < size:
         raise ProofError(f"leaf index {index} is not in a tree of size {size}")
     fn, sn, result = index, size - 1, leaf
+    sha256 = hashlib.sha256  # node_hash inlined: the processor checks a path per attested event
     for sibling in path:
         if sn == 0:
             raise ProofError("inclusion proof is too long")
         if _lsb(fn) or fn == sn:
-            result = node_hash(sibling, result)
+            result = sha256(b"\x01" + sibling + result).digest()
             if not _lsb(fn):
                 while not _lsb(fn) and fn != 0:
                     fn >>= 1
                     sn >>= 1
         else:
-            result = node_hash(result, sibling)
+            result = sha256(b"\x01" + result + sibling).digest()
         fn >>= 1
         sn >>= 1
     if sn != 0:

@@ -12,26 +12,38 @@ Two statements, both signed with the gateway's Ed25519 receipt key (a C2SP note 
 Signed bytes are a context line, then the RFC 8785 form of the statement's fields. A signature
 is written `base64(4-byte key hash || 64-byte Ed25519 signature)`, as in a signed note, so the
 signing key is named by the signature itself. Pure: needs only `cryptography`.
+
+An attestation has two forms. v1 signs one event's statement. v2 (what the gateway writes) signs
+once per request: the root of an RFC 9162 Merkle tree whose leaves are the v1 statement bytes of
+the request's events; each event carries the signature, its leaf index, the tree size and its
+audit path, so checking it costs a few SHA-256 plus one signature check per distinct root.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import orjson
 from cryptography.exceptions import InvalidSignature
 
 from argus_client.event import EVENT_FIELDS
 from argus_client.jcs import canonicalize
+from argus_client.merkle import HASH_SIZE, ProofError, inclusion_proofs, leaf_hash, root_from_inclusion
 from argus_client.note import Signer, Verifier
 
 RECEIPT_VERSION = 1
 ATTESTATION_CONTEXT = b"argus.attestation.v1\n"
 RECEIPT_CONTEXT = b"argus.receipt.v1\n"
+BATCH_CONTEXT = b"argus.attestation.v2\n"
+#: A v2 attestation is this prefix (never part of a v1 attestation: base64 has no ':') and base64.
+BATCH_PREFIX = "v2:"
+#: Key hash and Ed25519 signature, then the tree size and the leaf index (big-endian uint32).
+_SIGNATURE_SIZE, _HEAD_SIZE = 68, 76
+#: A tree of at most 2^32 - 1 leaves has audit paths of at most 32 hashes.
+MAX_PATH = 32
 #: The event fields the content hash covers, in this order: every field the client sent but the id.
 CONTENT_FIELDS: tuple[str, ...] = tuple(f for f in EVENT_FIELDS if f != "id")
 #: Every field of a receipt; all but `signature` are signed.
@@ -58,6 +70,82 @@ def attestation_bytes(record_id: str, content_hash: str, source: str | None, rec
     return ATTESTATION_CONTEXT + canonicalize(statement)
 
 
+def batch_bytes(tree_size: int, root: bytes) -> bytes:
+    """What a v2 attestation's signature signs: the size and root of a request's attestation tree,
+    `BATCH_CONTEXT || JCS({"rootHash": hex, "treeSize": n})`, written out directly (the keys are in
+    JCS order and neither value needs escaping; a unit test compares it with canonicalize)."""
+    return b'%s{"rootHash":"%s","treeSize":%d}' % (BATCH_CONTEXT, root.hex().encode(), tree_size)
+
+
+class BatchAttestation(NamedTuple):
+    """A v2 attestation: `signature` (key hash || Ed25519) over batch_bytes(tree_size, root), and
+    the audit path from leaf `leaf_index` (the event's v1 statement bytes) to that root. (A NamedTuple:
+    the processor parses one per event.)"""
+
+    signature: bytes
+    leaf_index: int
+    tree_size: int
+    path: Sequence[bytes]
+
+    def encode(self) -> str:
+        head = self.signature + self.tree_size.to_bytes(4, "big") + self.leaf_index.to_bytes(4, "big")
+        return BATCH_PREFIX + base64.b64encode(head + b"".join(self.path)).decode()
+
+    @classmethod
+    def parse(cls, text: str) -> BatchAttestation:
+        """ReceiptError unless `text` is exactly one encoding of a v2 attestation."""
+        if not text.startswith(BATCH_PREFIX):
+            raise ReceiptError(f"signature: a v2 attestation starts with {BATCH_PREFIX!r}")
+        try:
+            raw = base64.b64decode(text[len(BATCH_PREFIX):], validate=True)
+        except ValueError:  # binascii.Error, or a non-ASCII character
+            raise ReceiptError("signature: not base64") from None
+        hashes, rest = divmod(len(raw) - _HEAD_SIZE, HASH_SIZE)
+        if hashes < 0 or rest or hashes > MAX_PATH:
+            raise ReceiptError("signature: a v2 attestation is a key hash, a signature, a tree size, a leaf index "
+                               f"and at most {MAX_PATH} hashes")  # fmt: skip
+        if base64.b64encode(raw).decode() != text[len(BATCH_PREFIX):]:
+            raise ReceiptError("signature: not in canonical base64")
+        path = [raw[i : i + HASH_SIZE] for i in range(_HEAD_SIZE, len(raw), HASH_SIZE)]
+        size, index = int.from_bytes(raw[68:72], "big"), int.from_bytes(raw[72:76], "big")
+        return cls(raw[:_SIGNATURE_SIZE], index, size, path)
+
+    def signed_bytes(self, statement: bytes) -> bytes:
+        """batch_bytes of the root that `statement` (v1 attestation bytes) and the path lead to."""
+        try:
+            root = root_from_inclusion(self.leaf_index, self.tree_size, leaf_hash(statement), self.path)
+        except ProofError as exc:
+            raise ReceiptError(f"signature: {exc}") from None
+        return batch_bytes(self.tree_size, root)
+
+
+Statement = tuple[str, str, str | None, str]  # id, contentHash, source, receivedAt
+
+
+def batch_attestations(sign_raw: Callable[[bytes], bytes], statements: Sequence[Statement]) -> list[str]:
+    """One v2 attestation per statement, all under one signature: `sign_raw(message)` returns the
+    68 bytes key hash || Ed25519 signature. Empty in, empty out (nothing is signed)."""
+    if not statements:
+        return []
+    root, paths = inclusion_proofs([leaf_hash(attestation_bytes(*statement)) for statement in statements])
+    signature = sign_raw(batch_bytes(len(statements), root))
+    return [BatchAttestation(signature, i, len(statements), path).encode() for i, path in enumerate(paths)]
+
+
+def sign_attestations(signer: Signer, statements: Sequence[Statement]) -> list[str]:
+    """The spec's v2 signer (`cryptography`); the gateway's is argus.receipts.ReceiptSigner."""
+    return batch_attestations(lambda m: signer.verifier.key_hash + signer.private_key.sign(m), statements)
+
+
+def check_attestation(verifiers: Sequence[Verifier], statement: Statement, attestation: Any) -> Verifier:
+    """The trusted key that attested `statement` with `attestation` (v1 or v2); ReceiptError otherwise."""
+    message = attestation_bytes(*statement)
+    if isinstance(attestation, str) and attestation.startswith(BATCH_PREFIX):
+        batch = BatchAttestation.parse(attestation)
+        message, attestation = batch.signed_bytes(message), base64.b64encode(batch.signature).decode()
+    return check(verifiers, message, attestation)
+
+
 def receipt_bytes(receipt: Mapping[str, Any]) -> bytes:
     """What the receipt's `signature` signs: every other receipt field (KeyError if one is absent)."""
     return RECEIPT_CONTEXT + canonicalize({name: receipt[name] for name in RECEIPT_FIELDS[:-1]})
@@ -74,7 +162,7 @@ def check(verifiers: Sequence[Verifier], message: bytes, signature: Any) -> Veri
         raise ReceiptError("signature: must be a base64 string")
     try:
         raw = base64.b64decode(signature, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII character
         raise ReceiptError("signature: not base64") from None
     if len(raw) != 68:
         raise ReceiptError("signature: must be a 4-byte key hash and a 64-byte Ed25519 signature")
@@ -124,8 +212,8 @@ def verify_receipt(receipt: Any, verifiers: Sequence[Verifier]) -> None:
     except ReceiptError as exc:
         raise ReceiptError(f"receipt {exc}") from None
     if receipt["attestation"] is not None:
-        message = attestation_bytes(receipt["id"], receipt["contentHash"], receipt["source"], receipt["receivedAt"])
+        statement = (receipt["id"], receipt["contentHash"], receipt["source"], receipt["receivedAt"])
         try:
-            check(verifiers, message, receipt["attestation"])
+            check_attestation(verifiers, statement, receipt["attestation"])
         except ReceiptError as exc:
             raise ReceiptError(f"attestation {exc}") from None

@@ -50,18 +50,31 @@ RECEIPT_VERIFIER_KEY = (RECEIPT_KEY_FILE.parent / "test-receipt.vkey").read_text
 _RECEIPT_SIGNER = ReceiptSigner(Signer.parse(RECEIPT_KEY_FILE.read_text()))
 
 
-def attested_envelope(event: dict[str, Any], source: str | None, received_at: str | None = None) -> bytes:
+def attested_envelope(event: dict[str, Any], source: str | None, received_at: str | None = None, *,
+                      v1: bool = False) -> bytes:  # fmt: skip
     """An envelope as the test stack's gateway writes it: `source` attested with the receipt key
-    (only for a valid event with an id: the gateway never produces others)."""
+    (only for a valid event with an id: the gateway never produces others), in a v2 attestation
+    of a one-event request, or with `v1` as gateways before v2 did."""
     try:
-        normal, metadata_text = validate_storable_event(dict(event), EnumConfig(), assign_id=False)
+        validate_storable_event(dict(event), EnumConfig(), assign_id=False)
     except EventValidationError:
-        normal = {"id": None}  # the processor dead-letters it before looking at claims
-    if source is None or normal["id"] is None:  # an id-less event gets its id in the processor: no claim
+        event = {**event, "id": None}  # the processor dead-letters it before looking at claims
+    if source is None or event.get("id") is None:  # an id-less event gets its id in the processor: no claim
         return encode_envelope(event, source=None, received_at=received_at)
     received_at = received_at or utc_now_rfc3339()
-    attestation = _RECEIPT_SIGNER.attest(normal["id"], content_digest(normal, metadata_text).hex(), source, received_at)
+    [attestation] = request_attestations([event], source, received_at, v1=v1)
     return encode_envelope(event, source=source, received_at=received_at, attestation=attestation)
+
+
+def request_attestations(events: list[dict[str, Any]], source: str, received_at: str, *, v1: bool = False) -> list[str]:
+    """The attestations the test stack's gateway signs for one request of valid `events` (with ids)."""
+    statements = []
+    for event in events:
+        normal, metadata_text = validate_storable_event(dict(event), EnumConfig(), assign_id=False)
+        statements.append((normal["id"], content_digest(normal, metadata_text).hex(), source, received_at))
+    if v1:
+        return [_RECEIPT_SIGNER.attest(*statement) for statement in statements]
+    return _RECEIPT_SIGNER.attest_batch(statements)
 
 
 def keys_config(directory: Path, keys: dict[str, str], not_after: dict[str, str] | None = None) -> Path:

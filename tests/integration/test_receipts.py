@@ -31,6 +31,7 @@ from tests.integration.harness import (
     Stack,
     attested_envelope,
     make_event,
+    request_attestations,
     running_stack,
     wait_for,
     wait_until_consumed,
@@ -115,12 +116,29 @@ def _forged_envelopes() -> dict[str, tuple[dict[str, Any], bytes]]:
         attestation=other.attest(e["id"], "00" * 32, "payments", CLAIMED_AT)))  # fmt: skip
     add("altered_after_signing",
         lambda e: attested_envelope(e, "direct", CLAIMED_AT).replace(b'"direct"', b'"payments"'))  # fmt: skip
+    # v2: another request's signature over a path that does not lead to its root; a true path of
+    # another event of the same request, under this event's statement.
+    stolen = request_attestations([make_event("svc-other", i, id=uuid7()) for i in range(3)], "payments", CLAIMED_AT)
+    add("another_requests_signature", lambda e: encode_envelope(
+        e, source="payments", received_at=CLAIMED_AT, attestation=stolen[0]))  # fmt: skip
+    add("another_events_path", lambda e: encode_envelope(
+        e, source="direct", received_at=CLAIMED_AT, attestation=_request_of_two(e)[1]))  # fmt: skip
     add("honest_direct", lambda e: encode_envelope(e, source=None, received_at=None))
     add("attested", lambda e: attested_envelope(e, "direct", CLAIMED_AT))
+    add("attested_v1", lambda e: attested_envelope(e, "direct", CLAIMED_AT, v1=True))
+    add("attested_in_a_request", lambda e: encode_envelope(
+        e, source="direct", received_at=CLAIMED_AT, attestation=_request_of_two(e)[0]))  # fmt: skip
     return out
 
 
-FORGED = ("no_attestation", "source_only", "wrong_key", "altered_after_signing")
+def _request_of_two(event: dict[str, Any]) -> list[str]:
+    """The v2 attestations of a request holding `event` (leaf 0) and another event (leaf 1)."""
+    return request_attestations([event, make_event("svc-other", 2, id=uuid7())], "direct", CLAIMED_AT)
+
+
+FORGED = ("no_attestation", "source_only", "wrong_key", "altered_after_signing", "another_requests_signature",
+          "another_events_path")  # fmt: skip
+ATTESTED = ("attested", "attested_v1", "attested_in_a_request")
 
 
 def test_direct_kafka_claims_without_a_valid_attestation_are_stored_unattested(stack: Stack) -> None:
@@ -136,9 +154,10 @@ def test_direct_kafka_claims_without_a_valid_attestation_are_stored_unattested(s
         assert row.received_at != CLAIMED_AT, name  # the Kafka timestamp, not the claim
     honest = stored[envelopes["honest_direct"][0]["id"]]
     assert (honest.source, honest.attestation, honest.unattested_claim) == (None, None, False)
-    attested = stored[envelopes["attested"][0]["id"]]
-    assert (attested.source, attested.received_at, attested.unattested_claim) == ("direct", CLAIMED_AT, False)
-    assert attested.attestation is not None
+    for name in ATTESTED:
+        attested = stored[envelopes[name][0]["id"]]
+        assert (attested.source, attested.received_at, attested.unattested_claim) == ("direct", CLAIMED_AT, False)
+        assert attested.attestation is not None, name
     assert stack.query("SELECT count(*) FROM dead_letters")[0][0] == 0
 
 
@@ -151,13 +170,13 @@ def test_with_the_dead_letter_policy_unattested_claims_are_refused(
         for event, value in envelopes.values():
             stack.produce_raw(value, message_key(event))
         stack.start_processor()
-        wait_for(lambda: stack.stored_count() == 2, 90, lambda: f"2 stored\n{stack.logs()}")
+        wait_for(lambda: stack.stored_count() == 1 + len(ATTESTED), 90, lambda: f"all honest stored\n{stack.logs()}")
         wait_for(lambda: stack.query("SELECT count(*) FROM dead_letters")[0][0] == len(FORGED), 60,
                  lambda: f"{len(FORGED)} dead letters\n{stack.logs()}")  # fmt: skip
         reasons = {row.reason for row in stack.query("SELECT reason FROM dead_letters")}
         assert reasons == {"attestation: the envelope claims a source or receivedAt without a valid gateway "
                            "attestation"}  # fmt: skip
-        assert set(_stored(stack)) == {envelopes[n][0]["id"] for n in ("honest_direct", "attested")}
+        assert set(_stored(stack)) == {envelopes[n][0]["id"] for n in ("honest_direct", *ATTESTED)}
 
 
 def _verify_receipts(stack: Stack, url: str, receipts: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, Any]:

@@ -20,14 +20,20 @@ from argus.receipts import ReceiptSigner, attestation_checker, load_receipt_veri
 from argus_client.enums import EnumConfig
 from argus_client.hashchain import validate_storable_event
 from argus_client.jcs import CanonicalizationError, canonicalize_exact
+from argus_client.merkle import inclusion_proof, inclusion_proofs, leaf_hash, leaf_source, root_hash, verify_inclusion
 from argus_client.note import Signer, Verifier
 from argus_client.receipt import (
     CONTENT_FIELDS,
+    MAX_PATH,
+    BatchAttestation,
     ReceiptError,
     attestation_bytes,
+    batch_bytes,
     check,
+    check_attestation,
     content_digest,
     receipt_bytes,
+    sign_attestations,
     verify_receipt,
 )
 
@@ -112,3 +118,83 @@ def test_receipt_key_command_writes_a_key_the_services_load(tmp_path: Path, caps
     assert load_receipt_verifiers(settings) == [printed]
     only_public = load_settings({"ARGUS_RECEIPT_VERIFIER_KEYS": f"{printed.encode()},{HERE / 'test-receipt.vkey'}"})
     assert load_receipt_verifiers(only_public) == [printed, VERIFIER]
+
+
+@pytest.mark.parametrize("request_case", VECTORS["requests"], ids=lambda c: f"size-{c['treeSize']}")
+def test_v2_vectors_one_signature_per_request(request_case: dict[str, Any]) -> None:
+    """The request's tree, signed bytes and paths are what the spec computes; the spec's and the
+    server's checks accept every event's attestation, and the server signs the same bytes."""
+    receipts = request_case["receipts"]
+    statements = [(r["id"], r["contentHash"], r["source"], r["receivedAt"]) for r in receipts]
+    leaves = [leaf_hash(attestation_bytes(*statement)) for statement in statements]
+    assert [leaf.hex() for leaf in leaves] == request_case["leafHashes"]
+    root, paths = inclusion_proofs(leaves)
+    assert root.hex() == request_case["rootHash"] and [[h.hex() for h in p] for p in paths] == request_case["paths"]
+    assert batch_bytes(len(leaves), root).decode() == request_case["batchBytes"]
+    assert ReceiptSigner(SIGNER).attest_batch(statements) == [r["attestation"] for r in receipts]
+    checker = attestation_checker([VERIFIER])
+    for raw, receipt, statement in zip(request_case["events"], receipts, statements, strict=True):
+        event, metadata_text = validate_storable_event(copy.deepcopy(raw), EnumConfig(), assign_id=False)
+        assert content_digest(event, metadata_text).hex() == receipt["contentHash"]
+        verify_receipt(receipt, [VERIFIER])
+        assert check_attestation([VERIFIER], statement, receipt["attestation"]) == VERIFIER
+        assert checker.verifies(receipt["attestation"], *statement)
+        assert not checker.verifies(receipt["attestation"], statement[0], statement[1], "other", statement[3])
+
+
+@pytest.mark.parametrize("case", [c for c in VECTORS["invalid"] if c["changed"].startswith("attestation (")],
+                         ids=lambda c: c["changed"])  # fmt: skip
+def test_the_server_refuses_the_invalid_v2_attestations(case: dict[str, Any]) -> None:
+    receipt = case["receipt"]
+    checker = attestation_checker([VERIFIER])
+    genuine = VECTORS["requests"][0]["receipts"][0]["attestation"]
+    statement = (receipt["id"], receipt["contentHash"], receipt["source"], receipt["receivedAt"])
+    assert checker.verifies(genuine, *statement)  # the genuine signature is cached now...
+    assert not checker.verifies(receipt["attestation"], *statement)  # ...and no forgery rides on it
+
+
+def test_the_verified_signature_cache_is_bounded_and_keyed_by_what_was_signed() -> None:
+    signer = ReceiptSigner(SIGNER)
+    checker = attestation_checker([VERIFIER])
+    object.__setattr__(checker, "cache_size", 2)
+    requests = [[(str(i * 10 + j), "ab" * 32, "svc", "2026-01-01T00:00:00.000000Z") for j in range(3)]
+                for i in range(5)]  # fmt: skip
+    for statements in requests:
+        for statement, attestation in zip(statements, signer.attest_batch(statements), strict=True):
+            assert checker.verifies(attestation, *statement)
+            assert len(checker._verified) <= 2
+    # Each leaf's path under another statement of its request leads elsewhere, cached or not.
+    statements = requests[-1]
+    attestations = signer.attest_batch(statements)
+    assert not checker.verifies(attestations[0], *statements[1])
+    assert not checker.verifies(attestations[2], *statements[0])
+    assert not checker.verifies("v2:" + "A" * 4, *statements[0])
+
+
+@given(st.integers(min_value=1, max_value=70))
+def test_every_inclusion_proof_of_a_tree_at_once_matches_one_at_a_time(size: int) -> None:
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
+    root, paths = inclusion_proofs(leaves)
+    source = leaf_source(leaves)
+    assert root == root_hash(source, size)
+    for index, path in enumerate(paths):
+        assert path == inclusion_proof(source, index, size)
+        verify_inclusion(index, size, leaves[index], path, root)
+
+
+def test_a_v2_attestation_has_one_encoding_and_a_bounded_path() -> None:
+    [attestation] = sign_attestations(SIGNER, [("id", "ab" * 32, None, "2026-01-01T00:00:00.000000Z")])
+    parsed = BatchAttestation.parse(attestation)
+    assert (parsed.leaf_index, parsed.tree_size, list(parsed.path)) == (0, 1, [])
+    assert parsed.encode() == attestation
+    too_long = BatchAttestation(parsed.signature, 0, 1, (b"\0" * 32,) * (MAX_PATH + 1)).encode()
+    for bad in (too_long, attestation + "A", "v2:é", attestation.replace("v2:", "v3:")):
+        with pytest.raises(ReceiptError):
+            BatchAttestation.parse(bad)
+    assert sign_attestations(SIGNER, []) == []
+
+
+@given(st.integers(min_value=0, max_value=2**32 - 1), st.binary(min_size=32, max_size=32))
+def test_batch_bytes_are_the_rfc8785_form(tree_size: int, root: bytes) -> None:
+    expected = b"argus.attestation.v2\n" + canonicalize_exact({"treeSize": tree_size, "rootHash": root.hex()})
+    assert batch_bytes(tree_size, root) == expected

@@ -17,14 +17,18 @@ from typing import Any
 from argus_client.enums import EnumConfig
 from argus_client.hashchain import validate_storable_event
 from argus_client.jcs import canonicalize
+from argus_client.merkle import inclusion_proofs, leaf_hash
 from argus_client.note import Signer
 from argus_client.receipt import (
     CONTENT_FIELDS,
+    BatchAttestation,
     attestation_bytes,
+    batch_bytes,
     content_digest,
     make_receipt,
     receipt_bytes,
     sign,
+    sign_attestations,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -40,6 +44,20 @@ EVENTS: list[dict[str, Any]] = [
 ]  # fmt: skip
 STATEMENTS = [("billing", "2026-03-04T05:06:07.200001Z", "argus.events", 3, 17),
               (None, "2026-03-04T05:06:09.000000Z", "argus.events", 0, 0)]  # fmt: skip
+
+
+#: v2: one request of three events (a tree of size 3: paths of two and one hashes) and one of a
+#: single event (size 1: an empty path, the root is the leaf).
+REQUESTS: list[tuple[list[dict[str, Any]], str, str, list[int]]] = [
+    ([EVENTS[0], EVENTS[1], {**EVENTS[0], "id": "0192f1d2-7a3b-7c4d-8e5f-0123456789ac", "targetId": "invoice-43"}],
+     "billing", "2026-03-04T05:06:10.000002Z", [20, 21, 22]),
+    ([{**EVENTS[1], "id": "0192f1d2-7a3b-7c4d-8e5f-0123456789ad"}], "ledger", "2026-03-04T05:06:11.000000Z", [30]),
+]  # fmt: skip
+
+
+def _hash(raw: dict[str, Any]) -> tuple[str, str | None]:
+    event, metadata_text = validate_storable_event(copy.deepcopy(raw), EnumConfig(), assign_id=False)
+    return content_digest(event, metadata_text).hex(), metadata_text
 
 
 def case(raw: dict[str, Any], source: str | None, received_at: str, topic: str, partition: int,
@@ -62,6 +80,60 @@ def case(raw: dict[str, Any], source: str | None, received_at: str, topic: str, 
     }
 
 
+def batch(events: list[dict[str, Any]], source: str, received_at: str, offsets: list[int]) -> dict[str, Any]:
+    """A request's v2 attestations: the leaves, the tree, the signed bytes and a receipt per event."""
+    statements = [(raw["id"], _hash(raw)[0], source, received_at) for raw in events]
+    leaves = [leaf_hash(attestation_bytes(*statement)) for statement in statements]
+    root, _ = inclusion_proofs(leaves)
+    attestations = sign_attestations(SIGNER, statements)
+    receipts = [make_receipt(SIGNER, record_id=record_id, content_hash=content_hash, source=source,
+                             received_at=received_at, topic="argus.events", partition=1, offset=offset,
+                             attestation=attestation)
+                for (record_id, content_hash, _, _), offset, attestation in zip(statements, offsets, attestations,
+                                                                                strict=True)]  # fmt: skip
+    return {
+        "events": events,
+        "leafHashes": [leaf.hex() for leaf in leaves],
+        "treeSize": len(events),
+        "rootHash": root.hex(),
+        "batchBytes": batch_bytes(len(events), root).decode(),
+        "paths": [[h.hex() for h in BatchAttestation.parse(a).path] for a in attestations],
+        "receipts": receipts,
+    }
+
+
+def _padding_bit_set(text: str) -> str:
+    """`text` (ending in one '=') with a padding bit of its last character set: the same bytes,
+    written another way, which a strict decoder refuses (one encoding per attestation)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    assert text.endswith("=") and not text.endswith("==") and alphabet.index(text[-2]) & 3 == 0
+    return text[:-2] + alphabet[alphabet.index(text[-2]) | 1] + "="
+
+
+def invalid_v2(request: dict[str, Any], other: dict[str, Any]) -> list[dict[str, Any]]:
+    """Receipts carrying a v2 attestation that must be refused, each re-signed as a receipt so
+    only the attestation is wrong: another leaf's path, a path altered, another request's signature
+    with this path, a claimed index or tree size that is not the signed one."""
+    first, second = request["receipts"][0], request["receipts"][1]
+    mine = BatchAttestation.parse(first["attestation"])
+    theirs = BatchAttestation.parse(other["receipts"][0]["attestation"])
+    flipped = bytes([mine.path[0][0] ^ 1]) + mine.path[0][1:]
+    forgeries = (
+        ("another leaf's path", second["attestation"]),
+        ("path altered", BatchAttestation(mine.signature, 0, mine.tree_size, (flipped, *mine.path[1:])).encode()),
+        ("another request's signature", BatchAttestation(theirs.signature, 0, mine.tree_size, mine.path).encode()),
+        ("index", BatchAttestation(mine.signature, 1, mine.tree_size, mine.path).encode()),
+        ("tree size", BatchAttestation(mine.signature, 0, mine.tree_size + 1, mine.path).encode()),
+        ("not canonical base64", _padding_bit_set(first["attestation"])),
+    )
+    out = []
+    for name, attestation in forgeries:
+        forged = {**first, "attestation": attestation}
+        forged["signature"] = sign(SIGNER, receipt_bytes(forged))
+        out.append({"changed": f"attestation ({name})", "error": "attestation", "receipt": forged})
+    return out
+
+
 def invalid(good: dict[str, Any]) -> list[dict[str, Any]]:
     """Receipts that must be refused: `changed` names the field altered, `error` what the refusal names
     (a signed field altered: the receipt's signature; a malformed field: that field)."""
@@ -80,11 +152,13 @@ def invalid(good: dict[str, Any]) -> list[dict[str, Any]]:
 
 def vectors() -> dict[str, Any]:
     cases = [case(raw, *statement) for raw, statement in zip(EVENTS, STATEMENTS, strict=True)]
+    requests = [batch(*request) for request in REQUESTS]
     return {
         "comment": "Argus signed ingest receipts (docs/receipts.md). TEST-ONLY key.",
         "verifierKey": SIGNER.verifier.encode(),
         "valid": cases,
-        "invalid": invalid(cases[0]["receipt"]),
+        "requests": requests,
+        "invalid": invalid(cases[0]["receipt"]) + invalid_v2(requests[0], requests[1]),
     }
 
 
