@@ -21,12 +21,10 @@ from typing import Any
 
 from argus.config import load_settings
 from argus.receipts import ReceiptSigner, attestation_checker
-from argus_client.enums import EnumConfig
 from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
-from argus_client.hashchain import GENESIS_HASH, chain_record, validate_storable_event
+from argus_client.hashchain import GENESIS_HASH, chain_record
 from argus_client.note import Signer
-from argus_client.receipt import content_digest
-from bench.loadgen import REQUEST_EVENTS, make_events
+from bench.loadgen import REQUEST_EVENTS, attestation_statements, make_events
 from processor.decode import Claims, Decoded, RawMessage, decode_message
 from processor.store import _copy_text, stored_row
 
@@ -42,10 +40,7 @@ def _best_us(count: int, step: Callable[[], Any]) -> tuple[float, Any]:
 
 def _attested(events: list[dict[str, Any]], received_at: str, signer: ReceiptSigner, v2: bool) -> list[bytes]:
     """The envelopes of `events` as a gateway attests them: v2 per request, v1 per event."""
-    statements = []
-    for event in events:
-        normal, metadata_text = validate_storable_event(dict(event), EnumConfig(), assign_id=False)
-        statements.append((normal["id"], content_digest(normal, metadata_text).hex(), "bench", received_at))
+    statements = attestation_statements(events, "bench", received_at)
     if v2:
         chunks = [statements[i : i + REQUEST_EVENTS] for i in range(0, len(statements), REQUEST_EVENTS)]
         attestations = [attestation for chunk in chunks for attestation in signer.attest_batch(chunk)]

@@ -34,6 +34,7 @@ from argus.receipts import ReceiptSigner
 from argus_client.enums import EnumConfig
 from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_client.hashchain import validate_storable_event
+from argus_client.receipt import Statement
 from argus_client.signing import PemSigner, sign_event
 from argus_client.uuid7 import uuid7
 
@@ -280,6 +281,16 @@ def server_latency(metrics_url: str) -> dict[str, float]:
 REQUEST_EVENTS = 250
 
 
+def attestation_statements(events: list[dict[str, Any]], source: str, received_at: str) -> list[Statement]:
+    """The statement (id, contentHash, source, receivedAt) a gateway attests for each of `events`
+    (valid, with ids), computed from the event as the gateway and the processor compute it."""
+    statements: list[Statement] = []
+    for event in events:
+        normalized, metadata_text = validate_storable_event(event, EnumConfig(), assign_id=False)
+        statements.append((normalized["id"], content_digest(normalized, metadata_text).hex(), source, received_at))
+    return statements
+
+
 def attested_envelopes(events: list[dict[str, Any]], source: str, received_at: str,
                        receipts: ReceiptSigner | None) -> list[bytes]:  # fmt: skip
     """The envelopes the gateway would produce for one request of `events`, with its v2
@@ -287,11 +298,7 @@ def attested_envelopes(events: list[dict[str, Any]], source: str, received_at: s
     (else the processor stores the claim as unattested: source null, docs/receipts.md)."""
     attestations: list[str | None] = [None] * len(events)
     if receipts is not None:
-        statements = []
-        for event in events:
-            normalized, metadata_text = validate_storable_event(event, EnumConfig(), assign_id=False)
-            statements.append((normalized["id"], content_digest(normalized, metadata_text).hex(), source, received_at))
-        attestations = list(receipts.attest_batch(statements))
+        attestations = list(receipts.attest_batch(attestation_statements(events, source, received_at)))
     return [encode_envelope(event, source=source, received_at=received_at, attestation=attestation)
             for event, attestation in zip(events, attestations, strict=True)]  # fmt: skip
 

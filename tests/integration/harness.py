@@ -32,8 +32,8 @@ from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_client.event import EventValidationError
 from argus_client.hashchain import RECORD_FIELDS, validate_storable_event
 from argus_client.note import Signer
-from argus_client.receipt import content_digest
 from argus_client.uuid7 import uuid7
+from bench.loadgen import attestation_statements
 
 TOKEN = "test-token-ingest-and-read"
 #: record field -> audit_records column, for the fields the hash chain covers
@@ -68,10 +68,7 @@ def attested_envelope(event: dict[str, Any], source: str | None, received_at: st
 
 def request_attestations(events: list[dict[str, Any]], source: str, received_at: str, *, v1: bool = False) -> list[str]:
     """The attestations the test stack's gateway signs for one request of valid `events` (with ids)."""
-    statements = []
-    for event in events:
-        normal, metadata_text = validate_storable_event(dict(event), EnumConfig(), assign_id=False)
-        statements.append((normal["id"], content_digest(normal, metadata_text).hex(), source, received_at))
+    statements = attestation_statements(events, source, received_at)
     if v1:
         return [_RECEIPT_SIGNER.attest(*statement) for statement in statements]
     return _RECEIPT_SIGNER.attest_batch(statements)
