@@ -9,6 +9,8 @@ it restarts. So each send is one connection: write every message, half-close (TC
 close_notify), and wait for the receiver to close its side. A receiver closes only after reading
 everything before our close, so a clean close means it has every message; a reset, a timeout or
 a refused connection raises, and the durable lane sends the batch again (at least once).
+Over TLS that holds only while the receiver runs: rsyslog stopping mid-connection drops the last
+record it read and still closes cleanly (docs/sinks.md).
 """
 
 from __future__ import annotations
