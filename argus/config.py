@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from argus_client.enums import EnumConfig, EnumConfigError, load_enums
+from argus_spec.enums import EnumConfig, EnumConfigError, load_enums
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCOPES = frozenset({"ingest", "read"})

@@ -3,7 +3,7 @@
 An `id` names exactly one event. A second event under a known id is either a retry (the same
 content: acknowledged again, stored once) or a conflict (different content: refused with 409 by
 the gateway, dead-lettered by the processor if it slipped past). "The same content" is
-`content_digest` (argus_client/receipt.py, the hash a receipt carries): every field the client
+`content_digest` (argus_spec/receipt.py, the hash a receipt carries): every field the client
 sent except the id, with metadata as its canonical (RFC 8785) text, so key order or number
 spelling never makes a retry look different.
 
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, select
 
 from argus.db.schema import audit_records, record_columns
-from argus_client.receipt import CONTENT_FIELDS, content_digest
+from argus_spec.receipt import CONTENT_FIELDS, content_digest
 
 __all__ = ["content_digest", "content_id", "idempotency_id", "stored_digests"]
 _CONTENT_COLUMNS = record_columns(CONTENT_FIELDS)

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from nacl.signing import VerifyKey
 
-from argus_client.signing import Algorithm, PublicKey, UnsupportedKeyError, key_algorithm
+from argus_spec.signature import Algorithm, PublicKey, UnsupportedKeyError, key_algorithm
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from argus_client.note import Signer
+from argus_spec.note import Signer
 
 
 def write_signer_key(command: str, args: argparse.Namespace, generate: Callable[[str], Any]) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
-from argus_client.event import EVENT_FIELDS
+from argus_spec.event import EVENT_FIELDS
 
 SIGNATURE_ERRORS = Counter("argus_signature_verification_errors_total", "Events whose signature did not verify")
 _FIELD_LABELS = frozenset({*EVENT_FIELDS, "$", "source", "receivedAt"})

@@ -1,6 +1,6 @@
 """The gateway's receipt key on the server side: loading it, signing fast, checking attestations.
 
-The statements and their signed bytes are defined once, in argus_client/receipt.py; this module
+The statements and their signed bytes are defined once, in argus_spec/receipt.py; this module
 only holds the keys. Signing and verifying use PyNaCl (libsodium), ~1.6x faster than
 `cryptography` and releasing the GIL (argus/signatures.py). The gateway signs one v2 attestation
 per request and a receipt per event; the processor checks each distinct v2 signature once (a small
@@ -29,8 +29,8 @@ from sqlalchemy import Connection, select
 
 from argus.config import ConfigError, Settings
 from argus.db.schema import audit_records
-from argus_client.note import NoteError, Signer, Verifier
-from argus_client.receipt import (
+from argus_spec.note import NoteError, Signer, Verifier
+from argus_spec.receipt import (
     BATCH_PREFIX,
     RECEIPT_VERSION,
     BatchAttestation,

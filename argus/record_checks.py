@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from argus.records_file import parse_time
-from argus_client import exactjson
-from argus_client.canonical import signature_is_ambiguous
-from argus_client.event import EVENT_FIELDS, EventValidationError, event_time_of
-from argus_client.hashchain import ACTOR, BAD_SIGNATURE, MISSING, RECORD_FIELDS, SEQ, ChainBreak, ChainVerifier
+from argus_spec import exactjson
+from argus_spec.canonical import signature_is_ambiguous
+from argus_spec.event import EVENT_FIELDS, EventValidationError, event_time_of
+from argus_spec.hashchain import ACTOR, BAD_SIGNATURE, MISSING, RECORD_FIELDS, SEQ, ChainBreak, ChainVerifier
 
 if TYPE_CHECKING:
     from argus.keys import KeyRegistry
@@ -128,7 +128,7 @@ def parse_moment(text: Any) -> datetime | None:
 
 
 class TrailChecker:
-    """One record stream through every check: the chain (argus_client.hashchain), the derived
+    """One record stream through every check: the chain (argus_spec.hashchain), the derived
     columns, signatures and policy (with a registry), and each actor's anchor of a time window."""
 
     def __init__(self, *, anchored: bool, registry: KeyRegistry | None = None) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 
-from argus_client.event import EventValidationError, parse_timestamp
-from argus_client.hashchain import ACTOR, SEQ, record_row
+from argus_spec.event import EventValidationError, parse_timestamp
+from argus_spec.hashchain import ACTOR, SEQ, record_row
 
 _DATE = re.compile(r"\d{4}-\d\d-\d\d")
 _ZONE = re.compile(r"([Zz]|[+-]\d\d:\d\d)$")

@@ -26,8 +26,8 @@ from nacl.exceptions import BadSignatureError
 
 from argus.config import ConfigError, Settings
 from argus.keys import KeyLookupError, KeyRegistry, KeyRegistryError, PublicKeyEntry, install_sighup_reload
-from argus_client.event import parse_timestamp
-from argus_client.signing import SignatureError, prepare_verification, verify_signature
+from argus_spec.event import parse_timestamp
+from argus_spec.signature import SignatureError, prepare_verification, verify_signature
 
 log = logging.getLogger(__name__)
 

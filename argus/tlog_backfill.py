@@ -22,9 +22,9 @@ from sqlalchemy import Connection, Engine, select
 
 from argus.db.schema import audit_records, checkpoints, merkle_tiles, merkle_trees
 from argus.tlog_store import TreeWrite, write_trees
-from argus_client.note import Signer
-from argus_client.tiles import TileTree
-from argus_client.tlog import Checkpoint, origin, partition_leaves
+from argus_spec.note import Signer
+from argus_spec.tiles import TileTree
+from argus_spec.tlog import Checkpoint, origin, partition_leaves
 
 CHUNK = 50_000  # records read (and tiles written) at a time: memory stays bounded
 

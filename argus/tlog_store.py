@@ -1,7 +1,7 @@
 """Reading and writing the transparency log's tables (tiles, tree heads, checkpoints).
 
 The processor writes them inside its batch transaction (processor/store.py); the read API and
-`argus verify` read them. What the rows mean is defined in argus_client.tiles / tlog and
+`argus verify` read them. What the rows mean is defined in argus_spec.tiles / tlog and
 docs/transparency.md; this module only moves bytes.
 """
 
@@ -23,7 +23,7 @@ from argus.db.schema import (
     merkle_trees,
     partition_commits,
 )
-from argus_client.tiles import TileId, TileReader
+from argus_spec.tiles import TileId, TileReader
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import orjson
 from argus.progress import Progress, wanted
 from argus.records_file import Scope, add_source_arguments, file_rows
 from argus.verify_report import TRUNCATION_NOTE, render_text, sorted_breaks, verify_rows
-from argus_client.hashchain import ChainBreak
+from argus_spec.hashchain import ChainBreak
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -56,7 +56,7 @@ def _rows(args: argparse.Namespace, scope: Scope, show: bool) -> tuple[Iterator[
 def _s3_rows(url: str, scope: Scope) -> tuple[Iterator[Any], list[str]]:
     """Records of the S3 sink's bucket (sinks/s3_read.py: the bucket's own integrity problems too),
     filtered like an export file."""
-    from argus_client.hashchain import record_row
+    from argus_spec.hashchain import record_row
     from sinks.s3_read import read_bucket  # boto3: only for --from-s3
 
     records, problems = read_bucket(url)

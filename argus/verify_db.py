@@ -16,8 +16,8 @@ from argus.db.schema import audit_records
 from argus.export import db_rows, select_records
 from argus.record_checks import DERIVED, parse_moment
 from argus.records_file import Scope
-from argus_client.event import MAX_UTC_OFFSET
-from argus_client.hashchain import ChainBreak
+from argus_spec.event import MAX_UTC_OFFSET
+from argus_spec.hashchain import ChainBreak
 
 
 def event_time_text(dialect: str) -> ColumnElement[Any]:

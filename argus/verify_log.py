@@ -2,7 +2,7 @@
 compare it with signed checkpoints kept outside the database (docs/transparency.md, section 5).
 
 This module reads the database and the checkpoint sources; the checking itself is
-argus_client.tlog_verify (pure). Catches what a hash chain cannot: truncation, deleted actors,
+argus_spec.tlog_verify (pure). Catches what a hash chain cannot: truncation, deleted actors,
 an emptied table, appended forgeries and consistent rewrites.
 """
 
@@ -22,13 +22,13 @@ from argus.db.schema import audit_records
 from argus.export import COLUMNS, LOG_FIELDS
 from argus.records_file import file_records
 from argus.tlog_store import checkpoint_history, tile_reader
-from argus_client.cosignature import WitnessVerifier, require_cosignatures
-from argus_client.hashchain import record_row
-from argus_client.merkle import HASH_SIZE, root_hash
-from argus_client.note import NoteError, Verifier
-from argus_client.tiles import TILE_HEIGHT, TILE_WIDTH, tile_node_source
-from argus_client.tlog import Checkpoint, open_checkpoint, parse_origin
-from argus_client.tlog_verify import HISTORY, UNCOVERED, LogProblem, PartitionCheck
+from argus_spec.cosignature import WitnessVerifier, require_cosignatures
+from argus_spec.hashchain import record_row
+from argus_spec.merkle import HASH_SIZE, root_hash
+from argus_spec.note import NoteError, Verifier
+from argus_spec.tiles import TILE_HEIGHT, TILE_WIDTH, tile_node_source
+from argus_spec.tlog import Checkpoint, open_checkpoint, parse_origin
+from argus_spec.tlog_verify import HISTORY, UNCOVERED, LogProblem, PartitionCheck
 
 FETCH_ROWS = 5000
 KAFKA_SOURCE = "kafka:"  # `--checkpoint kafka:<topic>`: every note of the checkpoints topic

@@ -19,14 +19,14 @@ from sqlalchemy import Connection, Engine, select
 from argus.db.schema import audit_records
 from argus.export import COLUMNS
 from argus.tlog_store import leaf_index, tile_reader
-from argus_client import exactjson
-from argus_client.event import EVENT_FIELDS
-from argus_client.hashchain import RECORD_FIELDS, row_hash
-from argus_client.merkle import ProofError, inclusion_proof, verify_inclusion
-from argus_client.note import Verifier
-from argus_client.receipt import ReceiptError, check_attestation, content_digest, verify_receipt
-from argus_client.tiles import tile_node_source
-from argus_client.tlog import Checkpoint, parse_origin, record_leaf
+from argus_spec import exactjson
+from argus_spec.event import EVENT_FIELDS
+from argus_spec.hashchain import RECORD_FIELDS, row_hash
+from argus_spec.merkle import ProofError, inclusion_proof, verify_inclusion
+from argus_spec.note import Verifier
+from argus_spec.receipt import ReceiptError, check_attestation, content_digest, verify_receipt
+from argus_spec.tiles import tile_node_source
+from argus_spec.tlog import Checkpoint, parse_origin, record_leaf
 
 BAD_RECEIPT, MISSING, ALTERED, UNPROVEN, NOT_INCLUDED = "bad_receipt", "missing", "altered", "unproven", "not_included"
 _METADATA, _SOURCE, _RECEIVED = (RECORD_FIELDS.index(f) for f in ("metadata", "source", "receivedAt"))

@@ -14,7 +14,7 @@ import orjson
 
 from argus.progress import Progress
 from argus.record_checks import TrailChecker
-from argus_client.hashchain import ChainBreak
+from argus_spec.hashchain import ChainBreak
 
 if TYPE_CHECKING:
     from argus.keys import KeyRegistry

@@ -3,7 +3,7 @@
 A witness runs apart from the log (own host, own key, own state file, no database access). For
 every partition it keeps the last checkpoint it accepted. A newer checkpoint is accepted only
 with a consistency proof from that one (fetched from the log, checked here with
-argus_client.proofs); a smaller tree (rollback), another root at the same size (fork) or a
+argus_spec.proofs); a smaller tree (rollback), another root at the same size (fork) or a
 proof that fails is refused: an ERROR log line, `argus_witness_inconsistencies_total`, and the
 evidence (both notes and the proof or the log's answer) written to --evidence-dir. Accepted
 checkpoints are cosigned (C2SP tlog-cosignature), submitted to the log's
@@ -31,12 +31,12 @@ from prometheus_client import Counter, Gauge, start_http_server
 
 from argus.log_key import write_signer_key
 from argus.verify_log import load_verifiers
-from argus_client.cosignature import WitnessSigner, cosign, split_note
 from argus_client.log_client import LogClient
-from argus_client.merkle import ProofError
-from argus_client.note import NoteError, Verifier
-from argus_client.proofs import verify_consistency_answer
-from argus_client.tlog import Checkpoint, open_checkpoint, parse_origin
+from argus_spec.cosignature import WitnessSigner, cosign, split_note
+from argus_spec.merkle import ProofError
+from argus_spec.note import NoteError, Verifier
+from argus_spec.proofs import verify_consistency_answer
+from argus_spec.tlog import Checkpoint, open_checkpoint, parse_origin
 
 log = logging.getLogger("argus.witness")
 

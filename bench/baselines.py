@@ -25,8 +25,8 @@ from argus.db.engine import make_engine
 from argus.db.private_schema import private_schema
 from argus.kafka_admin import ensure_topic
 from argus.kafka_producer import durable_producer_config
-from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
-from argus_client.hashchain import GENESIS_HASH, chain_record
+from argus_spec.envelope import encode_envelope, message_key, utc_now_rfc3339
+from argus_spec.hashchain import GENESIS_HASH, chain_record
 from bench.loadgen import make_events, produce_all
 from processor.store import RECORD_COLUMNS, _copy_text, stored_row
 

@@ -25,8 +25,8 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Integer
 from argus.db.engine import make_engine
 from argus.db.private_schema import private_schema
 from argus.db.schema import audit_records
-from argus_client.envelope import utc_now_rfc3339
-from argus_client.hashchain import GENESIS_HASH, chain_record
+from argus_spec.envelope import utc_now_rfc3339
+from argus_spec.hashchain import GENESIS_HASH, chain_record
 from bench.baselines import COPY_SQL
 from bench.loadgen import make_events
 from processor.store import RECORD_COLUMNS, _copy_text, stored_row

@@ -21,9 +21,9 @@ from typing import Any
 
 from argus.config import load_settings
 from argus.receipts import ReceiptSigner, attestation_checker
-from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
-from argus_client.hashchain import GENESIS_HASH, chain_record
-from argus_client.note import Signer
+from argus_spec.envelope import encode_envelope, message_key, utc_now_rfc3339
+from argus_spec.hashchain import GENESIS_HASH, chain_record
+from argus_spec.note import Signer
 from bench.loadgen import REQUEST_EVENTS, attestation_statements, make_events
 from processor.decode import Claims, Decoded, RawMessage, decode_message
 from processor.store import _copy_text, stored_row

@@ -23,9 +23,10 @@ from cryptography.hazmat.primitives import serialization
 
 from argus.keys import KeyRegistry, parse_public_key
 from argus.signatures import Ed25519Backend, verify_batch
-from argus_client import jcs
-from argus_client.canonical import signing_bytes_v1, signing_bytes_v2
-from argus_client.signing import PemSigner, sign_event, verify_signature
+from argus_client.signing import PemSigner, sign_event
+from argus_spec import jcs
+from argus_spec.canonical import signing_bytes_v1, signing_bytes_v2
+from argus_spec.signature import verify_signature
 
 SIGDIR = Path(__file__).resolve().parents[1] / "tests" / "vectors" / "signatures"
 ED, RS = "test-ed25519-2026", "test-rsa-2026"

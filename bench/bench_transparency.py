@@ -16,7 +16,7 @@
    the whole server's, so it is noisy when others use it).
 2. On the last store built with the log on: inclusion proofs generated through the read API's
    code (LogStore.inclusion: the record, its leaf index, one tile query) and verified offline
-   (argus_client.proofs: note signature + RFC 9162 path), and consistency proofs both ways.
+   (argus_spec.proofs: note signature + RFC 9162 path), and consistency proofs both ways.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ from sqlalchemy import text
 
 from argus.db.engine import make_engine
 from argus.db.private_schema import private_schema
-from argus_client.merkle import verify_inclusion
-from argus_client.note import Signer
-from argus_client.proofs import verify_consistency_answer, verify_record_proof
-from argus_client.tlog import open_checkpoint, record_leaf
+from argus_spec.merkle import verify_inclusion
+from argus_spec.note import Signer
+from argus_spec.proofs import verify_consistency_answer, verify_record_proof
+from argus_spec.tlog import open_checkpoint, record_leaf
 from bench import e2e
 from ingest_gateway.log_store import LogStore
 

@@ -26,8 +26,8 @@ from sqlalchemy import create_engine
 from argus import export, verify
 from argus.db.private_schema import private_schema
 from argus.db.schema import metadata, record_columns
-from argus_client.event import EVENT_FIELDS
-from argus_client.hashchain import GENESIS_HASH, RECORD_FIELDS, ChainVerifier, chain_record, record_row, row_hash
+from argus_spec.event import EVENT_FIELDS
+from argus_spec.hashchain import GENESIS_HASH, RECORD_FIELDS, ChainVerifier, chain_record, record_row, row_hash
 from processor.store import _copy_text
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)

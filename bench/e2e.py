@@ -31,7 +31,7 @@ from argus.config import load_settings
 from argus.db.engine import make_engine
 from argus.db.private_schema import private_schema
 from argus.receipts import ReceiptSigner
-from argus_client.note import Signer
+from argus_spec.note import Signer
 from bench import cpu_s, cpu_used, free_port, listener_of, loadgen, pids_of, preload, py_spy, status_mb
 from bench.baselines import delete_topics
 

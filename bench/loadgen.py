@@ -27,16 +27,16 @@ import aiohttp
 import orjson
 from confluent_kafka import Producer
 
+from argus.admission import validate_storable_event
 from argus.config import Settings
 from argus.identity import content_digest
 from argus.kafka_producer import durable_producer_config
 from argus.receipts import ReceiptSigner
-from argus_client.enums import EnumConfig
-from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
-from argus_client.hashchain import validate_storable_event
-from argus_client.receipt import Statement
 from argus_client.signing import PemSigner, sign_event
-from argus_client.uuid7 import uuid7
+from argus_spec.enums import EnumConfig
+from argus_spec.envelope import encode_envelope, message_key, utc_now_rfc3339
+from argus_spec.receipt import Statement
+from argus_spec.uuid7 import uuid7
 
 VECTORS = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "signatures"
 KEY_ID = "bench-ed25519-2026"

@@ -19,9 +19,9 @@ from sqlalchemy import Engine
 
 from argus.db.engine import make_engine
 from argus.tlog_store import add_cosignature, checkpoint_at
-from argus_client.cosignature import WitnessVerifier, split_note, verified_cosignatures
-from argus_client.note import NoteError
-from argus_client.tlog import Checkpoint, parse_origin
+from argus_spec.cosignature import WitnessVerifier, split_note, verified_cosignatures
+from argus_spec.note import NoteError
+from argus_spec.tlog import Checkpoint, parse_origin
 from ingest_gateway.errors import error_response, json_response
 from ingest_gateway.ingest import _read_json
 from ingest_gateway.keys import SETTINGS

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from argus_client import exactjson
+from argus_spec import exactjson
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

@@ -26,14 +26,14 @@ from typing import Any
 
 from aiohttp import web
 
+from argus.admission import validate_storable_event
 from argus.identity import content_digest, content_id, idempotency_id
 from argus.kafka_producer import DeliveryError
 from argus.receipts import ReceiptSigner
-from argus_client import exactjson
-from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
-from argus_client.event import EventValidationError
-from argus_client.hashchain import validate_storable_event
-from argus_client.uuid7 import uuid7
+from argus_spec import exactjson
+from argus_spec.envelope import encode_envelope, message_key, utc_now_rfc3339
+from argus_spec.event import EventValidationError
+from argus_spec.uuid7 import uuid7
 from ingest_gateway import metrics
 from ingest_gateway.errors import error_response, json_response
 from ingest_gateway.keys import (

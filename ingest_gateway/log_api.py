@@ -3,7 +3,7 @@ each partition's tree as C2SP tlog-tiles (`/api/tlog/<topic>/<partition>/` is a 
 prefix: `checkpoint` and `tile/<L>/<N>[.p/<W>]`), so tile-based tools read it as they read Tessera.
 
 Handlers parse and shape; `log_store` computes the proofs from the stored tiles. Clients verify
-them with argus_client (merkle.verify_inclusion / verify_consistency, tlog.open_checkpoint)
+them with argus_spec (merkle.verify_inclusion / verify_consistency, tlog.open_checkpoint)
 against the log's public key; nothing here needs to be trusted (docs/transparency.md).
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from argus_client.merkle import HASH_SIZE
-from argus_client.tiles import parse_tile_path
+from argus_spec.merkle import HASH_SIZE
+from argus_spec.tiles import parse_tile_path
 from ingest_gateway import query_params as qp
 from ingest_gateway.errors import error_response, json_response
 from ingest_gateway.keys import READ_STORE, SETTINGS

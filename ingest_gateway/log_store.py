@@ -2,7 +2,7 @@
 
 Runs on the read engine (ReadStore's: REPEATABLE READ, read only on PostgreSQL), so a proof and
 the checkpoint it is checked against come from one snapshot. Proofs are computed from the stored
-tiles (one tile query per proof); clients verify them with argus_client (docs/transparency.md).
+tiles (one tile query per proof); clients verify them with argus_spec (docs/transparency.md).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from argus.tlog_store import (
     leaf_index,
     tile_reader,
 )
-from argus_client.cosignature import add_signature_lines
-from argus_client.merkle import consistency_proof, inclusion_proof
-from argus_client.tiles import tile_node_source
-from argus_client.tlog import record_leaf
+from argus_spec.cosignature import add_signature_lines
+from argus_spec.merkle import consistency_proof, inclusion_proof
+from argus_spec.tiles import tile_node_source
+from argus_spec.tlog import record_leaf
 
 
 class ProofUnavailable(Exception):

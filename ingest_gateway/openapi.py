@@ -15,7 +15,7 @@ import orjson
 from aiohttp import web
 
 from argus.config import Settings
-from argus_client.event import MAX_MESSAGE_B64_LEN, MAX_METADATA_DEPTH, MAX_TEXT_LEN
+from argus_spec.event import MAX_MESSAGE_B64_LEN, MAX_METADATA_DEPTH, MAX_TEXT_LEN
 from ingest_gateway.ops import argus_version
 from ingest_gateway.read_store import PAGE_MAX_BYTES
 

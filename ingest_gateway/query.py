@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from sqlalchemy.exc import OperationalError
 
-from argus_client.event import format_utc
+from argus_spec.event import format_utc
 from ingest_gateway import query_params as qp
 from ingest_gateway.errors import error_response, json_response
 from ingest_gateway.keys import KEY_REGISTRY, READ_POOL, READ_STORE, SETTINGS

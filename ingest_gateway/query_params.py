@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from multidict import MultiMapping
 
-from argus_client.event import EventValidationError, format_utc, parse_timestamp
+from argus_spec.event import EventValidationError, format_utc, parse_timestamp
 
 Parser = Callable[[str, str], Any]
 

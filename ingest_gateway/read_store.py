@@ -24,9 +24,9 @@ from argus.record_checks import TrailChecker
 from argus.records_file import Scope
 from argus.verify_db import database_rows
 from argus.verify_report import SIGNATURES_OFF, TRUNCATION_NOTE, sorted_breaks
-from argus_client import exactjson
-from argus_client.event import format_utc
-from argus_client.hashchain import CUR, SEQ
+from argus_spec import exactjson
+from argus_spec.event import format_utc
+from argus_spec.hashchain import CUR, SEQ
 
 #: Output fields in order: the stored record (as hashed) plus where and when it was stored.
 OUTPUT_FIELDS: tuple[str, ...] = (

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from argus.admission import validate_storable_event
 from argus.receipts import AttestationChecker
-from argus_client import exactjson
-from argus_client.enums import EnumConfig
-from argus_client.envelope import ENVELOPE_VERSION
-from argus_client.event import EventValidationError
-from argus_client.hashchain import validate_storable_event
-from argus_client.receipt import content_digest
+from argus_spec import exactjson
+from argus_spec.enums import EnumConfig
+from argus_spec.envelope import ENVELOPE_VERSION
+from argus_spec.event import EventValidationError
+from argus_spec.receipt import content_digest
 
 #: Namespace for ids of events that arrived without one: derived from the Kafka position so a
 #: re-read of the same message after a crash gets the same id (and is deduplicated).

@@ -25,7 +25,7 @@ from argus.identity import content_digest, stored_digests
 from argus.metrics import field_label
 from argus.signatures import BatchVerifier
 from argus.tlog_store import TreeWrite
-from argus_client.hashchain import GENESIS_HASH, chain_record
+from argus_spec.hashchain import GENESIS_HASH, chain_record
 from processor import faults, metrics
 from processor.chain_heads import ChainHeads
 from processor.decode import Claims, Decoded, RawMessage, Rejected, decode_message

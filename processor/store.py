@@ -23,9 +23,9 @@ from sqlalchemy.exc import DBAPIError
 from argus.db.engine import is_sqlite
 from argus.db.schema import audit_records, dead_letters, partition_commits, record_columns
 from argus.tlog_store import TreeWrite, write_trees
-from argus_client.canonical import signature_is_ambiguous
-from argus_client.event import event_time_of
-from argus_client.hashchain import RECORD_FIELDS
+from argus_spec.canonical import signature_is_ambiguous
+from argus_spec.event import event_time_of
+from argus_spec.hashchain import RECORD_FIELDS
 
 #: What the processor writes for each record, in row order: the record's own fields, then where it
 #: was read from and what storage derives from it (stored_at is the database's default).

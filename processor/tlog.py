@@ -19,10 +19,10 @@ from sqlalchemy import Connection, func, select
 from argus.config import ConfigError
 from argus.db.schema import audit_records
 from argus.tlog_store import TreeWrite, latest_checkpoints, tile_reader, tree_head
-from argus_client.merkle import root_hash
-from argus_client.note import NoteError, Signer, Verifier
-from argus_client.tiles import TileTree, tile_node_source
-from argus_client.tlog import Checkpoint, open_checkpoint, origin, partition_leaves, record_leaf
+from argus_spec.merkle import root_hash
+from argus_spec.note import NoteError, Signer, Verifier
+from argus_spec.tiles import TileTree, tile_node_source
+from argus_spec.tlog import Checkpoint, open_checkpoint, origin, partition_leaves, record_leaf
 
 log = logging.getLogger(__name__)
 

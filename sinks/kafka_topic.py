@@ -2,7 +2,7 @@
 
 Schema of `argus.audit.committed` (see docs/architecture.md): the value is the record as JSON
 with camelCase fields — the event fields, `source`, `receivedAt`, `seq`, `previousHash`,
-`currentHash` — exactly what `argus_client.hashchain.record_hash` covers plus the hash itself.
+`currentHash` — exactly what `argus_spec.hashchain.record_hash` covers plus the hash itself.
 Delivery is at least once: consumers deduplicate on `id` (or on `actorId`+`seq`).
 """
 

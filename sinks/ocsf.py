@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from argus_client.event import parse_timestamp
+from argus_spec.event import parse_timestamp
 from sinks.base import Record
 
 OCSF_VERSION = "1.5.0"

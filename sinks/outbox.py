@@ -17,9 +17,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from argus import tlog_store
 from argus.db.schema import audit_records, partition_commits, sink_progress
 from argus.export import COLUMNS
-from argus_client.hashchain import RECORD_FIELDS
-from argus_client.merkle import root_hash
-from argus_client.tiles import tile_node_source
+from argus_spec.hashchain import RECORD_FIELDS
+from argus_spec.merkle import root_hash
+from argus_spec.tiles import tile_node_source
 from sinks.base import Record, TreeHead
 from sinks.catchup import NOTHING, Chunk, CommitSpan, Delivered
 

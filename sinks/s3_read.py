@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from argus_client.merkle import CompactRange
-from argus_client.tlog import record_leaf
+from argus_spec.merkle import CompactRange
+from argus_spec.tlog import record_leaf
 from sinks import s3_layout
 from sinks.base import Record
 from sinks.s3_config import S3Config

@@ -103,7 +103,7 @@ audit_records = Table(
 )
 
 #: The one mapping from a stored record's fields (camelCase: as hashed, exported and served) to the
-#: columns of audit_records. First the record's own fields (argus_client.hashchain.RECORD_FIELDS,
+#: columns of audit_records. First the record's own fields (argus_spec.hashchain.RECORD_FIELDS,
 #: the hashed ones), then what storage adds. Every column is here exactly once (tests/unit/test_schema.py).
 FIELD_COLUMNS: dict[str, str] = {
     "id": "id",

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from argus_client.core import ClientCore, Item
-from argus_client.event import Event
 from argus_client.transport import (
     BULK_PATH,
     BatchResult,
@@ -29,6 +28,7 @@ from argus_client.transport import (
     interpret_reply,
     request_headers,
 )
+from argus_spec.event import Event
 
 try:
     import aiohttp

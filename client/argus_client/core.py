@@ -16,13 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from argus_client import exactjson
 from argus_client.encoder import EventEncoder, SignFn, as_sign_fn
-from argus_client.enums import EnumConfig
-from argus_client.event import Event
 from argus_client.receipt_keeper import ReceiptKeeper
 from argus_client.spool import Spool
 from argus_client.transport import BatchTransport, Delivery, DeliveryError, HttpTransport, RetryPolicy
+from argus_spec import exactjson
+from argus_spec.enums import EnumConfig
+from argus_spec.event import Event
 
 Item = str | tuple[str, SignFn]
 FailureCallback = Callable[[Event, DeliveryError], None]

@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from argus_client import exactjson
-from argus_client.enums import STATUSES, EnumConfig
-from argus_client.event import (
+from argus_spec import exactjson
+from argus_spec.enums import STATUSES, EnumConfig
+from argus_spec.event import (
     EVENT_FIELDS,
     MAX_TEXT_LEN,
     Event,
@@ -24,7 +24,7 @@ from argus_client.event import (
     parse_timestamp,
     validate_event,
 )
-from argus_client.uuid7 import uuid7
+from argus_spec.uuid7 import uuid7
 
 SignFn = Callable[[Event], Event]
 

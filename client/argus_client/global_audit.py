@@ -15,8 +15,8 @@ from typing import Any
 
 from argus_client.core import ClientCore
 from argus_client.encoder import EventEncoder
-from argus_client.enums import EnumConfig
-from argus_client.event import Event
+from argus_spec.enums import EnumConfig
+from argus_spec.event import Event
 
 log = logging.getLogger("argus_client")
 

@@ -14,10 +14,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from argus_client import exactjson
-from argus_client.envelope import encode_envelope, message_key
-from argus_client.hashchain import canonical_metadata
 from argus_client.transport import BatchResult, DeliveryError
+from argus_spec import exactjson
+from argus_spec.envelope import encode_envelope, message_key
+from argus_spec.hashchain import canonical_metadata
 
 
 class _Pending:

@@ -1,6 +1,6 @@
 """Read the transparency log from a gateway: checkpoints, proofs and tiles (standard library only).
 
-Answers are returned as the gateway sends them; check them with argus_client.proofs (or, for
+Answers are returned as the gateway sends them; check them with argus_spec.proofs (or, for
 tiles, by recomputing a signed checkpoint's root from them) against the log's verifier key
 before relying on them.
 """
@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from argus_client.tiles import TileId, TileReader, tile_path, tile_width
+from argus_spec.tiles import TileId, TileReader, tile_path, tile_width
 
 
 class LogClient:

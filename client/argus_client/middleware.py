@@ -15,8 +15,8 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
 
-from argus_client.envelope import utc_now_rfc3339
-from argus_client.event import MAX_TEXT_LEN, Event
+from argus_spec.envelope import utc_now_rfc3339
+from argus_spec.event import MAX_TEXT_LEN, Event
 
 log = logging.getLogger("argus_client")
 

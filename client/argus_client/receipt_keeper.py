@@ -14,9 +14,9 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from argus_client import exactjson
-from argus_client.note import Verifier
-from argus_client.receipt import ReceiptError, verify_receipt
+from argus_spec import exactjson
+from argus_spec.note import Verifier
+from argus_spec.receipt import ReceiptError, verify_receipt
 
 
 class ReceiptKeeper:

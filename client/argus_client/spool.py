@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 
-from argus_client.uuid7 import uuid7
+from argus_spec.uuid7 import uuid7
 
 try:
     import fcntl

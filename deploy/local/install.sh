@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create (or update) the project virtualenv at .venv with the server, the client SDK and dev tools.
+# Create (or update) the project virtualenv at .venv with the server, the spec package, the client SDK
+# and dev tools.
 # Idempotent: re-running only installs what changed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -12,7 +13,7 @@ if [ ! -x "$ROOT/.venv/bin/python" ]; then
   "$PYTHON" -m venv "$ROOT/.venv"
 fi
 "$ROOT/.venv/bin/python" -m pip install -q --upgrade pip
-"$ROOT/.venv/bin/python" -m pip install -q -e "$ROOT/client[kafka]" -e "$ROOT[dev]"
+"$ROOT/.venv/bin/python" -m pip install -q -e "$ROOT/spec" -e "$ROOT/client[kafka]" -e "$ROOT[dev]"
 # The Go toolchain builds tests/vectors (Go standard library only): the signature vectors and the
 # reference-client test (tests/integration/test_go_client.py). Debian's golang-go is enough (Go >= 1.19).
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then

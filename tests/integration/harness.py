@@ -24,15 +24,16 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import text
 
+from argus.admission import validate_storable_event
 from argus.db.engine import make_engine
 from argus.db.schema import FIELD_COLUMNS
 from argus.receipts import ReceiptSigner
-from argus_client.enums import EnumConfig
-from argus_client.envelope import encode_envelope, message_key, utc_now_rfc3339
-from argus_client.event import EventValidationError
-from argus_client.hashchain import RECORD_FIELDS, validate_storable_event
-from argus_client.note import Signer
-from argus_client.uuid7 import uuid7
+from argus_spec.enums import EnumConfig
+from argus_spec.envelope import encode_envelope, message_key, utc_now_rfc3339
+from argus_spec.event import EventValidationError
+from argus_spec.hashchain import RECORD_FIELDS
+from argus_spec.note import Signer
+from argus_spec.uuid7 import uuid7
 from bench.loadgen import attestation_statements
 
 TOKEN = "test-token-ingest-and-read"
@@ -334,7 +335,7 @@ def loads(value: bytes) -> Any:
 
 def chain_problems(records: list[dict[str, Any]]) -> list[str]:
     """Independent check of stored chains: seq 1..n per actor, links, and each hash recomputed."""
-    from argus_client.hashchain import GENESIS_HASH, record_hash
+    from argus_spec.hashchain import GENESIS_HASH, record_hash
 
     problems: list[str] = []
     previous: dict[str, dict[str, Any]] = {}

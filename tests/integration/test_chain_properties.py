@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from argus.db.engine import make_engine
-from argus_client.enums import EnumConfig
-from argus_client.envelope import encode_envelope
-from argus_client.uuid7 import uuid7
+from argus_spec.enums import EnumConfig
+from argus_spec.envelope import encode_envelope
+from argus_spec.uuid7 import uuid7
 from processor.decode import RawMessage
 from processor.pipeline import BatchProcessor
 from tests.integration.harness import as_record, chain_problems, make_event

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-from argus_client.uuid7 import uuid7
+from argus_spec.uuid7 import uuid7
 from examples.committed_to_duckdb import load, who_did_what
 from tests.integration.harness import Stack, make_event, wait_for
 

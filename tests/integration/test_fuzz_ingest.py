@@ -40,8 +40,8 @@ import schemathesis
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from argus_client import exactjson
-from argus_client.enums import DEFAULT_ACTIONS, DEFAULT_ACTOR_TYPES, DEFAULT_EVENT_TYPES, DEFAULT_TARGET_TYPES
+from argus_spec import exactjson
+from argus_spec.enums import DEFAULT_ACTIONS, DEFAULT_ACTOR_TYPES, DEFAULT_EVENT_TYPES, DEFAULT_TARGET_TYPES
 from tests.integration.harness import TOKEN, Stack, chain_problems, wait_for
 from tests.integration.test_client_e2e import GatewayProcess
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from argus_client import exactjson
-from argus_client.canonical import signing_bytes_v1, v1_ambiguity
+from argus_spec import exactjson
+from argus_spec.canonical import signing_bytes_v1, v1_ambiguity
 from tests.integration.harness import TOKEN, Stack, chain_problems, keys_config, wait_for
 from tests.integration.test_client_e2e import GatewayProcess, free_port
 

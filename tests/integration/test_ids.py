@@ -10,9 +10,9 @@ import orjson
 from aiohttp.test_utils import TestClient, TestServer
 
 from argus.config import load_settings
-from argus_client.note import Verifier
-from argus_client.receipt import verify_receipt
-from argus_client.uuid7 import uuid7
+from argus_spec.note import Verifier
+from argus_spec.receipt import verify_receipt
+from argus_spec.uuid7 import uuid7
 from ingest_gateway.app import init
 from tests.integration.harness import RECEIPT_VERIFIER_KEY, TOKEN, Stack, make_event, wait_for, wait_until_consumed
 

@@ -17,8 +17,8 @@ from sqlalchemy import text
 
 from argus.config import load_settings
 from argus.db.engine import make_engine
-from argus_client.event import MAX_METADATA_DEPTH
-from argus_client.uuid7 import uuid7
+from argus_spec.event import MAX_METADATA_DEPTH
+from argus_spec.uuid7 import uuid7
 from ingest_gateway import read_store
 from ingest_gateway.app import init
 from ingest_gateway.server import GatewayRunner

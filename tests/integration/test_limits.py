@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient
 
 from argus.config import load_settings
 from argus.kafka_admin import topic_max_message_bytes
-from argus_client.event import MAX_MESSAGE_B64_LEN
+from argus_spec.event import MAX_MESSAGE_B64_LEN
 from tests.integration.harness import TOKEN, Stack, make_event, wait_for
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -11,7 +11,7 @@ import orjson
 from confluent_kafka import Consumer
 
 from argus.kafka_admin import ensure_topic
-from argus_client.uuid7 import uuid7
+from argus_spec.uuid7 import uuid7
 from tests.integration.harness import Stack, make_event, wait_for
 from tests.integration.sink_kinds import (
     S3_CREDENTIALS,

@@ -15,9 +15,9 @@ from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import REGISTRY
 
 from argus.db.engine import make_engine
-from argus_client.enums import EnumConfig
-from argus_client.envelope import encode_envelope
-from argus_client.uuid7 import uuid7
+from argus_spec.enums import EnumConfig
+from argus_spec.envelope import encode_envelope
+from argus_spec.uuid7 import uuid7
 from processor import pipeline
 from processor.decode import RawMessage
 from processor.pipeline import BatchProcessor

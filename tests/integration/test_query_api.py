@@ -29,8 +29,8 @@ from yarl import URL
 from argus.config import load_settings
 from argus.db.engine import make_engine
 from argus.db.private_schema import private_schema
-from argus_client.event import parse_timestamp
-from argus_client.hashchain import GENESIS_HASH, canonical_metadata, record_hash
+from argus_spec.event import parse_timestamp
+from argus_spec.hashchain import GENESIS_HASH, canonical_metadata, record_hash
 from ingest_gateway.app import init
 from ingest_gateway.openapi import document, render
 from ingest_gateway.query_params import encode_cursor

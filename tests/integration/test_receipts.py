@@ -18,10 +18,10 @@ from argus.config import load_settings
 from argus.db.engine import make_engine
 from argus.receipts import ReceiptSigner
 from argus_client.client import AuditClient
-from argus_client.envelope import encode_envelope, message_key
-from argus_client.note import Signer, Verifier
-from argus_client.receipt import ReceiptError, verify_receipt
-from argus_client.uuid7 import uuid7
+from argus_spec.envelope import encode_envelope, message_key
+from argus_spec.note import Signer, Verifier
+from argus_spec.receipt import ReceiptError, verify_receipt
+from argus_spec.uuid7 import uuid7
 from ingest_gateway.app import init
 from tests.integration.harness import (
     LOG_VERIFIER_KEY,

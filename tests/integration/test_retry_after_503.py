@@ -27,7 +27,7 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 
 from argus.config import load_settings
 from argus.kafka_admin import MAX_MESSAGE_BYTES, topic_max_message_bytes
-from argus_client.uuid7 import uuid7
+from argus_spec.uuid7 import uuid7
 from ingest_gateway.app import init
 from tests.integration.harness import TOKEN, Stack, chain_problems, make_event, wait_for, wait_until_consumed
 

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from botocore.exceptions import ClientError
 
-from argus_client.uuid7 import uuid7
+from argus_spec.uuid7 import uuid7
 from sinks import s3_layout
 from sinks.s3 import S3Sink
 from sinks.s3_config import S3Config

@@ -17,10 +17,10 @@ from sqlalchemy import text
 from argus.cli import main as argus_main
 from argus.config import load_settings
 from argus.db.engine import make_engine
-from argus_client.envelope import encode_envelope, message_key
-from argus_client.hashchain import record_hash
 from argus_client.signing import PemSigner, sign_event
-from argus_client.uuid7 import uuid7
+from argus_spec.envelope import encode_envelope, message_key
+from argus_spec.hashchain import record_hash
+from argus_spec.uuid7 import uuid7
 from ingest_gateway.app import init
 from tests.integration.harness import TOKEN, Stack, make_event, running_stack, wait_for
 

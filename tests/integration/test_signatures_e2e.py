@@ -11,9 +11,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from argus.config import load_settings
-from argus_client.canonical import signing_bytes_v1
-from argus_client.signing import PemSigner, sign_event, verify_event
-from argus_client.uuid7 import uuid7
+from argus_client.signing import PemSigner, sign_event
+from argus_spec.canonical import signing_bytes_v1
+from argus_spec.signature import verify_event
+from argus_spec.uuid7 import uuid7
 from ingest_gateway.app import init
 from tests.integration.harness import TOKEN, Stack, chain_problems, keys_config, make_event, wait_for
 

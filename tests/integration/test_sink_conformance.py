@@ -20,8 +20,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from argus import schemas
-from argus_client.hashchain import RECORD_FIELDS
-from argus_client.uuid7 import uuid7
+from argus_spec.hashchain import RECORD_FIELDS
+from argus_spec.uuid7 import uuid7
 from tests.integration.harness import SinkMetrics, Stack, make_event, wait_for
 from tests.integration.sink_kinds import KINDS, SINK, Record, SinkKind
 from tests.integration.sink_kinds import start_with_sink as _start

@@ -26,10 +26,10 @@ import pytest
 from confluent_kafka import Consumer
 
 from argus.db.engine import make_engine
-from argus_client.enums import EnumConfig
-from argus_client.envelope import encode_envelope
-from argus_client.hashchain import RECORD_FIELDS
-from argus_client.uuid7 import uuid7
+from argus_spec.enums import EnumConfig
+from argus_spec.envelope import encode_envelope
+from argus_spec.hashchain import RECORD_FIELDS
+from argus_spec.uuid7 import uuid7
 from processor.decode import RawMessage
 from processor.pipeline import BatchProcessor
 from sinks.catchup import Chunk, CommitSpan, Delivered

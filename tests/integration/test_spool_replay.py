@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from argus.config import load_settings
 from argus.spool_replay import replay
-from argus_client.uuid7 import uuid7
+from argus_spec.uuid7 import uuid7
 from ingest_gateway.app import init
 from tests.integration.harness import TOKEN, Stack, make_event, wait_for
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from argus_client.uuid7 import uuid7
+from argus_spec.uuid7 import uuid7
 from sinks.syslog import SyslogConfig, SyslogSink
 from tests.integration.harness import Stack, make_event, wait_for
 from tests.integration.sink_kinds import syslog_lines, syslog_url

@@ -30,8 +30,8 @@ from argus.config import load_settings
 from argus.db import migrate
 from argus.db.engine import make_engine
 from argus.db.private_schema import private_schema, with_search_path
-from argus_client.hashchain import record_hash
 from argus_client.signing import PemSigner, sign_event
+from argus_spec.hashchain import record_hash
 from ingest_gateway.app import init
 from tests.integration.harness import (
     LOG_VERIFIER_KEY,

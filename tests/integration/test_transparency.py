@@ -19,9 +19,9 @@ from sqlalchemy import text
 from argus import schemas
 from argus.cli import main as argus_main
 from argus.db.engine import make_engine
-from argus_client.merkle import CompactRange
-from argus_client.note import Verifier
-from argus_client.tlog import open_checkpoint, origin, record_leaf
+from argus_spec.merkle import CompactRange
+from argus_spec.note import Verifier
+from argus_spec.tlog import open_checkpoint, origin, record_leaf
 from tests.integration.harness import LOG_NAME, LOG_VERIFIER_KEY, Stack, make_event, wait_for
 
 EVENTS = 240
@@ -189,7 +189,7 @@ async def test_api_serves_checkpoints_and_proofs_that_verify_offline_and_in_go(
 
     from argus.config import load_settings
     from argus_client.log_client import LogClient
-    from argus_client.proofs import verify_consistency_answer, verify_record_proof
+    from argus_spec.proofs import verify_consistency_answer, verify_record_proof
     from ingest_gateway.app import init
     from tests.integration.harness import TOKEN
     from tests.unit.test_go_interop import run_interop
@@ -268,8 +268,8 @@ async def test_tiles_served_over_http_rebuild_every_checkpoint_root(stack: Stack
 
     from argus.config import load_settings
     from argus_client.log_client import LogClient
-    from argus_client.merkle import root_hash
-    from argus_client.tiles import tile_node_source
+    from argus_spec.merkle import root_hash
+    from argus_spec.tiles import tile_node_source
     from ingest_gateway.app import init
     from tests.integration.harness import TOKEN
     from tests.integration.test_query_api import Api

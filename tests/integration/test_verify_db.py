@@ -20,9 +20,9 @@ from sqlalchemy import Connection, Engine, create_engine, insert, text
 from argus import export, verify
 from argus.db.private_schema import private_schema
 from argus.db.schema import audit_records, metadata
-from argus_client.event import EVENT_FIELDS
-from argus_client.hashchain import GENESIS_HASH, chain_record, record_hash
 from argus_client.signing import PemSigner, sign_event
+from argus_spec.event import EVENT_FIELDS
+from argus_spec.hashchain import GENESIS_HASH, chain_record, record_hash
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from argus.cli import main as argus_main
-from argus_client.cosignature import WitnessSigner, WitnessVerifier, cosign, require_cosignatures
-from argus_client.note import Signer
-from argus_client.tlog import Checkpoint, open_checkpoint
+from argus_spec.cosignature import WitnessSigner, WitnessVerifier, cosign, require_cosignatures
+from argus_spec.note import Signer
+from argus_spec.tlog import Checkpoint, open_checkpoint
 from tests.integration.harness import LOG_KEY_FILE, LOG_VERIFIER_KEY, TOKEN, Stack, make_event, wait_for
 from tests.integration.sink_kinds import S3_CREDENTIALS, make_locked_bucket, s3_client, s3_endpoint
 from tests.integration.test_client_e2e import GatewayProcess

@@ -11,8 +11,8 @@ import rfc8785
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from argus_client import exactjson, jcs
-from argus_client.canonical import (
+from argus_spec import exactjson, jcs
+from argus_spec.canonical import (
     V2_FIELDS,
     CanonicalFormError,
     signing_bytes,
@@ -21,8 +21,8 @@ from argus_client.canonical import (
     v1_ambiguity,
     v2_document,
 )
-from argus_client.enums import EnumConfig
-from argus_client.event import validate_event
+from argus_spec.enums import EnumConfig
+from argus_spec.event import validate_event
 
 SIGDIR = Path(__file__).resolve().parents[1] / "vectors" / "signatures"
 GO_VECTORS = [

@@ -12,8 +12,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from argus import schemas
-from argus_client.note import Signer
-from argus_client.tlog import Checkpoint
+from argus_spec.note import Signer
+from argus_spec.tlog import Checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = schemas.load(schemas.CHECKPOINT_MESSAGE)

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from argus_client.encoder import EventEncoder, as_sign_fn
-from argus_client.enums import EnumConfig
-from argus_client.event import EventValidationError, validate_event
+from argus_spec.enums import EnumConfig
+from argus_spec.event import EventValidationError, validate_event
 
 ENUMS = EnumConfig()
 ENCODER = EventEncoder(ENUMS)

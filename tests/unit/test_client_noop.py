@@ -11,7 +11,7 @@ import pytest
 from argus_client import global_audit
 from argus_client.aio import AsyncAuditClient
 from argus_client.client import AuditClient
-from argus_client.event import EventValidationError
+from argus_spec.event import EventValidationError
 from tests.unit.test_client_sync import FakeGateway, event
 
 

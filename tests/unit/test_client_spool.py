@@ -118,7 +118,7 @@ def test_only_one_replayer_per_directory_and_the_lock_dies_with_its_holder(tmp_p
 def test_a_batch_the_gateway_keeps_failing_does_not_block_the_others(tmp_path: Path) -> None:
     from argus_client.client import AuditClient
     from argus_client.encoder import EventEncoder
-    from argus_client.enums import EnumConfig
+    from argus_spec.enums import EnumConfig
     from tests.unit.test_client_sync import FakeGateway, accept, event
 
     def picky(hit: int, events: list[dict[str, object]]) -> tuple[int, object, dict[str, str]]:

@@ -21,8 +21,9 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from argus_client.client import AuditClient
-from argus_client.signing import PemSigner, verify_event
+from argus_client.signing import PemSigner
 from argus_client.transport import DeliveryError, RetryPolicy
+from argus_spec.signature import verify_event
 
 Answer = Callable[[int, list[dict[str, Any]]], tuple[int, Any, dict[str, str]]]
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05)

@@ -11,7 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from argus import schemas
-from argus_client.hashchain import RECORD_FIELDS
+from argus_spec.hashchain import RECORD_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATOR = Draft202012Validator(schemas.load())

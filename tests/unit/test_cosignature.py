@@ -1,5 +1,5 @@
 """C2SP tlog-cosignature: witness keys, and cosigned notes that stay ordinary signed notes whose
-cosignatures are bound to the checkpoint text (argus_client.cosignature)."""
+cosignatures are bound to the checkpoint text (argus_spec.cosignature)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from argus_client.cosignature import (
+from argus_spec.cosignature import (
     WitnessSigner,
     WitnessVerifier,
     cosign,
@@ -16,8 +16,8 @@ from argus_client.cosignature import (
     signed_message,
     verified_cosignatures,
 )
-from argus_client.note import NoteError, Signer, open_note
-from argus_client.tlog import Checkpoint
+from argus_spec.note import NoteError, Signer, open_note
+from argus_spec.tlog import Checkpoint
 
 LOG = Signer.generate("log.test")
 ROOT = bytes(range(32))

@@ -8,15 +8,9 @@ from typing import Any
 
 import pytest
 
-from argus_client.enums import EnumConfig
-from argus_client.event import (
-    MAX_METADATA_DEPTH,
-    EventValidationError,
-    format_utc,
-    parse_timestamp,
-    validate_event,
-)
-from argus_client.hashchain import validate_storable_event
+from argus.admission import validate_storable_event
+from argus_spec.enums import EnumConfig
+from argus_spec.event import MAX_METADATA_DEPTH, EventValidationError, format_utc, parse_timestamp, validate_event
 from tests.event_samples import EVENT_ID, MINIMAL_EVENT
 
 ENUMS = EnumConfig()

@@ -15,9 +15,9 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from argus_client import exactjson, jcs
-from argus_client.gojson import go_json_dumps
-from argus_client.hashchain import canonical_metadata
+from argus_spec import exactjson, jcs
+from argus_spec.gojson import go_json_dumps
+from argus_spec.hashchain import canonical_metadata
 
 BIG = [2**64, 2**64 - 1, -(2**63) - 1, 10**30, -(10**30), 9007199254740993, 10**200]
 

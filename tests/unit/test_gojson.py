@@ -16,7 +16,7 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from argus_client.gojson import format_float, go_json_dumps
+from argus_spec.gojson import format_float, go_json_dumps
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parents[1] / "vectors" / "signatures" / "gojson.json").read_text("utf-8")

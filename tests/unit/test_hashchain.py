@@ -13,8 +13,8 @@ import rfc8785
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from argus_client.event import EVENT_FIELDS
-from argus_client.hashchain import (
+from argus_spec.event import EVENT_FIELDS
+from argus_spec.hashchain import (
     GENESIS_HASH,
     RECORD_FIELDS,
     ChainBreak,

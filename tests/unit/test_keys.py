@@ -27,10 +27,10 @@ from argus.keys import (
     install_sighup_reload,
 )
 from argus.signatures import Ed25519Backend, init_worker, verify_batch, verify_batch_in_worker
-from argus_client import exactjson
-from argus_client.enums import EnumConfig
-from argus_client.event import validate_event
 from argus_client.signing import PemSigner, sign_event
+from argus_spec import exactjson
+from argus_spec.enums import EnumConfig
+from argus_spec.event import validate_event
 
 SIGDIR = Path(__file__).resolve().parents[1] / "vectors" / "signatures"
 VECTORS = [v for n in ("go_v1", "go_v2") for v in json.loads((SIGDIR / f"{n}.json").read_text("utf-8"))["vectors"]]

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from argus_client.enums import EnumConfig
-from argus_client.event import MAX_MESSAGE_B64_LEN, EventValidationError, validate_event
+from argus_spec.enums import EnumConfig
+from argus_spec.event import MAX_MESSAGE_B64_LEN, EventValidationError, validate_event
 from ingest_gateway.openapi import document
 from tests.event_samples import EVENT_ID, MINIMAL_EVENT
 

@@ -1,5 +1,5 @@
 """Signed ingest receipts against the committed vectors (docs/receipts.md): the spec's signer and
-verifier (argus_client.receipt), the server's fast ones (argus.receipts) and the key command."""
+verifier (argus_spec.receipt), the server's fast ones (argus.receipts) and the key command."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from argus.admission import validate_storable_event
 from argus.cli import main as argus_main
 from argus.config import load_settings
 from argus.receipts import ReceiptSigner, attestation_checker, load_receipt_verifiers
-from argus_client.enums import EnumConfig
-from argus_client.hashchain import validate_storable_event
-from argus_client.jcs import CanonicalizationError, canonicalize_exact
-from argus_client.merkle import inclusion_proof, inclusion_proofs, leaf_hash, leaf_source, root_hash, verify_inclusion
-from argus_client.note import Signer, Verifier
-from argus_client.receipt import (
+from argus_spec.enums import EnumConfig
+from argus_spec.jcs import CanonicalizationError, canonicalize_exact
+from argus_spec.merkle import inclusion_proof, inclusion_proofs, leaf_hash, leaf_source, root_hash, verify_inclusion
+from argus_spec.note import Signer, Verifier
+from argus_spec.receipt import (
     CONTENT_FIELDS,
     MAX_PATH,
     BatchAttestation,

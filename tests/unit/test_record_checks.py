@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from argus.record_checks import expected_event_time
-from argus_client.event import event_time_of
+from argus_spec.event import event_time_of
 
 
 def _general(timestamp: str) -> str:

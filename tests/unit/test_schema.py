@@ -4,7 +4,7 @@ processor's written row that follows from it."""
 from __future__ import annotations
 
 from argus.db.schema import FIELD_COLUMNS, audit_records
-from argus_client.hashchain import GENESIS_HASH, RECORD_FIELDS, chain_record
+from argus_spec.hashchain import GENESIS_HASH, RECORD_FIELDS, chain_record
 from processor.store import RECORD_COLUMNS, WRITTEN_FIELDS, stored_row
 from tests.integration.harness import make_event
 

@@ -17,18 +17,12 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from argus_client import exactjson
-from argus_client.canonical import V1_TEXT_FIELDS, V2_FIELDS, v1_ambiguity
-from argus_client.enums import EnumConfig
-from argus_client.event import validate_event
-from argus_client.signing import (
-    CallableSigner,
-    PemSigner,
-    SignatureError,
-    UnsupportedKeyError,
-    sign_event,
-    verify_event,
-)
+from argus_client.signing import CallableSigner, PemSigner, sign_event
+from argus_spec import exactjson
+from argus_spec.canonical import V1_TEXT_FIELDS, V2_FIELDS, v1_ambiguity
+from argus_spec.enums import EnumConfig
+from argus_spec.event import validate_event
+from argus_spec.signature import SignatureError, UnsupportedKeyError, verify_event
 
 SIGDIR = Path(__file__).resolve().parents[1] / "vectors" / "signatures"
 DOCS = {name: json.loads((SIGDIR / f"{name}.json").read_text("utf-8")) for name in ("go_v1", "go_v2", "ed25519_edge")}

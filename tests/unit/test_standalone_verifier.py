@@ -1,47 +1,36 @@
 """`argus verify --from-file` stands alone: an export verifies (hashes, links, signatures and the
-mustSign policy) with the spec package and the storage-free check side, every server package hidden
-(issue 12 item 2). The database side (argus/export.py, argus/verify_db.py) loads only to read a database."""
+mustSign policy) with the spec package (argus_spec) and the storage-free check side, the SDK and every
+server package hidden (issue 12 item 2). The database side (argus/export.py, argus/verify_db.py) loads
+only to read a database."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from argus_client.hashchain import GENESIS_HASH, chain_record
 from argus_client.signing import PemSigner, sign_event
+from argus_spec.hashchain import GENESIS_HASH, chain_record
 from tests.event_samples import MINIMAL_EVENT
+from tests.hidden_imports import ROOT, run_hidden
 
-ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors" / "signatures"
-#: What the check side must never load: storage, the servers' frameworks, the server packages.
+#: What the check side must never load: storage, the servers' frameworks, the SDK, the server packages.
 HIDDEN = ("sqlalchemy", "psycopg2", "alembic", "aiohttp", "confluent_kafka", "faust", "aiokafka", "boto3",
-          "argus.db", "argus.export", "argus.verify_db", "ingest_gateway", "processor", "sinks")  # fmt: skip
-#: `argus verify --from-file FILE --json [ARGS]` in a fresh interpreter where importing a hidden
-#: package fails; its last line says what it loaded.
-CHECK = f"""
-import argparse, importlib.abc, json, sys
-HIDDEN = {HIDDEN!r}
-
-class Hide(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if any(name == h or name.startswith(h + ".") for h in HIDDEN):
-            raise ImportError(f"the check side loaded {{name}}")
-        return None
-
-sys.meta_path.insert(0, Hide())
+          "argus_client", "argus.db", "argus.export", "argus.verify_db", "ingest_gateway", "processor",
+          "sinks")  # fmt: skip
+#: `argus verify --from-file FILE --json [ARGS]` in a fresh interpreter where importing a hidden package fails.
+CHECK = """
+import argparse
 from argus import verify
 
 parser = argparse.ArgumentParser()
 verify.register(parser.add_subparsers())
 code = verify.run(parser.parse_args(["verify", "--from-file", *sys.argv[1:], "--json", "--quiet"]))
-loaded = sorted(m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in HIDDEN))
-print(json.dumps({{"code": code, "loaded": loaded}}))
+print(json.dumps({"code": code}))
 """
 
 
@@ -66,13 +55,9 @@ def _write(path: Path, records: list[dict[str, Any]]) -> None:
 
 def _verify(*args: Path | str) -> tuple[int, dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if k != "ARGUS_KEYS_CONFIG"}
-    run = subprocess.run([sys.executable, "-c", CHECK, *map(str, args)], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    report_line, meta_line = run.stdout.strip().splitlines()
-    meta = json.loads(meta_line)
-    assert meta["loaded"] == []
-    return meta["code"], json.loads(report_line)
+    (report_line, meta_line), loaded = run_hidden(HIDDEN, "the check side", CHECK, *args, env=env)
+    assert loaded == []
+    return json.loads(meta_line)["code"], json.loads(report_line)
 
 
 def _keys(tmp_path: Path, must_sign: str = "") -> Path:

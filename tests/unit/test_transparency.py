@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from argus_client.merkle import (
+from argus_spec.merkle import (
     EMPTY_ROOT,
     CompactRange,
     ProofError,
@@ -27,9 +27,9 @@ from argus_client.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from argus_client.note import NoteError, Signer, Verifier, open_note
-from argus_client.tiles import TileTree, tile_node_source
-from argus_client.tlog import Checkpoint, log_entry, open_checkpoint, parse_origin
+from argus_spec.note import NoteError, Signer, Verifier, open_note
+from argus_spec.tiles import TileTree, tile_node_source
+from argus_spec.tlog import Checkpoint, log_entry, open_checkpoint, parse_origin
 
 VECTORS_DIR = Path(__file__).resolve().parent.parent / "vectors" / "transparency"
 VECTORS = json.loads((VECTORS_DIR / "vectors.json").read_text(encoding="utf-8"))

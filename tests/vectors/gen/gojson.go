@@ -1,6 +1,6 @@
 package main
 
-// Vectors for client/argus_client/gojson.py: what Go's encoding/json really prints.
+// Vectors for spec/argus_spec/gojson.py: what Go's encoding/json really prints.
 
 import (
 	"bytes"

@@ -14,12 +14,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from argus_client.enums import EnumConfig
-from argus_client.hashchain import validate_storable_event
-from argus_client.jcs import canonicalize
-from argus_client.merkle import inclusion_proofs, leaf_hash
-from argus_client.note import Signer
-from argus_client.receipt import (
+from argus.admission import validate_storable_event
+from argus_spec.enums import EnumConfig
+from argus_spec.jcs import canonicalize
+from argus_spec.merkle import inclusion_proofs, leaf_hash
+from argus_spec.note import Signer
+from argus_spec.receipt import (
     CONTENT_FIELDS,
     BatchAttestation,
     attestation_bytes,

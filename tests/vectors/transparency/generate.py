@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from argus_client.merkle import consistency_proof, inclusion_proof, leaf_hash, leaf_source, root_hash
-from argus_client.note import Signer
-from argus_client.tlog import Checkpoint, log_entry, origin
+from argus_spec.merkle import consistency_proof, inclusion_proof, leaf_hash, leaf_source, root_hash
+from argus_spec.note import Signer
+from argus_spec.tlog import Checkpoint, log_entry, origin
 
 HERE = Path(__file__).resolve().parent
 TOPIC, PARTITION, LOG_NAME = "argus.events", 3, "argus.test"

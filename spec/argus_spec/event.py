@@ -14,8 +14,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from argus_client.enums import STATUSES, EnumConfig
-from argus_client.uuid7 import uuid7
+from argus_spec.enums import STATUSES, EnumConfig
+from argus_spec.uuid7 import uuid7
 
 #: Every field of a normalized event, in canonical order.
 EVENT_FIELDS: tuple[str, ...] = (

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from argus_client.hashchain import ACTOR, SEQ, row_hash
-from argus_client.merkle import CompactRange, leaf_hash
-from argus_client.tlog import Checkpoint, record_leaf
+from argus_spec.hashchain import ACTOR, SEQ, row_hash
+from argus_spec.merkle import CompactRange, leaf_hash
+from argus_spec.tlog import Checkpoint, record_leaf
 
 TRUNCATED, DIVERGED, UNCOVERED, HISTORY, TILES = "truncated", "diverged", "uncovered", "history", "tiles"
 _ID = 0  # RECORD_FIELDS[0] is "id"

@@ -14,9 +14,8 @@ from typing import Any
 
 import orjson
 
-from argus_client.enums import EnumConfig
-from argus_client.event import EVENT_FIELDS, EventValidationError, validate_event
-from argus_client.jcs import canonicalize
+from argus_spec.event import EVENT_FIELDS
+from argus_spec.jcs import canonicalize
 
 RECORD_VERSION = "argus.record.v1"
 GENESIS_HASH = "0" * 64
@@ -91,21 +90,6 @@ def record_hash(record: Mapping[str, Any]) -> str:
     return _sha256(_row_hash_input(record_row(record))).hexdigest()
 
 
-def validate_storable_event(
-    raw: Any, enums: EnumConfig, *, assign_id: bool = True
-) -> tuple[dict[str, Any], str | None]:
-    """`validate_event` plus the one rule storage adds: the metadata must have a canonical text.
-
-    Returns the event and that text, so whoever stores the event need not compute it again.
-    The gateway and the processor both accept exactly what this accepts.
-    """
-    event = validate_event(raw, enums, assign_id=assign_id)
-    try:
-        return event, canonical_metadata(event["metadata"])
-    except ValueError as exc:
-        raise EventValidationError("metadata", str(exc)) from None
-
-
 _FROM_EVENT: Any = object()
 
 
@@ -120,7 +104,7 @@ def chain_record(
 ) -> dict[str, Any]:
     """Turn a normalized event into the next record of its actor's chain (metadata → canonical text).
 
-    Pass `metadata_text` when it is already known (from `validate_storable_event`) to skip
+    Pass `metadata_text` when it is already known (from argus.admission.validate_storable_event) to skip
     canonicalizing the metadata a second time.
     """
     record: dict[str, Any] = {f: event.get(f) for f in EVENT_FIELDS}

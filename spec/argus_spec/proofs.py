@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from argus_client.hashchain import record_hash
-from argus_client.merkle import ProofError, verify_consistency, verify_inclusion
-from argus_client.note import Verifier
-from argus_client.tlog import Checkpoint, open_checkpoint, parse_origin, record_leaf
+from argus_spec.hashchain import record_hash
+from argus_spec.merkle import ProofError, verify_consistency, verify_inclusion
+from argus_spec.note import Verifier
+from argus_spec.tlog import Checkpoint, open_checkpoint, parse_origin, record_leaf
 
 
 def _checkpoint(data: Mapping[str, Any], verifiers: list[Verifier], topic: str, partition: int) -> Checkpoint:
@@ -69,7 +69,7 @@ def verify_consistency_answer(
 
 def _hashable(record: Mapping[str, Any]) -> dict[str, Any]:
     """The API returns metadata parsed; the hash covers its stored canonical text."""
-    from argus_client.hashchain import canonical_metadata
+    from argus_spec.hashchain import canonical_metadata
 
     out = dict(record)
     if out.get("metadata") is not None and not isinstance(out["metadata"], str):

@@ -16,8 +16,8 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from argus_client.merkle import HASH_SIZE, leaf_hash
-from argus_client.note import NoteError, Verifier, open_note
+from argus_spec.merkle import HASH_SIZE, leaf_hash
+from argus_spec.note import NoteError, Verifier, open_note
 
 ENTRY_VERSION = 1
 _HEX64 = re.compile(r"[0-9a-f]{64}")

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from argus_client.merkle import HASH_SIZE, CompactRange, NodeId, fold, node_hash
+from argus_spec.merkle import HASH_SIZE, CompactRange, NodeId, fold, node_hash
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT

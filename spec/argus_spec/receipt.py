@@ -29,10 +29,10 @@ from typing import Any, NamedTuple
 import orjson
 from cryptography.exceptions import InvalidSignature
 
-from argus_client.event import EVENT_FIELDS
-from argus_client.jcs import canonicalize
-from argus_client.merkle import HASH_SIZE, ProofError, inclusion_proofs, leaf_hash, root_from_inclusion
-from argus_client.note import Signer, Verifier
+from argus_spec.event import EVENT_FIELDS
+from argus_spec.jcs import canonicalize
+from argus_spec.merkle import HASH_SIZE, ProofError, inclusion_proofs, leaf_hash, root_from_inclusion
+from argus_spec.note import Signer, Verifier
 
 RECEIPT_VERSION = 1
 ATTESTATION_CONTEXT = b"argus.attestation.v1\n"
@@ -60,7 +60,7 @@ def content_digest(event: Mapping[str, Any], metadata_text: str | None) -> bytes
     text). Every value is a string or null, so the array is also its RFC 8785 form. The gateway and
     the processor use it to tell a retry (same content) from a conflict, and receipts carry it."""
     values = [metadata_text if name == "metadata" else event.get(name) for name in CONTENT_FIELDS]
-    # orjson writes strings exactly as RFC 8785 does (argus_client/jcs.py), at a third of the cost.
+    # orjson writes strings exactly as RFC 8785 does (argus_spec/jcs.py), at a third of the cost.
     return hashlib.sha256(orjson.dumps(values)).digest()
 
 

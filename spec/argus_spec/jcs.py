@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import rfc8785
 
-from argus_client.gojson import format_float
+from argus_spec.gojson import format_float
 
 try:
     import orjson

@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from argus_client.note import SIGNATURE_PREFIX, NoteError, _check_name, _check_text
+from argus_spec.note import SIGNATURE_PREFIX, NoteError, _check_name, _check_text
 
 ALG_COSIGNATURE_V1 = 0x04
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from argus_client.gojson import go_json_dumps
-from argus_client.jcs import CanonicalizationError, canonicalize
+from argus_spec.gojson import go_json_dumps
+from argus_spec.jcs import CanonicalizationError, canonicalize
 
 V2_FORMAT_TAG: Final = "argus.sig.v2"
 _SURROGATES: Final = re.compile("[\ud800-\udfff]")

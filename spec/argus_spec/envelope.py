@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from argus_client import exactjson
-from argus_client.event import format_utc
+from argus_spec import exactjson
+from argus_spec.event import format_utc
 
 ENVELOPE_VERSION = 1
 
