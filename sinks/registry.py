@@ -6,6 +6,7 @@ kafka:///TOPIC     committed records to TOPIC on the processor's broker (empty =
 console://stdout   JSON lines on stdout (console://stderr for stderr)
 s3://BUCKET/PREFIX?endpoint=..&mode=COMPLIANCE&retention_days=N   WORM objects (sinks/s3_config.py)
 syslog+tcp://HOST:PORT?format=json|cef, syslog+tls://HOST:PORT?ca=..   RFC 5424 to a SIEM (sinks/syslog.py)
+syslog+relp://HOST:PORT, syslog+relps://HOST:PORT?ca=..   the same over RELP, acknowledged per message
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ SCHEMES: dict[str, SinkFactory] = {
     "s3": _s3,
     "syslog+tcp": _syslog,
     "syslog+tls": _syslog,
+    "syslog+relp": _syslog,
+    "syslog+relps": _syslog,
 }
 
 

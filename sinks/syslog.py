@@ -1,8 +1,10 @@
 """Syslog sink for SIEMs: RFC 5424 messages (sinks/syslog_format.py) over TCP with octet-counting
-framing (RFC 6587), or over TLS (RFC 5425).
+framing (RFC 6587), over TLS (RFC 5425), or over RELP, acknowledged per message (sinks/relp.py),
+plain or in TLS.
 
     syslog+tcp://HOST:PORT?format=json|cef&app=argus&facility=13&hostname=H
     syslog+tls://HOST:PORT?ca=CA.pem&cert=CLIENT.pem&key=CLIENT.key&servername=NAME&...
+    syslog+relp://HOST:PORT?...     syslog+relps://HOST:PORT?ca=...&cert=...&key=...
 
 Plain syslog over TCP has no acknowledgement: bytes a receiver never read are lost silently when
 it restarts. So each send is one connection: write every message, half-close (TCP FIN, or TLS
@@ -10,7 +12,8 @@ close_notify), and wait for the receiver to close its side. A receiver closes on
 everything before our close, so a clean close means it has every message; a reset, a timeout or
 a refused connection raises, and the durable lane sends the batch again (at least once).
 Over TLS that holds only while the receiver runs: rsyslog stopping mid-connection drops the last
-record it read and still closes cleanly (docs/sinks.md).
+record it read and still closes cleanly (docs/sinks.md). RELP has no such gap: each message is
+delivered when the receiver answers it.
 """
 
 from __future__ import annotations
@@ -22,11 +25,18 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from argus.config import ConfigError
-from sinks import syslog_format
+from sinks import relp, syslog_format
 from sinks.base import Record
 
 TIMEOUT_SECONDS = 30.0
 _OPTIONS = {"format", "app", "facility", "hostname", "ca", "cert", "key", "servername"}
+#: scheme -> (framing, over TLS)
+SCHEMES = {
+    "syslog+tcp": ("octet-counted", False),
+    "syslog+tls": ("octet-counted", True),
+    "syslog+relp": ("relp", False),
+    "syslog+relps": ("relp", True),
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,7 @@ class SyslogConfig:
     host: str
     port: int
     tls: bool
+    relp: bool = False
     payload: str = "json"
     app: str = "argus"
     facility: int = 13
@@ -46,8 +57,9 @@ class SyslogConfig:
     @classmethod
     def from_url(cls, url: str) -> SyslogConfig:
         parts = urlsplit(url)
-        if parts.scheme not in ("syslog+tcp", "syslog+tls") or not parts.hostname or not parts.port:
-            raise ConfigError(f"syslog sink URL must be syslog+tcp://HOST:PORT or syslog+tls://HOST:PORT, not {url!r}")
+        if parts.scheme not in SCHEMES or not parts.hostname or not parts.port:
+            raise ConfigError(f"syslog sink URL must be one of {sorted(SCHEMES)} ://HOST:PORT, not {url!r}")
+        framing, tls = SCHEMES[parts.scheme]
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         if set(query) - _OPTIONS:
             raise ConfigError(f"syslog sink URL {url!r}: unknown option(s) {sorted(set(query) - _OPTIONS)}")
@@ -57,7 +69,7 @@ class SyslogConfig:
         facility = int(query.get("facility", 13))
         if not 0 <= facility <= 23:
             raise ConfigError(f"syslog sink URL {url!r}: facility must be 0..23")
-        return cls(parts.hostname, parts.port, parts.scheme == "syslog+tls", payload, query.get("app", "argus"),
+        return cls(parts.hostname, parts.port, tls, framing == "relp", payload, query.get("app", "argus"),
                    facility, query.get("hostname") or socket.gethostname(), query.get("ca"), query.get("cert"),
                    query.get("key"), query.get("servername"))  # fmt: skip
 
@@ -75,33 +87,50 @@ class SyslogSink:
         self._render = syslog_format.PAYLOADS[config.payload]
         self._context = config.tls_context() if config.tls else None
 
-    def frames(self, records: list[Record]) -> bytes:
+    def messages(self, records: list[Record]) -> list[bytes]:
         c = self.config
-        return b"".join(
-            syslog_format.octet_counted(
-                syslog_format.message(r, payload=self._render(r), hostname=c.hostname, app=c.app, facility=c.facility)
-            )
+        return [
+            syslog_format.message(r, payload=self._render(r), hostname=c.hostname, app=c.app, facility=c.facility)
             for r in records
-        )
+        ]
+
+    def frames(self, records: list[Record]) -> bytes:
+        return b"".join(map(syslog_format.octet_counted, self.messages(records)))
 
     async def send(self, records: list[Record]) -> None:
-        if records:
+        if not records:
+            return
+        if self.config.relp:
+            await asyncio.to_thread(self._deliver_relp, self.messages(records))
+        else:
             await asyncio.to_thread(self._deliver, self.frames(records))
 
+    def _connect(self) -> socket.socket:
+        raw = socket.create_connection((self.config.host, self.config.port), timeout=TIMEOUT_SECONDS)
+        if self._context is None:
+            return raw
+        try:
+            return self._context.wrap_socket(raw, server_hostname=self.config.servername or self.config.host)
+        except BaseException:
+            raw.close()
+            raise
+
+    def _deliver_relp(self, messages: list[bytes]) -> None:
+        with self._connect() as connection, connection.makefile("rb") as stream:
+            relp.deliver(connection, stream, messages)
+
     def _deliver(self, data: bytes) -> None:
-        with socket.create_connection((self.config.host, self.config.port), timeout=TIMEOUT_SECONDS) as raw:
-            if self._context is None:
-                raw.sendall(data)
-                raw.shutdown(socket.SHUT_WR)
-                _await_close(raw)
+        with self._connect() as connection:
+            connection.sendall(data)
+            if not isinstance(connection, ssl.SSLSocket):
+                connection.shutdown(socket.SHUT_WR)
+                _await_close(connection)
                 return
-            with self._context.wrap_socket(raw, server_hostname=self.config.servername or self.config.host) as tls:
-                tls.sendall(data)
-                try:  # our close_notify, then the receiver's
-                    plain = tls.unwrap()
-                except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
-                    return  # a bare TCP close after our close_notify says the same
-                _await_close(plain)
+            try:  # our close_notify, then the receiver's
+                plain = connection.unwrap()
+            except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
+                return  # a bare TCP close after our close_notify says the same
+            _await_close(plain)
 
     async def close(self) -> None:
         return None

@@ -26,7 +26,11 @@ ENV_LINES=(
   "export ARGUS_TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT"
   "export ARGUS_TEST_SYSLOG_TCP=127.0.0.1:$SYSLOG_PORT"
   "export ARGUS_TEST_SYSLOG_TLS=127.0.0.1:$((SYSLOG_PORT + 1))"
+  "export ARGUS_TEST_SYSLOG_RELP=127.0.0.1:$((SYSLOG_PORT + 2))"
+  "export ARGUS_TEST_SYSLOG_RELPS=127.0.0.1:$((SYSLOG_PORT + 3))"
   "export ARGUS_TEST_SYSLOG_CA=$ROOT/.local/rsyslog/pki/ca.pem"
+  "export ARGUS_TEST_SYSLOG_CLIENT_CERT=$ROOT/.local/rsyslog/pki/client.pem"
+  "export ARGUS_TEST_SYSLOG_CLIENT_KEY=$ROOT/.local/rsyslog/pki/client.key"
   "export ARGUS_TEST_SYSLOG_OUT=$ROOT/.local/rsyslog/out"
 )
 
@@ -65,7 +69,7 @@ cmd_start() {
   echo "  kafka     PLAINTEXT 127.0.0.1:$KAFKA_PORT (KRaft controller 127.0.0.1:$((KAFKA_PORT + 1))), log $ROOT/.local/kafka/logs/server.log"
   echo "  postgres  127.0.0.1:$PG_PORT, user argus/argus, databases argus + argus_test, log $("$SCRIPT_DIR/postgres.sh" log-path)"
   echo "  s3        http://127.0.0.1:$S3_PORT (moto, Object Lock enforced, in memory), log $ROOT/.local/s3/moto.log"
-  echo "  rsyslog   RFC 5424 TCP 127.0.0.1:$SYSLOG_PORT, TLS 127.0.0.1:$((SYSLOG_PORT + 1)), received in $ROOT/.local/rsyslog/out"
+  echo "  rsyslog   RFC 5424 TCP 127.0.0.1:$SYSLOG_PORT, TLS 127.0.0.1:$((SYSLOG_PORT + 1)), RELP 127.0.0.1:$((SYSLOG_PORT + 2)), RELP+TLS 127.0.0.1:$((SYSLOG_PORT + 3)), received in $ROOT/.local/rsyslog/out"
   echo "services: wrote $ENV_FILE (source it with: . $ENV_FILE)"
   printf '%s\n' "${ENV_LINES[@]}"
 }

@@ -158,8 +158,12 @@ def _syslog_setting(name: str) -> str:
 
 
 def syslog_url(stack: Stack, transport: str, payload: str = "json") -> str:
+    """transport: tcp, tls, relp or relps (our rsyslog's RELP-over-TLS input wants a client certificate)."""
     address = _syslog_setting(f"ARGUS_TEST_SYSLOG_{transport.upper()}")
-    tls = f"&ca={_syslog_setting('ARGUS_TEST_SYSLOG_CA')}" if transport == "tls" else ""
+    tls = f"&ca={_syslog_setting('ARGUS_TEST_SYSLOG_CA')}" if transport in ("tls", "relps") else ""
+    if transport == "relps":
+        tls += f"&cert={_syslog_setting('ARGUS_TEST_SYSLOG_CLIENT_CERT')}"
+        tls += f"&key={_syslog_setting('ARGUS_TEST_SYSLOG_CLIENT_KEY')}"
     return f"syslog+{transport}://{address}?app=t{stack.name}&format={payload}{tls}"
 
 
@@ -195,7 +199,13 @@ SYSLOG_TCP = SinkKind("syslog-tcp", lambda s: syslog_url(s, "tcp"), _syslog_deli
 # mid-connection and still closes cleanly, so RFC 5425 cannot see the loss (docs/sinks.md).
 SYSLOG_TLS = SinkKind("syslog-tls", lambda s: syslog_url(s, "tls"), _syslog_delivered("tls"))
 
-KINDS = [CONSOLE, KAFKA, S3, SYSLOG_TCP, SYSLOG_TLS]
+# RELP answers each message, so a receiver restart mid-delivery loses nothing, in TLS too.
+SYSLOG_RELP = SinkKind("syslog-relp", lambda s: syslog_url(s, "relp"), _syslog_delivered("relp"),
+                       restart_server=_restart_rsyslog)  # fmt: skip
+SYSLOG_RELPS = SinkKind("syslog-relps", lambda s: syslog_url(s, "relps"), _syslog_delivered("relps"),
+                        restart_server=_restart_rsyslog)  # fmt: skip
+
+KINDS = [CONSOLE, KAFKA, S3, SYSLOG_TCP, SYSLOG_TLS, SYSLOG_RELP, SYSLOG_RELPS]
 
 
 def _free_port() -> int:
