@@ -13,7 +13,7 @@ from prometheus_client import start_http_server
 from argus import logs
 from argus.config import load_settings
 from argus.runtime import tune_garbage_collector
-from processor.app import create_app
+from processor.replica import build_replica
 
 
 def register(subparsers: Any) -> None:
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     if settings.processor_metrics_port:  # Prometheus scrape endpoint; 0 disables it
         start_http_server(settings.processor_metrics_port, addr=settings.host)
     try:
-        app = create_app(settings)
+        app = build_replica(settings)
     except KafkaException as exc:  # e.g. the broker is unreachable while topics are ensured
         print(f"argus processor: cannot reach Kafka at {settings.kafka_bootstrap}: {exc}", file=sys.stderr)
         return 1

@@ -7,7 +7,13 @@ The processor asks two things of faust, and only through this module:
   thread after every assignment, before any message of those partitions is fetched, and returns
   the offset each must be read from (processor/resume.py says why: the database's progress,
   never Kafka's committed offsets).
-- "give me batches": faust's public `stream.take_events`, on an agent of this app.
+- "give me batches": `ArgusFaustApp.consume_batches(topic, size, within, run)`: `run` gets the
+  topic's messages as lists of `RawMessage`, from faust's public `stream.take_events` on the
+  app's single agent (concurrency 1: more would reorder a partition).
+
+Besides those, the app answers which partitions of a topic it owns and their high watermarks
+(`assigned`, `highwater`), and `broker_credentials` turns Argus's Kafka security settings into
+faust's form. Nothing outside this module reads faust's internals or replaces its methods.
 
 How the first one is kept safe, at the hooks faust offers:
 
@@ -46,7 +52,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import faust
@@ -59,6 +66,8 @@ from mode import Service, ServiceT
 from sqlalchemy.exc import DBAPIError
 
 from argus.backoff import backoff_delays
+from argus.trace_context import trace_id_of
+from processor.decode import RawMessage
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +214,64 @@ class ArgusFaustApp(faust.App):
         if self.partition_starter is not None and targets:
             await self.partition_starter.read_again(self.consumer, targets)
 
+    def consume_batches(
+        self, topic: str, size: int, within: float, run: Callable[[AsyncIterator[list[RawMessage]]], Awaitable[None]]
+    ) -> None:
+        """Run `run` as the app's one agent (concurrency 1) over `topic`'s raw messages, given in
+        batches of at most `size` messages, or what came `within` seconds."""
+        channel = self.topic(topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+        async def chain_and_store(stream: Any) -> None:
+            async def batches() -> AsyncIterator[list[RawMessage]]:
+                async for events in stream.take_events(size, within=within):
+                    yield [_to_raw(event) for event in events]
+
+            await run(batches())
+
+        self.agent(channel, name=AGENT_NAME, concurrency=1)(chain_and_store)
+
+    def assigned(self, topic: str) -> list[int]:
+        """The partitions of `topic` assigned to this replica now."""
+        return [tp.partition for tp in self.consumer.assignment() if tp.topic == topic]
+
+    def highwater(self, topic: str, partition: int) -> int | None:
+        """The partition's high watermark as the consumer last saw it (None before any fetch)."""
+        return cast(int | None, self.consumer.highwater(TP(topic, partition)))
+
     def _new_transport(self) -> Any:
         return LeanTransport(self.conf.broker_consumer, self)
+
+
+#: The agent's name in faust (its logs and assignment), as it was when the agent lived in processor/app.py.
+AGENT_NAME = "processor.app.chain_and_store"
+
+
+def _to_raw(event: Any) -> RawMessage:
+    message = event.message
+    return RawMessage(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+        trace_id=trace_id_of(message.headers),
+    )
+
+
+def broker_credentials(client_config: Mapping[str, str]) -> Any:
+    """faust's form of the security settings in `Settings.kafka_client_config` (the librdkafka form
+    every other Kafka client takes), so the processor's consumer follows the same configuration."""
+    protocol = client_config.get("security.protocol", "PLAINTEXT").upper()
+    context = ssl.create_default_context(cafile=client_config.get("ssl.ca.location")) if "SSL" in protocol else None
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=client_config.get("sasl.username"),
+            password=client_config.get("sasl.password", ""),
+            mechanism=client_config.get("sasl.mechanism"),
+            ssl_context=context,
+        )
+    return None if context is None else faust.SSLCredentials(context)
 
 
 class PartitionStarter:

@@ -12,7 +12,8 @@ import contextlib
 from collections.abc import Callable, Iterable, Sequence
 
 from processor import metrics
-from processor.store import PartitionCommit, Progress
+from processor.store import Progress
+from sinks.committed import PartitionCommit
 
 
 class LagTracker:

@@ -26,6 +26,7 @@ from argus.tlog_store import TreeWrite, write_trees
 from argus_spec.canonical import signature_is_ambiguous
 from argus_spec.event import event_time_of
 from argus_spec.hashchain import RECORD_FIELDS
+from sinks.committed import PartitionCommit
 
 #: What the processor writes for each record, in row order: the record's own fields, then where it
 #: was read from and what storage derives from it (stored_at is the database's default).
@@ -74,17 +75,6 @@ class Progress:
 
     commit_seq: int
     last_offset: int
-
-
-@dataclass(frozen=True)
-class PartitionCommit:
-    topic: str
-    partition: int
-    commit_seq: int
-    first_offset: int
-    last_offset: int
-    record_count: int
-    rejected_count: int
 
 
 @dataclass(frozen=True)
@@ -204,6 +194,7 @@ def _copy_records(connection: Connection, rows: Sequence[Sequence[Any]]) -> None
 
 def commit_batch(
     engine: Engine,
+    topic: str,
     records: Sequence[Sequence[Any]],
     letters: Sequence[DeadLetter],
     commits: Sequence[PartitionCommit],
@@ -240,7 +231,7 @@ def commit_batch(
             insert(partition_commits),
             [
                 {
-                    "topic": c.topic,
+                    "topic": topic,
                     "kafka_partition": c.partition,
                     "commit_seq": c.commit_seq,
                     "first_offset": c.first_offset,

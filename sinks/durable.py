@@ -1,16 +1,17 @@
 """At-least-once delivery of every committed record to one sink, surviving crashes, driven by the
 database (an outbox keyed by the partition commit sequence).
 
-Fast path: right after a batch commits, the processor hands its records over in memory with
-what the batch consumed per partition (offset range, record count) and the partition commits it
-made; a batch whose commits follow the sink's progress and hold exactly its records is sent as
-it is (no database read). Everything else falls back to the database, where every committed
-record already is: on start, on a newly assigned partition, when the in-memory backlog overflows
-(a slow or failing sink), on a gap, or after an error, the lane reads the records of the
-commits after its progress in (partition, commit_seq, offset) order and bounded chunks, and
-sends those. After each successful send it upserts `sink_progress` (rate-limited, outside the
-batch transaction), so a restarted replica resumes where the sink left off. Nothing is dropped;
-memory is bounded by the backlog bound plus one chunk; commits never wait for a sink.
+Fast path: right after a batch commits, the processor hands it over in memory as a
+`CommittedBatch` (sinks/committed.py): its records, and per partition what it consumed (offset
+range, record count) and the partition commits it made; a batch whose commits follow the sink's
+progress and hold exactly its records is sent as it is (no database read). Everything else falls
+back to the database, where every committed record already is: on start, on a newly assigned
+partition, when the in-memory backlog overflows (a slow or failing sink), on a gap, or after an
+error, the lane reads the records of the commits after its progress in (partition, commit_seq,
+offset) order and bounded chunks, and sends those. After each successful send it upserts
+`sink_progress` (rate-limited, outside the batch transaction), so a restarted replica resumes
+where the sink left off. Nothing is dropped; memory is bounded by the backlog bound plus one
+chunk; commits never wait for a sink.
 
 A crash between a send and its progress upsert re-sends those records: consumers deduplicate on
 `id` (or `actorId` + `seq`). That is the duplicate window: the records of commits after the last
@@ -29,13 +30,14 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import cast
 
 from argus.backoff import backoff_delays
 from sinks import metrics
 from sinks.base import RangeSink, Record, Sink, TreeHead, is_range_sink
-from sinks.catchup import BatchMark, Chunk, Delivered, Verdict, is_stale, plan_chunks, resolve
+from sinks.catchup import Chunk, Delivered, Verdict, is_stale, plan_chunks, resolve
+from sinks.committed import CommittedBatch
 from sinks.outbox import SinkOutbox
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ class DurableLane:
         self.outbox = outbox
         self.max_backlog = max_backlog
         self.chunk_records = chunk_records
-        self.items: deque[tuple[list[Record], dict[int, BatchMark]]] = deque()
+        self.items: deque[CommittedBatch] = deque()
         self.queued = 0  # records in `items`
         self.inflight = 0
         self.delivered: dict[int, Delivered] = {}  # loaded, owned partitions only
@@ -106,17 +108,17 @@ class DurableLane:
                 asyncio.create_task(self._watch_lag(), name=f"sink-{self.sink.name}-lag"),
             ]
 
-    def submit(self, records: list[Record], marks: Mapping[int, BatchMark]) -> None:
+    def submit(self, batch: CommittedBatch) -> None:
         """Queue a committed batch (never blocks). Past the backlog bound the whole in-memory
         backlog is let go and read back from the database instead: nothing is lost."""
-        self.seen.update(marks)
+        self.seen.update(batch.partitions)
         if self.by_range:  # the database is its only path: just catch up (soon)
             self.catchup_needed = True
             self.idle.clear()
             self.wake.set()
             return
-        self.items.append((records, dict(marks)))
-        self.queued += len(records)
+        self.items.append(batch)
+        self.queued += len(batch.records)
         if self.queued > self.max_backlog:
             if not (self.catchup_needed or self.catching_up):
                 log.warning("sink %s backlog over %d records: delivering from the database", self.sink.name,
@@ -153,11 +155,11 @@ class DurableLane:
             self._last_catch_up = time.monotonic()
             await self._catch_up()
         elif self.items:
-            records, marks = self.items.popleft()
-            self.queued -= len(records)
-            self.inflight = len(records)
+            batch = self.items.popleft()
+            self.queued -= len(batch.records)
+            self.inflight = len(batch.records)
             try:
-                await self._deliver(records, marks)
+                await self._deliver(batch)
             finally:
                 self.inflight = 0
                 self._set_backlog()
@@ -168,7 +170,8 @@ class DurableLane:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), POLL_SECONDS)
 
-    async def _deliver(self, records: list[Record], marks: dict[int, BatchMark]) -> None:
+    async def _deliver(self, batch: CommittedBatch) -> None:
+        records, marks = batch.records, batch.partitions
         await self._load(p for p in marks if self._owned(p) and p not in self.delivered)
         found = {
             p: [c for c in m.commits if c.commit_seq > self.delivered[p].commit_seq]
@@ -228,8 +231,8 @@ class DurableLane:
     def _queue_floor(self, partition: int) -> int | None:
         """The first offset of the oldest batch queued for the partition and not yet delivered."""
         done = self.delivered[partition]
-        for _records, marks in self.items:
-            mark = marks.get(partition)
+        for batch in self.items:
+            mark = batch.partitions.get(partition)
             if mark is not None and not is_stale(mark, done):
                 return mark.first_offset
         return None

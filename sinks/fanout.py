@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
 
 from sinks import metrics
 from sinks.base import Record, Sink
-from sinks.catchup import CommitSpan, Consumed, batch_marks
+from sinks.committed import CommittedBatch
 from sinks.durable import DurableLane, send_with_retry
 from sinks.outbox import SinkOutbox
 
@@ -100,25 +99,16 @@ class Fanout:
         for lane in self._lanes():
             lane.start()
 
-    def submit(
-        self,
-        records: list[Record],
-        consumed: Iterable[Consumed] = (),
-        commits: Iterable[tuple[int, CommitSpan]] = (),
-    ) -> None:
-        """Queue a committed batch for every sink. `consumed` lists the (partition, offset, key) of
-        every message the batch consumed, stored or not, and `commits` the (partition, commit)
-        rows the batch wrote: durable lanes need both to tell that the records are exactly those
-        commits (and so notice any commits they missed); records submitted without them are
-        still sent, but only a catch-up can then record them as delivered."""
-        if self._durable:
-            marks = batch_marks(consumed, records, commits)
-            if marks or records:
-                for durable in self._durable:
-                    durable.submit(records, marks)
-        if records:
+    def submit(self, batch: CommittedBatch) -> None:
+        """Queue a committed batch for every sink. Durable lanes need its per-partition spans
+        and commits to tell that the records are exactly those commits (and so notice any
+        commits they missed); in-memory lanes take only the records."""
+        if batch.partitions or batch.records:
+            for durable in self._durable:
+                durable.submit(batch)
+        if batch.records:
             for memory in self._memory:
-                memory.submit(records)
+                memory.submit(batch.records)
 
     async def drain(self, timeout: float) -> None:
         """Wait (bounded) until every lane has delivered what it holds in memory."""

@@ -21,7 +21,8 @@ from argus_spec.hashchain import RECORD_FIELDS
 from argus_spec.merkle import root_hash
 from argus_spec.tiles import tile_node_source
 from sinks.base import Record, TreeHead
-from sinks.catchup import NOTHING, Chunk, CommitSpan, Delivered
+from sinks.catchup import NOTHING, Chunk, Delivered
+from sinks.committed import PartitionCommit
 
 Assignment = Callable[[], Iterable[int]]
 _SPAN = (
@@ -30,6 +31,7 @@ _SPAN = (
     partition_commits.c.first_offset,
     partition_commits.c.last_offset,
     partition_commits.c.record_count,
+    partition_commits.c.rejected_count,
 )
 
 
@@ -94,7 +96,7 @@ class SinkOutbox:
 
     def commits_after(
         self, partition: int, commit_seq: int, limit: int, below_offset: int | None = None
-    ) -> list[CommitSpan]:
+    ) -> list[PartitionCommit]:
         """The next `limit` commits of a partition after `commit_seq`, ending before
         `below_offset` if given (where batches queued in memory take over)."""
         t = partition_commits
@@ -105,7 +107,7 @@ class SinkOutbox:
             stmt = stmt.where(t.c.last_offset < below_offset)
         with self.engine.connect() as connection:
             rows = connection.execute(stmt.order_by(t.c.commit_seq).limit(limit))
-            return [CommitSpan(r.commit_seq, r.first_offset, r.last_offset, r.record_count) for r in rows]
+            return [PartitionCommit(*row) for row in rows]
 
     def read_records(self, chunk: Chunk) -> list[Record]:
         """The chunk's records in (commit_seq, offset) order, as the exact dicts the processor hands

@@ -16,8 +16,8 @@ from argus.db.engine import make_engine
 from argus_spec.enums import EnumConfig
 from argus_spec.envelope import encode_envelope
 from argus_spec.uuid7 import uuid7
+from processor.batch import BatchProcessor
 from processor.decode import RawMessage
-from processor.pipeline import BatchProcessor
 from tests.integration.harness import as_record, chain_problems, make_event
 
 TOPIC = "prop.events"

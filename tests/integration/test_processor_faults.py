@@ -19,8 +19,8 @@ from argus_spec.enums import EnumConfig
 from argus_spec.envelope import encode_envelope
 from argus_spec.uuid7 import uuid7
 from processor import pipeline
+from processor.batch import BatchProcessor
 from processor.decode import RawMessage
-from processor.pipeline import BatchProcessor
 from tests.integration.harness import (
     Stack,
     assert_exactly_once,

@@ -30,9 +30,10 @@ from argus_spec.enums import EnumConfig
 from argus_spec.envelope import encode_envelope
 from argus_spec.hashchain import RECORD_FIELDS
 from argus_spec.uuid7 import uuid7
+from processor.batch import BatchProcessor
 from processor.decode import RawMessage
-from processor.pipeline import BatchProcessor
-from sinks.catchup import Chunk, CommitSpan, Delivered
+from sinks.catchup import Chunk, Delivered
+from sinks.committed import PartitionCommit
 from sinks.outbox import SinkOutbox
 from tests.integration.harness import (
     SinkMetrics,
@@ -255,7 +256,7 @@ async def test_outbox_reads_back_exactly_what_the_processor_handed_over(
         handed.append((await processor.handle(messages)).records)
     outbox = SinkOutbox(engine, "outbox.events")
     spans = outbox.commits_after(0, 0, 10)
-    assert spans == [CommitSpan(s, (s - 1) * 5, (s - 1) * 5 + 4, 4) for s in (1, 2, 3)]
+    assert spans == [PartitionCommit(0, s, (s - 1) * 5, (s - 1) * 5 + 4, 4, 1) for s in (1, 2, 3)]
     assert outbox.commits_after(0, 0, 10, below_offset=10) == spans[:2]
     records = outbox.read_records(Chunk(0, 2, 3, 5, 14, 8))
     assert records == handed[1] + handed[2]

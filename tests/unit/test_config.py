@@ -92,7 +92,7 @@ def test_repr_shows_no_token_or_password() -> None:
 
 def test_the_processor_consumer_takes_the_same_kafka_security() -> None:
     """faust's credentials are built from `kafka_client_config`, the one place security is configured."""
-    from processor.app import broker_credentials
+    from processor.faust_seam import broker_credentials
 
     plain = load_settings({"ARGUS_KAFKA_SASL_MECHANISM": "PLAIN", "ARGUS_KAFKA_SASL_USERNAME": "argus"})
     assert broker_credentials(plain.kafka_client_config()) is None  # librdkafka's default protocol too

@@ -9,8 +9,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from processor.chain import NO_PROGRESS, contiguous
 from processor.decode import RawMessage
-from processor.pipeline import NO_PROGRESS, contiguous
 from processor.store import Progress
 
 

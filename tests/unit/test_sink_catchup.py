@@ -1,4 +1,4 @@
-"""The durable sink lane's rules: batch marks, the send/skip/catch-up decision, chunk planning, and
+"""The durable sink lane's rules: the committed batch handed over, the send/skip/catch-up decision, chunk planning, and
 the lane itself against an in-memory model of the database (crashes, overflow, failures, gaps)."""
 
 from __future__ import annotations
@@ -11,18 +11,11 @@ from typing import Any
 import pytest
 
 from argus import backoff
+from processor.decode import RawMessage
+from processor.publish import committed_batch
 from sinks import durable
-from sinks.catchup import (
-    NOTHING,
-    BatchMark,
-    Chunk,
-    CommitSpan,
-    Delivered,
-    Verdict,
-    batch_marks,
-    plan_chunks,
-    resolve,
-)
+from sinks.catchup import NOTHING, Chunk, Delivered, Verdict, plan_chunks, resolve
+from sinks.committed import CommittedBatch, PartitionCommit, PartitionSpan
 from sinks.durable import DurableLane
 
 
@@ -30,26 +23,14 @@ def _rec(actor: str, n: int) -> dict[str, Any]:
     return {"id": f"{actor}-{n}", "actorId": actor}
 
 
-def test_batch_marks_count_records_per_partition_by_key() -> None:
-    consumed = [(0, 10, b"a"), (0, 11, b"a"), (1, 5, b"b"), (1, 7, b"x"), (2, 3, None)]
-    marks = batch_marks(consumed, [_rec("a", 1), _rec("a", 2), _rec("b", 1)])
-    assert marks == {0: BatchMark(10, 11, 2), 1: BatchMark(5, 7, 1), 2: BatchMark(3, 3, 0)}
-
-
-def test_batch_marks_carry_the_commits_the_batch_made_per_partition() -> None:
-    consumed = [(0, 10, b"a"), (0, 11, b"a"), (0, 12, b"a"), (1, 5, b"b")]
-    commits = [(0, CommitSpan(8, 12, 12, 1)), (0, CommitSpan(7, 10, 11, 1)), (1, CommitSpan(3, 5, 5, 0))]
-    marks = batch_marks(consumed, [_rec("a", 1), _rec("a", 2)], commits)
-    assert marks[0].commits == (CommitSpan(7, 10, 11, 1), CommitSpan(8, 12, 12, 1))  # ascending commit_seq
-    assert marks[1] == BatchMark(5, 5, 0, (CommitSpan(3, 5, 5, 0),))
-
-
-def test_batch_marks_leave_ambiguous_partitions_uncounted() -> None:
-    consumed = [(0, 1, b"a"), (1, 1, b"a"), (2, 1, b"c")]
-    marks = batch_marks(consumed, [_rec("a", 1), _rec("c", 1)])
-    assert marks[0].records is None and marks[1].records is None and marks[2].records == 1
-    unknown = batch_marks([(0, 1, b"a")], [_rec("zzz", 1)])  # cannot be placed: nothing is counted
-    assert unknown[0].records is None
+def test_committed_batch_spans_each_partition_consumed_with_the_commits_made_there() -> None:
+    messages = [RawMessage("t", p, o, b"k", b"", None) for p, o in [(0, 10), (1, 5), (0, 12), (0, 11), (2, 3)]]
+    commits = [PartitionCommit(0, 8, 12, 12, 1), PartitionCommit(0, 7, 10, 11, 1), PartitionCommit(1, 3, 5, 5, 0)]
+    batch = committed_batch(messages, [_rec("a", 1), _rec("a", 2)], commits)
+    assert batch.records == [_rec("a", 1), _rec("a", 2)]
+    assert batch.partitions[0] == PartitionSpan(10, 12, 2, (commits[1], commits[0]))  # ascending commit_seq
+    assert batch.partitions[1] == PartitionSpan(5, 5, 0, (commits[2],))
+    assert batch.partitions[2] == PartitionSpan(3, 3, 0)  # consumed, nothing stored (e.g. redelivered)
 
 
 def _all(_p: int) -> bool:
@@ -57,50 +38,52 @@ def _all(_p: int) -> bool:
 
 
 def test_resolve_sends_a_batch_that_continues_every_partition() -> None:
-    marks = {0: BatchMark(10, 19, 5), 1: BatchMark(3, 4, 0)}
+    marks = {0: PartitionSpan(10, 19, 5), 1: PartitionSpan(3, 4, 0)}
     delivered = {0: Delivered(4, 9), 1: Delivered(2, 2)}
-    found = {0: [CommitSpan(5, 10, 19, 5)], 1: [CommitSpan(3, 3, 4, 0)]}  # partition 1: dead letters only
+    found = {
+        0: [PartitionCommit(0, 5, 10, 19, 5)],
+        1: [PartitionCommit(1, 3, 3, 4, 0)],
+    }  # partition 1: dead letters only
     plan = resolve(marks, delivered, _all, found, True)
     assert plan.verdict is Verdict.SEND and {p: c.commit_seq for p, c in plan.advance.items()} == {0: 5, 1: 3}
 
 
-def test_resolve_catches_up_on_a_gap_a_count_mismatch_or_uncountable_records() -> None:
+def test_resolve_catches_up_on_a_gap_a_count_mismatch_or_records_it_cannot_account_for() -> None:
     delivered = {0: Delivered(4, 9)}
-    gap = {0: [CommitSpan(6, 10, 19, 5)]}
-    assert resolve({0: BatchMark(10, 19, 5)}, delivered, _all, gap, True).verdict is Verdict.CATCH_UP
+    gap = {0: [PartitionCommit(0, 6, 10, 19, 5)]}
+    assert resolve({0: PartitionSpan(10, 19, 5)}, delivered, _all, gap, True).verdict is Verdict.CATCH_UP
     # the batch's messages were stored by another writer's commit: this batch holds none of its records
-    foreign = {0: [CommitSpan(5, 10, 19, 5)]}
-    assert resolve({0: BatchMark(10, 19, 0)}, delivered, _all, foreign, False).verdict is Verdict.CATCH_UP
-    assert resolve({0: BatchMark(10, 19, None)}, delivered, _all, foreign, True).verdict is Verdict.CATCH_UP
+    foreign = {0: [PartitionCommit(0, 5, 10, 19, 5)]}
+    assert resolve({0: PartitionSpan(10, 19, 0)}, delivered, _all, foreign, False).verdict is Verdict.CATCH_UP
     # nothing found for records that exist: they belong to commits already delivered or unseen
-    assert resolve({0: BatchMark(10, 19, 5)}, delivered, _all, {0: []}, True).verdict is Verdict.CATCH_UP
+    assert resolve({0: PartitionSpan(10, 19, 5)}, delivered, _all, {0: []}, True).verdict is Verdict.CATCH_UP
 
 
 def test_resolve_accepts_several_commits_from_one_batch() -> None:
     """A poison batch is stored message by message: one batch, several commits."""
-    found = {0: [CommitSpan(5, 10, 10, 1), CommitSpan(6, 11, 11, 0), CommitSpan(7, 12, 12, 1)]}
-    plan = resolve({0: BatchMark(10, 12, 2)}, {0: Delivered(4, 9)}, _all, found, True)
+    found = {0: [PartitionCommit(0, 5, 10, 10, 1), PartitionCommit(0, 6, 11, 11, 0), PartitionCommit(0, 7, 12, 12, 1)]}
+    plan = resolve({0: PartitionSpan(10, 12, 2)}, {0: Delivered(4, 9)}, _all, found, True)
     assert plan.verdict is Verdict.SEND and plan.advance[0].commit_seq == 7
 
 
 def test_resolve_skips_delivered_batches_and_reads_partly_delivered_ones_from_the_database() -> None:
     delivered = {0: Delivered(8, 40), 1: Delivered(2, 20)}
-    assert resolve({0: BatchMark(10, 19, 5)}, delivered, _all, {}, True).verdict is Verdict.SKIP
-    found = {1: [CommitSpan(3, 21, 30, 2)]}
-    mixed = resolve({0: BatchMark(10, 19, 5), 1: BatchMark(21, 30, 2)}, delivered, _all, found, True)
+    assert resolve({0: PartitionSpan(10, 19, 5)}, delivered, _all, {}, True).verdict is Verdict.SKIP
+    found = {1: [PartitionCommit(1, 3, 21, 30, 2)]}
+    mixed = resolve({0: PartitionSpan(10, 19, 5), 1: PartitionSpan(21, 30, 2)}, delivered, _all, found, True)
     assert mixed.verdict is Verdict.CATCH_UP  # sending it whole would repeat partition 0's records
-    skipped_only = resolve({0: BatchMark(10, 19, 0), 1: BatchMark(21, 30, 2)}, delivered, _all, found, True)
+    skipped_only = resolve({0: PartitionSpan(10, 19, 0), 1: PartitionSpan(21, 30, 2)}, delivered, _all, found, True)
     assert skipped_only.verdict is Verdict.SEND and list(skipped_only.advance) == [1]
 
 
 def test_resolve_sends_partitions_it_does_not_own_but_never_advances_them() -> None:
-    plan = resolve({5: BatchMark(0, 9, 3)}, {}, lambda p: p != 5, {}, True)
+    plan = resolve({5: PartitionSpan(0, 9, 3)}, {}, lambda p: p != 5, {}, True)
     assert plan.verdict is Verdict.SEND and plan.advance == {}
-    assert resolve({5: BatchMark(0, 9, 0)}, {}, lambda p: p != 5, {}, False).verdict is Verdict.SKIP
+    assert resolve({5: PartitionSpan(0, 9, 0)}, {}, lambda p: p != 5, {}, False).verdict is Verdict.SKIP
 
 
 def test_plan_chunks_bounds_records_and_ends_on_commit_boundaries() -> None:
-    commits = [CommitSpan(s, s * 10, s * 10 + 9, n) for s, n in [(1, 3), (2, 3), (3, 0), (4, 9), (5, 1)]]
+    commits = [PartitionCommit(7, s, s * 10, s * 10 + 9, n) for s, n in [(1, 3), (2, 3), (3, 0), (4, 9), (5, 1)]]
     chunks = plan_chunks(7, commits, max_records=6)
     assert [(c.first_seq, c.through_seq, c.record_count) for c in chunks] == [(1, 3, 6), (4, 4, 9), (5, 5, 1)]
     assert chunks[0] == Chunk(7, 1, 3, 10, 39, 6)
@@ -114,21 +97,21 @@ class ModelStore:
     """partition_commits + audit_records + sink_progress, as the processor and the lane use them."""
 
     def __init__(self, partitions: int) -> None:
-        self.commits: dict[int, list[tuple[CommitSpan, list[dict[str, Any]]]]] = {p: [] for p in range(partitions)}
+        self.commits: dict[int, list[tuple[PartitionCommit, list[dict[str, Any]]]]] = {p: [] for p in range(partitions)}
         self.next_offset = dict.fromkeys(range(partitions), 0)
         self.progress: dict[int, int] = {}
         self.assigned: set[int] | None = None
 
-    def commit(self, partition: int, size: int, rejected: int = 0) -> tuple[list[dict[str, Any]], list[Any], list[Any]]:
-        """Store one batch on one partition; what the processor would submit (records, consumed, commits)."""
+    def commit(self, partition: int, size: int, rejected: int = 0) -> CommittedBatch:
+        """Store one batch on one partition; what the processor would hand over."""
         first = self.next_offset[partition]
         seq = len(self.commits[partition]) + 1
         records = [{"id": f"{partition}-{seq}-{i}", "actorId": f"actor-{partition}"} for i in range(size)]
         last = first + size + rejected - 1
-        self.commits[partition].append((CommitSpan(seq, first, last, size), records))
+        commit = PartitionCommit(partition, seq, first, last, size, rejected)
+        self.commits[partition].append((commit, records))
         self.next_offset[partition] = last + 1
-        consumed = [(partition, o, f"actor-{partition}".encode()) for o in range(first, last + 1)]
-        return records, consumed, [(partition, self.commits[partition][-1][0])]
+        return CommittedBatch(records, {partition: PartitionSpan(first, last, size, (commit,))})
 
     def all_ids(self) -> set[str]:
         return {r["id"] for rows in self.commits.values() for _span, records in rows for r in records}
@@ -151,7 +134,7 @@ class ModelStore:
     def latest(self, partitions: Iterable[int]) -> dict[int, int]:
         return {p: len(self.commits[p]) for p in partitions}
 
-    def commits_after(self, p: int, seq: int, limit: int, below_offset: int | None = None) -> list[CommitSpan]:
+    def commits_after(self, p: int, seq: int, limit: int, below_offset: int | None = None) -> list[PartitionCommit]:
         spans = [s for s, _ in self.commits[p] if s.commit_seq > seq]
         return [s for s in spans if below_offset is None or s.last_offset < below_offset][:limit]
 
@@ -218,9 +201,9 @@ async def test_lane_delivers_everything_through_crashes_overflow_and_failures(se
     for step in range(120):
         partition = rng.randrange(3)
         size = rng.randrange(0, 8)
-        records, consumed, commits = store.commit(partition, size, rejected=rng.randrange(0 if size else 1, 2))
+        batch = store.commit(partition, size, rejected=rng.randrange(0 if size else 1, 2))
         if rng.random() < 0.9:  # else: never handed over (the lane notices it is behind when idle)
-            lane.submit(records, batch_marks(consumed, records, commits))
+            lane.submit(batch)
         if rng.random() < 0.1:
             sink.down = not sink.down
         if crashes and rng.random() < 0.05:  # a new lane resumes from the stored progress
@@ -234,8 +217,8 @@ async def test_lane_delivers_everything_through_crashes_overflow_and_failures(se
     sink.down = False
     if store.assigned is None:  # without an assignment only partitions committed to since start are in scope
         for p in range(3):
-            records, consumed, commits = store.commit(p, 1)
-            lane.submit(records, batch_marks(consumed, records, commits))
+            batch = store.commit(p, 1)
+            lane.submit(batch)
     newest = {p: len(store.commits[p]) for p in range(3) if store.commits[p]}
     await _until(lambda: set(sink.received) == store.all_ids(), f"seed {seed}: not everything delivered")
     await _until(lambda: store.progress == newest, f"seed {seed}: progress {store.progress} != {newest}")
@@ -253,9 +236,9 @@ async def test_fast_path_sends_in_memory_batches_once_and_in_order() -> None:
     lane.start()
     expected: list[str] = []
     for i in range(50):
-        records, consumed, commits = store.commit(i % 2, 4)
-        expected += [r["id"] for r in records]
-        lane.submit(records, batch_marks(consumed, records, commits))
+        batch = store.commit(i % 2, 4)
+        expected += [r["id"] for r in batch.records]
+        lane.submit(batch)
     await _until(lambda: len(sink.received) >= len(expected), "delivered")
     await lane.close()
     assert sink.received == expected  # no duplicates, commit order
@@ -270,8 +253,8 @@ async def test_a_failing_sink_never_blocks_submit_and_catches_up_after_overflow(
     lane = DurableLane(sink, store, max_backlog=20)
     lane.start()
     for _ in range(30):
-        records, consumed, commits = store.commit(0, 5)
-        lane.submit(records, batch_marks(consumed, records, commits))
+        batch = store.commit(0, 5)
+        lane.submit(batch)
         assert lane.queued <= 20  # bounded: overflow lets the backlog go instead of growing
     await _until(lambda: sink.failures >= 3, "retries")
     assert sink.received == [] and store.progress == {}
