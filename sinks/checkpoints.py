@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import asyncio
 
-from argus.kafka_producer import AsyncProducer
 from sinks.base import Record
+from sinks.kafka_topic import TopicSink
 
 
-class CheckpointSink:
-    def __init__(self, name: str, producer: AsyncProducer, topic: str) -> None:
-        self.name = name
-        self._producer = producer
-        self._topic = topic
-
+class CheckpointSink(TopicSink):
     async def send(self, records: list[Record]) -> None:
         futures = [
             self._producer.produce(self._topic, record["note"].encode(), key=record["note"].split("\n", 1)[0].encode())
             for record in records
         ]
         await asyncio.gather(*futures)
-
-    async def close(self) -> None:
-        await asyncio.to_thread(self._producer.flush, 10.0)

@@ -17,13 +17,24 @@ from sinks.base import Record
 from sinks.formats import RENDERS, Render
 
 
-class KafkaTopicSink:
-    """`render` picks the value's format (sinks/formats.py); the key is always the actorId."""
+class TopicSink:
+    """What every sink producing to one Kafka topic shares: the processor's producer, flushed on close
+    (the committed topic here, the dead-letter topic, the checkpoints topic)."""
 
-    def __init__(self, name: str, producer: AsyncProducer, topic: str, render: Render = RENDERS["record"]) -> None:
+    def __init__(self, name: str, producer: AsyncProducer, topic: str) -> None:
         self.name = name
         self._producer = producer
         self._topic = topic
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._producer.flush, 10.0)
+
+
+class KafkaTopicSink(TopicSink):
+    """`render` picks the value's format (sinks/formats.py); the key is always the actorId."""
+
+    def __init__(self, name: str, producer: AsyncProducer, topic: str, render: Render = RENDERS["record"]) -> None:
+        super().__init__(name, producer, topic)
         self._render = render
 
     async def send(self, records: list[Record]) -> None:
@@ -34,6 +45,3 @@ class KafkaTopicSink:
         for result in results:
             if isinstance(result, DeliveryError):
                 raise result
-
-    async def close(self) -> None:
-        await asyncio.to_thread(self._producer.flush, 10.0)

@@ -18,7 +18,6 @@ from argus.db.engine import make_engine
 from argus_spec.enums import EnumConfig
 from argus_spec.envelope import encode_envelope
 from argus_spec.uuid7 import uuid7
-from processor import pipeline
 from processor.batch import BatchProcessor
 from processor.decode import RawMessage
 from tests.integration.harness import (
@@ -175,7 +174,7 @@ async def test_an_id_stored_before_is_stored_once_whether_looked_up_or_caught_by
 ) -> None:
     """A retried event (same id, later offset) is a duplicate: found by the id lookup (first
     batches), or, once lookups stop, refused by the primary key and the batch retried with it."""
-    monkeypatch.setattr(pipeline, "ID_CHECK_BATCHES", 1)
+    monkeypatch.setattr("processor.batch.ID_CHECK_BATCHES", 1)
     topic = "duplicates.events"
     events = [make_event("svc-d", i, id=uuid7()) for i in range(6)]
     engine = make_engine(pg_url)

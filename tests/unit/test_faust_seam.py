@@ -78,4 +78,4 @@ def test_the_consumer_thread_hooks_resume_relies_on_exist() -> None:
     assert list(inspect.signature(Consumer._wait_next_records).parameters) == ["self", "timeout"]
     assert app.partition_starter is None
     app.resume_partitions_with("argus-test-events", lambda partitions: dict.fromkeys(partitions, 0))
-    assert app.partition_starter is not None  # what processor/app.py does
+    assert app.partition_starter is not None  # what processor/replica.py does
