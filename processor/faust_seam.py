@@ -12,8 +12,10 @@ The processor asks two things of faust, and only through this module:
   app's single agent (concurrency 1: more would reorder a partition).
 
 Besides those, the app answers which partitions of a topic it owns and their high watermarks
-(`assigned`, `highwater`), and `broker_credentials` turns Argus's Kafka security settings into
-faust's form. Nothing outside this module reads faust's internals or replaces its methods.
+(`assigned`, `highwater`), calls back with partition numbers on assignment and revocation
+(`on_assigned`, `on_revoked`), runs a timer (`every`) and a shutdown hook (`before_shutdown`),
+and `broker_credentials` turns Argus's Kafka security settings into faust's form. Nothing
+outside this module reads faust's internals or replaces its methods.
 
 How the first one is kept safe, at the hooks faust offers:
 
@@ -229,6 +231,34 @@ class ArgusFaustApp(faust.App):
             await run(batches())
 
         self.agent(channel, name=AGENT_NAME, concurrency=1)(chain_and_store)
+
+    def on_revoked(self, topic: str, callback: Callable[[list[int]], Awaitable[None]]) -> None:
+        """Call `callback` with `topic`'s partitions each time some are revoked from this replica."""
+
+        async def revoked(_app: Any, revoked: set[TP], **_kwargs: Any) -> None:
+            await callback([tp.partition for tp in revoked if tp.topic == topic])
+
+        self.on_partitions_revoked.connect(revoked)  # type: ignore[arg-type]
+
+    def on_assigned(self, topic: str, callback: Callable[[list[int]], Awaitable[None]]) -> None:
+        """Call `callback` with `topic`'s partitions (sorted) each time some are assigned to this replica."""
+
+        async def assigned(_app: Any, assigned: set[TP], **_kwargs: Any) -> None:
+            await callback(sorted(tp.partition for tp in assigned if tp.topic == topic))
+
+        self.on_partitions_assigned.connect(assigned)  # type: ignore[arg-type]
+
+    def every(self, seconds: float, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` every `seconds` while the worker runs."""
+        self.timer(seconds, name=callback.__name__)(callback)
+
+    def before_shutdown(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` when the worker stops, before faust stops its own services."""
+
+        async def shutdown(_app: Any, **_kwargs: Any) -> None:
+            await callback()
+
+        self.on_before_shutdown.connect(shutdown)  # type: ignore[arg-type]
 
     def assigned(self, topic: str) -> list[int]:
         """The partitions of `topic` assigned to this replica now."""

@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
-import faust
 from sqlalchemy.exc import SQLAlchemyError
 
 from argus.config import Settings
@@ -121,13 +119,12 @@ def build_replica(settings: Settings, registry: KeyRegistry | None = None) -> Ar
 
     app.resume_partitions_with(topic, start_partitions)
 
-    async def on_revoked(_app: faust.App, revoked: set[Any], **_kwargs: Any) -> None:
-        partitions = [tp.partition for tp in revoked if tp.topic == topic]
+    async def revoked(partitions: list[int]) -> None:
         batch.forget_partitions(partitions)
         lag.revoked(partitions)
 
-    async def on_assigned(_app: faust.App, assigned: set[Any], **_kwargs: Any) -> None:
-        log.info("assigned partitions %s", sorted(tp.partition for tp in assigned if tp.topic == topic))
+    async def assigned(partitions: list[int]) -> None:
+        log.info("assigned partitions %s", partitions)
 
     async def refresh_lag() -> None:
         owned = app.assigned(topic)
@@ -139,14 +136,14 @@ def build_replica(settings: Settings, registry: KeyRegistry | None = None) -> Ar
                 log.debug("lag: progress not readable yet: %s", exc)
         lag.refresh(app.assigned(topic), lambda partition: app.highwater(topic, partition))
 
-    async def close_resources(_app: faust.App, **_kwargs: Any) -> None:
+    async def close_resources() -> None:
         await publisher.close()
         producer.close()
 
-    app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
-    app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
-    app.timer(LAG_REFRESH_SECONDS)(refresh_lag)
-    app.on_before_shutdown.connect(close_resources)  # type: ignore[arg-type]
+    app.on_revoked(topic, revoked)
+    app.on_assigned(topic, assigned)
+    app.every(LAG_REFRESH_SECONDS, refresh_lag)
+    app.before_shutdown(close_resources)
 
     log.info(
         "processor: topic=%s group=%s sinks=%s transparency=%s checkpoints=%s",

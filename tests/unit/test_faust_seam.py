@@ -79,3 +79,20 @@ def test_the_consumer_thread_hooks_resume_relies_on_exist() -> None:
     assert app.partition_starter is None
     app.resume_partitions_with("argus-test-events", lambda partitions: dict.fromkeys(partitions, 0))
     assert app.partition_starter is not None  # what processor/replica.py does
+
+
+async def test_rebalance_callbacks_get_the_topics_partitions_only() -> None:
+    app = ArgusFaustApp("argus-test", broker="kafka://127.0.0.1:1")
+    calls: list[tuple[str, list[int]]] = []
+
+    async def revoked(partitions: list[int]) -> None:
+        calls.append(("revoked", partitions))
+
+    async def assigned(partitions: list[int]) -> None:
+        calls.append(("assigned", partitions))
+
+    app.on_revoked("events", revoked)
+    app.on_assigned("events", assigned)
+    await app.on_partitions_assigned.send({TP("events", 3), TP("other", 1), TP("events", 0)})
+    await app.on_partitions_revoked.send({TP("events", 3), TP("other", 1)})
+    assert calls == [("assigned", [0, 3]), ("revoked", [3])]
