@@ -58,6 +58,7 @@ def build_replica(settings: Settings, registry: KeyRegistry | None = None) -> Ar
     (default: ARGUS_KEYS_CONFIG, reloaded on SIGHUP), always, whatever the gateway did.
     Raises KafkaException when the broker cannot be reached (the topics are ensured here)."""
     registry = registry or load_key_registry(settings)
+    verifier = make_batch_verifier(settings, registry)
     topic = settings.topic
     app = create_app(settings)
 
@@ -79,8 +80,8 @@ def build_replica(settings: Settings, registry: KeyRegistry | None = None) -> Ar
         PartitionLogs(topic, settings.log_name, signer, settings.checkpoint_interval) if settings.transparency else None
     )
     batch = BatchProcessor(
-        make_engine(settings.database_url), topic, settings.enums, make_batch_verifier(settings, registry),
-        settings.chain_cache_size, logs, claims_policy(settings),
+        make_engine(settings.database_url), topic, settings.enums, verifier, settings.chain_cache_size, logs,
+        claims_policy(settings),
     )  # fmt: skip
 
     # Publish: the sinks read back what they missed on their own engine (sinks/outbox.py).
