@@ -108,3 +108,50 @@ def test_default_jcs_still_refuses_big_ints_and_prints_zero_for_negative_zero() 
     with pytest.raises(jcs.CanonicalizationError):
         jcs.canonicalize({"😀": 1, "n": 2**53})
     assert jcs.canonicalize({"😀": -0.0}) == '{"😀":0}'.encode()
+
+
+#: Strings full of digit runs, dashes and zeros: what a number-literal scan must not mistake for numbers.
+_digits = st.text(st.sampled_from("0123456789-.eE:, [x"), max_size=30)
+_NEG_ZERO = "\x00-0"  # stands for a `-0` literal in the generated document
+_loose = st.recursive(
+    st.integers(-(10**25), 10**25) | st.floats(allow_nan=False, allow_infinity=False) | st.just(_NEG_ZERO)
+    | _digits | st.booleans() | st.none(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_digits, inner, max_size=4),
+    max_leaves=15,
+)  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_loose, st.sampled_from([None, 0, 1]))
+def test_loads_equals_the_standard_library_reading_exact_numbers(value: Any, indent: int | None) -> None:
+    """exactjson.loads (orjson, a second parse only when the bytes hold a long or `-0` literal) ==
+    the reference: json.loads keeping integers exact and `-0` as -0.0, on every generated document."""
+    text = json.dumps(value, indent=indent).replace(json.dumps(_NEG_ZERO), "-0")
+    reference = json.loads(text, parse_int=lambda t: -0.0 if t == "-0" else int(t))
+    assert _strict(exactjson.loads(text.encode()), reference)
+    assert _strict(exactjson.loads(text), reference)
+
+
+def _strict(a: Any, b: Any) -> bool:
+    """Equal with the same types everywhere and the same sign of zero."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_strict(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_strict(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
+    return bool(a == b)
+
+
+@pytest.mark.parametrize("text", [b'{"id":"1234567890123456789012"}', b'{"t":"2026-01-02","u":"a-0-b"}'])
+def test_digits_in_strings_are_not_number_literals(text: bytes) -> None:
+    assert not exactjson._has_long_literal(text.translate(exactjson._MARKS))
+    assert exactjson.loads(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", [b"12345678901234567890", b" -9223372036854775809", b'{"a":[1,\n2%s]}' % (b"0" * 19)])
+def test_long_literals_are_found_anywhere(text: bytes) -> None:
+    assert exactjson._has_long_literal(text.translate(exactjson._MARKS))
+    assert exactjson.loads(text) == json.loads(text)
