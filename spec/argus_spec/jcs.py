@@ -11,8 +11,11 @@ orjson is ~50x faster and produces the *same bytes* whenever the value stays ins
   every object pre-sorted by UTF-16 and are written without orjson's sorting;
 * integers print the same inside the JCS domain +-(2**53-1); outside it the reference raises (or,
   with the storage extension, they are inserted with their exact digits as orjson.Fragment);
-* floats print differently (orjson `1.0`, `1e16`), so they are pre-rendered with ECMAScript rules
-  (`gojson.format_float`, which Go and ECMAScript share except for -0) and inserted as orjson.Fragment.
+* floats print differently (orjson `1.0`, `1e16`, `1e-5`), so they are pre-rendered with ECMAScript
+  rules (`gojson.format_float`, which Go and ECMAScript share except for -0) and inserted as
+  orjson.Fragment. Except the common case, a float with a fraction and 1e-4 <= |x| < 1e16: both print
+  its shortest round-trip digits in fixed notation (orjson `0.5`, `123.456`), so orjson writes it
+  as is and the value needs no copy (checked against format_float on import, and by hypothesis).
 
 Anything else (tuples, subclasses, NaN, non-str keys, ...) goes to the reference implementation.
 tests/unit/test_canonical.py checks fast == reference with hypothesis.
@@ -36,9 +39,13 @@ CanonicalizationError = rfc8785.CanonicalizationError
 
 _MAX_INT: Final = 2**53 - 1
 #: _scan's findings, a bit set: floats or big ints to pre-render, keys to sort by UTF-16, or
-#: something only the reference implementation handles (and, mostly, refuses).
-_RENDER, _UTF16_KEYS, _EXACT = 1, 2, 4
+#: something only the reference implementation handles (and, mostly, refuses); _PLAIN_FLOATS:
+#: floats orjson already prints as JCS does (rendered only when something else needs rendering).
+_RENDER, _UTF16_KEYS, _EXACT, _PLAIN_FLOATS = 1, 2, 4, 8
 _FIRST_UNSAFE_KEY_CHAR: Final = "\ue000"
+#: Where a float with a fraction is printed alike by orjson and ECMAScript: fixed notation, shortest digits.
+_PLAIN_MIN, _PLAIN_MAX = 1e-4, 1e16
+_PLAIN_PROBES: Final = (0.5, -0.5, 1e-4 + 2**-60, 0.1 + 0.2, 123.456, 4503599627370495.5, -9.87654321e-3, 1 / 3)
 
 
 def _scan(value: Any, exact_numbers: bool) -> int:
@@ -57,7 +64,10 @@ def _scan(value: Any, exact_numbers: bool) -> int:
             if not -_MAX_INT <= item <= _MAX_INT:
                 found |= _RENDER if exact_numbers else _EXACT
         elif kind is float:
-            found |= _RENDER if math.isfinite(item) else _EXACT
+            if _PLAIN_MIN <= abs(item) < _PLAIN_MAX and not item.is_integer() and _ORJSON_PRINTS_PLAIN_FLOATS:
+                found |= _PLAIN_FLOATS
+            else:
+                found |= _RENDER if math.isfinite(item) else _EXACT
         elif kind is dict:
             for key, child in item.items():
                 if type(key) is not str:
@@ -95,12 +105,20 @@ def _render(value: Any, sort_utf16: bool, negative_zero: bool) -> Any:
     return value
 
 
+def _orjson_prints_plain_floats() -> bool:
+    """Whether the installed orjson prints plain floats (see _PLAIN_MIN) as format_float does."""
+    return orjson is not None and all(orjson.dumps(x) == format_float(x).encode() for x in _PLAIN_PROBES)
+
+
+_ORJSON_PRINTS_PLAIN_FLOATS: Final = _orjson_prints_plain_floats()
+
+
 def path_for(obj: Any, *, exact_numbers: bool = False) -> str:
     """Which implementation `canonicalize` uses for `obj`: "fast", "render" or "exact" (for tests/bench)."""
     if orjson is None:
         return "exact"
     found = _scan(obj, exact_numbers)
-    return "exact" if found & _EXACT else "render" if found else "fast"
+    return "exact" if found & _EXACT else "render" if found & ~_PLAIN_FLOATS else "fast"
 
 
 def canonicalize_exact(obj: Any) -> bytes:
@@ -131,6 +149,13 @@ def canonicalize(obj: Any, *, exact_numbers: bool = False) -> bytes:
     found = _scan(obj, exact_numbers)
     if found & _EXACT:
         return canonicalize_exact(obj)
+    if found & _PLAIN_FLOATS:
+        if found == _PLAIN_FLOATS:
+            try:
+                return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+            except orjson.JSONEncodeError:
+                pass  # fail, or fall back, exactly as the rendered copy below does
+        found = (found & ~_PLAIN_FLOATS) | _RENDER
     try:
         if not found:
             return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import rfc8785
 from hypothesis import HealthCheck, given, settings
@@ -69,7 +70,9 @@ def test_fast_path_taken_and_exact_for_bmp_keys(value: dict[str, Any]) -> None:
 
 def test_path_selection() -> None:
     assert jcs.path_for({"a": [1, "x", None, True]}) == "fast"
-    assert jcs.path_for({"a": 0.5}) == "render"
+    assert jcs.path_for({"a": [0.5, -123.456]}) == "fast"  # orjson prints these as JCS does
+    assert jcs.path_for({"a": 1.0}) == jcs.path_for({"a": 1e-5}) == jcs.path_for({"a": 1e16}) == "render"
+    assert jcs.path_for({"a": 0.5, "b": 2**53}, exact_numbers=True) == "render"
     assert jcs.path_for({"a": 2**53}) == "exact"  # refused by default, exact digits on request
     assert jcs.path_for({"a": 2**53}, exact_numbers=True) == "render"
     assert (
@@ -90,6 +93,44 @@ def test_key_order_is_utf16() -> None:
 def test_rfc8785_numbers() -> None:
     values = [0.0, -0.0, 1.0, 1e21, 1e-7, 333333333.3333333, 4.5, 2e-3, 0.000001, 1e23, 5e-324]
     assert jcs.canonicalize(values) == b"[0,0,1,1e+21,1e-7,333333333.3333333,4.5,0.002,0.000001,1e+23,5e-324]"
+
+
+_plain_float = st.floats(min_value=1e-4, max_value=1e16, exclude_max=True).filter(lambda x: not x.is_integer())
+
+
+@settings(max_examples=2000)
+@given(_plain_float, st.booleans())
+def test_plain_floats_are_printed_by_orjson_as_jcs_prints_them(magnitude: float, negative: bool) -> None:
+    """The fast path's premise (jcs._PLAIN_MIN): orjson, format_float and the reference print the same."""
+    value = -magnitude if negative else magnitude
+    assert orjson.dumps(value) == jcs.format_float(value).encode() == rfc8785.dumps(value)
+
+
+_plain_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | _plain_float
+    | st.text(st.characters(max_codepoint=0xFFFF, blacklist_categories=("Cs",)), max_size=4),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+    max_leaves=20,
+)  # fmt: skip
+
+
+@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+@given(_plain_json, st.booleans())
+def test_canonicalize_equals_the_fully_rendered_copy(value: Any, exact_numbers: bool) -> None:
+    """Writing plain floats with orjson == rendering every float (the path before the fast one),
+    with and without the storage extension (exact big integers, -0)."""
+    assert _outcome(lambda v: jcs.canonicalize(v, exact_numbers=exact_numbers), value) == _outcome(
+        lambda v: _rendered(v, exact_numbers), value
+    )
+
+
+def _rendered(value: Any, exact_numbers: bool) -> bytes:
+    found = jcs._scan(value, exact_numbers)
+    if found & jcs._EXACT:
+        return jcs.canonicalize_exact(value)
+    sort_utf16 = bool(found & jcs._UTF16_KEYS)
+    rendered = jcs._render(value, sort_utf16, exact_numbers)
+    return orjson.dumps(rendered, option=0 if sort_utf16 else orjson.OPT_SORT_KEYS)
 
 
 @pytest.mark.parametrize(
