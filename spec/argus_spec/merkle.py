@@ -203,14 +203,14 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes
     if not 0 <= index < size:
         raise ProofError(f"leaf index {index} is not in a tree of size {size}")
     fn, sn, result = index, size - 1, leaf
-    sha256 = hashlib.sha256  # node_hash inlined: the processor checks a path per attested event
+    sha256 = hashlib.sha256  # node_hash and _lsb inlined: the processor checks a path per attested event
     for sibling in path:
         if sn == 0:
             raise ProofError("inclusion proof is too long")
-        if _lsb(fn) or fn == sn:
+        if fn & 1 or fn == sn:
             result = sha256(b"\x01" + sibling + result).digest()
-            if not _lsb(fn):
-                while not _lsb(fn) and fn != 0:
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
                     fn >>= 1
                     sn >>= 1
         else:

@@ -65,7 +65,24 @@ def content_digest(event: Mapping[str, Any], metadata_text: str | None) -> bytes
 
 
 def attestation_bytes(record_id: str, content_hash: str, source: str | None, received_at: str) -> bytes:
-    """What the attestation signs."""
+    """What the attestation signs: `ATTESTATION_CONTEXT || JCS(statement)`.
+
+    The processor builds one per attested event, so the common case is written out: keys already in
+    JCS order and every value a string (source: or null), which orjson writes as RFC 8785 does
+    (argus_spec/jcs.py). Anything else, or a string orjson refuses, goes through canonicalize (a unit
+    test compares the two with hypothesis)."""
+    if (
+        type(record_id) is str
+        and type(content_hash) is str
+        and type(received_at) is str
+        and (source is None or type(source) is str)
+    ):
+        try:
+            return ATTESTATION_CONTEXT + orjson.dumps(
+                {"contentHash": content_hash, "id": record_id, "receivedAt": received_at, "source": source}
+            )
+        except orjson.JSONEncodeError:  # a lone surrogate: canonicalize raises its own error
+            pass
     statement = {"id": record_id, "contentHash": content_hash, "source": source, "receivedAt": received_at}
     return ATTESTATION_CONTEXT + canonicalize(statement)
 

@@ -198,3 +198,22 @@ def test_a_v2_attestation_has_one_encoding_and_a_bounded_path() -> None:
 def test_batch_bytes_are_the_rfc8785_form(tree_size: int, root: bytes) -> None:
     expected = b"argus.attestation.v2\n" + canonicalize_exact({"treeSize": tree_size, "rootHash": root.hex()})
     assert batch_bytes(tree_size, root) == expected
+
+
+_statement_text = st.text(st.characters(codec=None) | st.sampled_from(["\ud800", "\x00", "\u2028", "😀", '"']))
+
+
+@given(_statement_text, _statement_text, st.none() | _statement_text, _statement_text)
+def test_attestation_bytes_are_the_rfc8785_form(record_id: str, content_hash: str, source: str | None,
+                                                received_at: str) -> None:  # fmt: skip
+    """The written-out statement == the context and canonicalize of the statement (or both refuse)."""
+    statement = {"id": record_id, "contentHash": content_hash, "source": source, "receivedAt": received_at}
+    try:
+        expected: bytes | str = b"argus.attestation.v1\n" + canonicalize_exact(statement)
+    except CanonicalizationError:
+        expected = "refused"
+    try:
+        actual: bytes | str = attestation_bytes(record_id, content_hash, source, received_at)
+    except CanonicalizationError:
+        actual = "refused"
+    assert actual == expected
