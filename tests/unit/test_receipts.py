@@ -3,6 +3,7 @@ verifier (argus_spec.receipt), the server's fast ones (argus.receipts) and the k
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -217,3 +218,34 @@ def test_attestation_bytes_are_the_rfc8785_form(record_id: str, content_hash: st
     except CanonicalizationError:
         actual = "refused"
     assert actual == expected
+
+
+def _reference_parse(text: str) -> tuple[bytes, int, int, list[bytes]] | str:
+    """BatchAttestation.parse as docs/receipts.md states it, with base64.b64decode: the outcome or the error."""
+    if not text.startswith("v2:"):
+        return "prefix"
+    try:
+        raw = base64.b64decode(text[3:], validate=True)
+    except ValueError:
+        return "not base64"
+    if len(raw) < 76 or (len(raw) - 76) % 32 or (len(raw) - 76) // 32 > MAX_PATH:
+        return "size"
+    if base64.b64encode(raw).decode() != text[3:]:
+        return "not canonical"
+    path = [raw[i : i + 32] for i in range(76, len(raw), 32)]
+    return raw[:68], int.from_bytes(raw[72:76], "big"), int.from_bytes(raw[68:72], "big"), path
+
+
+_V2 = sign_attestations(SIGNER, [(f"id{i}", "ab" * 32, None, "2026-01-01T00:00:00.000000Z") for i in range(5)])
+
+
+@given(st.sampled_from(_V2), st.integers(0, 200), st.text(st.sampled_from("AQ/+=é\n v2:"), max_size=3))
+def test_parse_equals_the_reference_on_mangled_attestations(attestation: str, at: int, insert: str) -> None:
+    text = attestation[:at] + insert + attestation[at + len(insert) // 2 :]
+    expected = _reference_parse(text)
+    try:
+        parsed = BatchAttestation.parse(text)
+    except ReceiptError as exc:
+        assert isinstance(expected, str), exc
+    else:
+        assert expected == (parsed.signature, parsed.leaf_index, parsed.tree_size, list(parsed.path))
