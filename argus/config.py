@@ -217,17 +217,20 @@ class Settings:
         return [v for v in values if v]
 
     def kafka_client_config(self) -> dict[str, str]:
-        """librdkafka settings shared by every Kafka client (security passes straight through)."""
-        config = {"bootstrap.servers": self.kafka_bootstrap}
-        optional = {
-            "security.protocol": self.kafka_security_protocol,
-            "sasl.mechanism": self.kafka_sasl_mechanism,
-            "sasl.username": self.kafka_sasl_username,
-            "sasl.password": self.kafka_sasl_password,
-            "ssl.ca.location": self.kafka_ssl_ca_location,
-        }
-        config.update({key: value for key, value in optional.items() if value is not None})
-        return config
+        """librdkafka settings shared by every Kafka client; security in the SDK's spelling
+        (argus_client/kafka_security.py), so the servers and KafkaAuditTransport agree."""
+        # here, not at the top: the SDK's package (aiohttp) must not load where settings are merely
+        # read, e.g. argus/signatures.py in the standalone verifier (tests/unit/test_standalone_verifier.py)
+        from argus_client.kafka_security import kafka_security_config
+
+        security = kafka_security_config(
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password,
+            ssl_ca_location=self.kafka_ssl_ca_location,
+        )
+        return {"bootstrap.servers": self.kafka_bootstrap, **security}
 
 
 def _masked_url(url: str) -> str:

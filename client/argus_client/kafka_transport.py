@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from argus_client.kafka_security import kafka_security_config
 from argus_client.transport import BatchResult, DeliveryError
 from argus_spec import exactjson
 from argus_spec.envelope import encode_envelope, message_key
@@ -65,14 +66,15 @@ class KafkaAuditTransport:
             "linger.ms": 5,
             "message.timeout.ms": int(delivery_timeout * 1000),
         }
-        optional = {
-            "security.protocol": security_protocol,
-            "sasl.mechanism": sasl_mechanism,
-            "sasl.username": sasl_username,
-            "sasl.password": sasl_password,
-            "ssl.ca.location": ssl_ca_location,
-        }
-        settings.update({key: value for key, value in optional.items() if value})
+        settings.update(
+            kafka_security_config(
+                security_protocol=security_protocol,
+                sasl_mechanism=sasl_mechanism,
+                sasl_username=sasl_username,
+                sasl_password=sasl_password,
+                ssl_ca_location=ssl_ca_location,
+            )
+        )
         settings.update(config or {})
         self.topic = topic
         self._producer = Producer(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +108,30 @@ def test_the_processor_consumer_takes_the_same_kafka_security() -> None:
     assert (credentials.protocol.value, credentials.mechanism.value) == ("SASL_SSL", "SCRAM-SHA-512")
     tls = broker_credentials(load_settings({"ARGUS_KAFKA_SECURITY_PROTOCOL": "SSL"}).kafka_client_config())
     assert tls.protocol.value == "SSL" and tls.context is not None
+
+
+def test_servers_and_sdk_build_kafka_security_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Settings.kafka_client_config` and `KafkaAuditTransport` share one builder, so the same
+    options give the same librdkafka keys; unset options are left out of both."""
+    import confluent_kafka
+
+    from argus_client.kafka_security import kafka_security_config
+    from argus_client.kafka_transport import KafkaAuditTransport
+
+    options = {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-256",
+        "sasl_username": "argus",
+        "sasl_password": "sasl-pw-5e6f",
+        "ssl_ca_location": "/etc/ca.pem",
+    }
+    settings = load_settings({f"ARGUS_KAFKA_{name.upper()}": value for name, value in options.items()})
+    config = settings.kafka_client_config()
+    assert config == {"bootstrap.servers": settings.kafka_bootstrap, **kafka_security_config(**options)}
+    assert config["sasl.password"] == "sasl-pw-5e6f" and config["ssl.ca.location"] == "/etc/ca.pem"
+    built: list[dict[str, Any]] = []
+    monkeypatch.setattr(confluent_kafka, "Producer", built.append)
+    KafkaAuditTransport(settings.kafka_bootstrap, **options)
+    assert {key: built[0][key] for key in config} == config
+    assert kafka_security_config(security_protocol="SSL", sasl_username="") == {"security.protocol": "SSL"}
+    assert load_settings({}).kafka_client_config() == {"bootstrap.servers": load_settings({}).kafka_bootstrap}
