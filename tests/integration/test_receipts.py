@@ -4,17 +4,15 @@ stored without them (or dead-lettered by policy). Real Kafka writes, real Postgr
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from argus.cli import main as argus_main
-from argus.config import load_settings
 from argus.db.engine import make_engine
 from argus.receipts import ReceiptSigner
 from argus_client.client import AuditClient
@@ -22,7 +20,6 @@ from argus_spec.envelope import encode_envelope, message_key
 from argus_spec.note import Signer, Verifier
 from argus_spec.receipt import ReceiptError, verify_receipt
 from argus_spec.uuid7 import uuid7
-from ingest_gateway.app import init
 from tests.integration.harness import (
     LOG_VERIFIER_KEY,
     RECEIPT_VERIFIER_KEY,
@@ -41,16 +38,6 @@ from tests.integration.test_client_e2e import PATIENT_RETRY, GatewayProcess
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 GATEWAY_KEY = Verifier.parse(RECEIPT_VERIFIER_KEY)
 CLAIMED_AT = "2020-01-01T00:00:00.000000Z"
-
-
-@pytest.fixture
-async def gateway(stack: Stack) -> AsyncIterator[TestClient[Any, Any]]:
-    client = TestClient(TestServer(init(load_settings(stack.settings_env()))))
-    await client.start_server()
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 def _stored(stack: Stack) -> dict[str, Any]:

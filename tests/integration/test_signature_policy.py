@@ -5,24 +5,21 @@ record even after the chain was re-hashed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from argus.cli import main as argus_main
-from argus.config import load_settings
 from argus.db.engine import make_engine
 from argus_client.signing import PemSigner, sign_event
 from argus_spec.envelope import encode_envelope, message_key
 from argus_spec.hashchain import record_hash
 from argus_spec.uuid7 import uuid7
-from ingest_gateway.app import init
-from tests.integration.harness import TOKEN, Stack, make_event, running_stack, wait_for
+from tests.integration.harness import TOKEN, Stack, make_event, wait_for
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "signatures"
 SIGNER = PemSigner.from_pem((VECTORS / "test-ed25519-2026.private.pem").read_bytes(), "ed-2026")
@@ -42,20 +39,9 @@ def keys_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def stack(kafka_bootstrap: str, pg_url: str, unique_name: str, tmp_path: Path, keys_file: Path) -> Iterator[Stack]:
-    env = {"ARGUS_KEYS_CONFIG": str(keys_file), "ARGUS_AUTH_TOKENS": f"payments={PAYMENTS_TOKEN}"}
-    with running_stack(kafka_bootstrap, pg_url, unique_name, tmp_path, extra_env=env) as running:
-        yield running
-
-
-@pytest.fixture
-async def gateway(stack: Stack) -> AsyncIterator[TestClient[Any, Any]]:
-    client = TestClient(TestServer(init(load_settings(stack.settings_env()))))
-    await client.start_server()
-    try:
-        yield client
-    finally:
-        await client.close()
+def stack_env(keys_file: Path) -> dict[str, str]:
+    """The conftest's `stack` and `gateway`, with this test's key registry and a payments token."""
+    return {"ARGUS_KEYS_CONFIG": str(keys_file), "ARGUS_AUTH_TOKENS": f"payments={PAYMENTS_TOKEN}"}
 
 
 def _verify(stack: Stack, keys: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:

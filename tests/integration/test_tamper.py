@@ -15,6 +15,7 @@ import asyncio
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +30,7 @@ from argus.cli import main as argus_main
 from argus.config import load_settings
 from argus.db import migrate
 from argus.db.engine import make_engine
-from argus.db.private_schema import private_schema, with_search_path
+from argus.db.private_schema import private_schema
 from argus_client.signing import PemSigner, sign_event
 from argus_spec.hashchain import record_hash
 from ingest_gateway.app import init
@@ -68,6 +69,7 @@ class Store:
     anchors: Path
     tmp: Path
     keys: str  # the key registry, with the mustSign policy
+    copies: ExitStack | None = None  # PostgreSQL: the copies' schemas, dropped with the store
 
     @property
     def receipts(self) -> Path:
@@ -84,19 +86,19 @@ class Store:
                 if Path(f"{source}{suffix}").exists():
                     shutil.copy(f"{source}{suffix}", f"{target}{suffix}")
             return f"sqlite:///{target}"
-        assert self.admin_url is not None
-        schema = f"c_{uuid.uuid4().hex[:12]}"
-        engine = make_engine(self.admin_url)
+        assert self.admin_url is not None and self.copies is not None
+        return self.copies.enter_context(private_schema(self.admin_url, "c", setup=self._copy_tables)).url
+
+    def _copy_tables(self, url: str) -> None:
+        """Fill a private schema (`url`'s search_path) with the store's tables and rows."""
+        engine = make_engine(url)
         try:
             with engine.begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
                 for table in TABLES:
-                    connection.execute(text(f'CREATE TABLE "{schema}".{table} (LIKE "{self.schema}".{table} '
-                                            "INCLUDING ALL)"))  # fmt: skip
-                    connection.execute(text(f'INSERT INTO "{schema}".{table} SELECT * FROM "{self.schema}".{table}'))
+                    connection.execute(text(f'CREATE TABLE {table} (LIKE "{self.schema}".{table} INCLUDING ALL)'))
+                    connection.execute(text(f'INSERT INTO {table} SELECT * FROM "{self.schema}".{table}'))
         finally:
             engine.dispose()
-        return with_search_path(self.admin_url, schema)
 
 
 def _keys_file(tmp: Path) -> Path:
@@ -106,7 +108,8 @@ def _keys_file(tmp: Path) -> Path:
     return path
 
 
-def _build(kafka: str, url: str, backend: str, tmp: Path, admin_url: str | None, schema: str | None) -> Store:
+def _build(kafka: str, url: str, backend: str, tmp: Path, admin_url: str | None = None, schema: str | None = None,
+           copies: ExitStack | None = None) -> Store:  # fmt: skip
     signer = PemSigner.from_pem((VECTORS / "signatures" / "test-ed25519-2026.private.pem").read_bytes(), "ed-2026")
     events = []
     for i in range(EVENTS + RECEIPTED):
@@ -131,7 +134,7 @@ def _build(kafka: str, url: str, backend: str, tmp: Path, admin_url: str | None,
     anchors = tmp / "anchors.txt"
     anchors.write_text("".join(row.note for row in rows), encoding="utf-8")
     (tmp / "receipts.ndjson").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in receipts))
-    return Store(backend, url, admin_url, schema, anchors, tmp, env["ARGUS_KEYS_CONFIG"])
+    return Store(backend, url, admin_url, schema, anchors, tmp, env["ARGUS_KEYS_CONFIG"], copies)
 
 
 async def _send_through_gateway(stack: Stack, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -153,17 +156,10 @@ def store(request: pytest.FixtureRequest, kafka_bootstrap: str, database_url: st
     if request.param == "sqlite":
         url = f"sqlite:///{tmp / 'argus.db'}"
         migrate.upgrade(url)
-        yield _build(kafka_bootstrap, url, "sqlite", tmp, None, None)
+        yield _build(kafka_bootstrap, url, "sqlite", tmp)
         return
-    with private_schema(database_url, "t") as schema:
-        try:
-            yield _build(kafka_bootstrap, schema.url, "postgresql", tmp, database_url, schema.name)
-        finally:
-            admin = make_engine(database_url)
-            with admin.begin() as connection:  # the copies `Store.copy` made
-                for (name,) in connection.execute(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'c\\_%'")):
-                    connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-            admin.dispose()
+    with private_schema(database_url, "t") as schema, ExitStack() as copies:
+        yield _build(kafka_bootstrap, schema.url, "postgresql", tmp, database_url, schema.name, copies)
 
 
 # ---- helpers a case uses to find its victims and say where the damage must be reported ----
