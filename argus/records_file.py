@@ -13,12 +13,12 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
-from argus_spec.event import EventValidationError, parse_timestamp
+from argus_spec.event import EventValidationError, event_time_of
 from argus_spec.hashchain import ACTOR, SEQ, record_row
 
 _DATE = re.compile(r"\d{4}-\d\d-\d\d")
@@ -45,14 +45,14 @@ class Scope:
 
 def parse_time(text: str) -> datetime:
     """A date-time typed on the command line, as UTC: RFC 3339 by the events' own rule
-    (`parse_timestamp`), also with a space for the T, without a zone (UTC), or a bare date."""
+    (`event_time_of`), also with a space for the T, without a zone (UTC), or a bare date."""
     value = text.strip().replace(" ", "T")
     if _DATE.fullmatch(value):
         value += "T00:00:00"
     if not _ZONE.search(value):
         value += "Z"
     try:
-        return parse_timestamp(value).astimezone(UTC)
+        return event_time_of(value)
     except EventValidationError as exc:
         raise ValueError(f"{text!r}: {exc.message}") from None
 

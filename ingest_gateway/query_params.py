@@ -11,13 +11,13 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
 from multidict import MultiMapping
 
-from argus_spec.event import EventValidationError, format_utc, parse_timestamp
+from argus_spec.event import EventValidationError, event_time_of, format_utc
 
 Parser = Callable[[str, str], Any]
 
@@ -93,9 +93,9 @@ def boolean(name: str, raw: str) -> bool:
 
 
 def rfc3339(name: str, raw: str) -> datetime:
-    """An RFC 3339 date-time by the events' own rule (`parse_timestamp`), as UTC."""
+    """An RFC 3339 date-time by the events' own rule, as UTC (`event_time_of`: read as the column is)."""
     try:
-        return parse_timestamp(raw, name).astimezone(UTC)
+        return event_time_of(raw, name)
     except EventValidationError as exc:
         raise ParamError(name, exc.message) from None
 

@@ -145,11 +145,12 @@ def parse_timestamp(value: str, name: str = "timestamp") -> datetime:
     return moment
 
 
-def event_time_of(timestamp: str) -> datetime:
+def event_time_of(timestamp: str, name: str = "timestamp") -> datetime:
     """The instant the `event_time` column stores for a record: its hashed `timestamp` in UTC,
     nanoseconds truncated. One derivation for the processor that writes it and the verifier that
-    checks it (docs/hash-chain.md, "Unhashed columns")."""
-    return parse_timestamp(timestamp).astimezone(UTC)
+    checks it (docs/hash-chain.md, "Unhashed columns"), and for the bounds compared with it (the read
+    API's from/to, `argus export/verify --from/--to`); `name` is the field an error names."""
+    return parse_timestamp(timestamp, name).astimezone(UTC)
 
 
 def format_utc(moment: datetime, timespec: str = "microseconds") -> str:
