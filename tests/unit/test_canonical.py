@@ -24,6 +24,7 @@ from argus_spec.canonical import (
 )
 from argus_spec.enums import EnumConfig
 from argus_spec.event import validate_event
+from tests.event_samples import DOCS_EVENT
 
 SIGDIR = Path(__file__).resolve().parents[1] / "vectors" / "signatures"
 GO_VECTORS = [
@@ -142,18 +143,7 @@ def test_unrepresentable_values_raise(bad: Any) -> None:
 
 
 EVENT = {
-    "id": "0192f0c4-0000-7000-8000-000000000001",
-    "timestamp": "2026-03-01T12:00:00Z",
-    "traceId": "0192f0c4-5e6a-7b8c-9d0e-1f2a3b4c5d6e",
-    "eventType": "DATA_FETCH",
-    "action": "READ",
-    "status": "SUCCESS",
-    "actorType": "SERVICE",
-    "actorId": "orders-svc",
-    "targetType": "RESOURCE",
-    "targetId": "invoice-42",
-    "message": "aGVsbG8=",
-    "metadata": {"b": 1, "a": "<x>"},
+    **DOCS_EVENT,
     "signature": None,
     "signatureAlgorithm": "EdDSA",
     "publicKeyId": "k1",

@@ -23,6 +23,7 @@ from argus_spec.canonical import V1_TEXT_FIELDS, V2_FIELDS, v1_ambiguity
 from argus_spec.enums import EnumConfig
 from argus_spec.event import validate_event
 from argus_spec.signature import SignatureError, UnsupportedKeyError, verify_event
+from tests.event_samples import DOCS_EVENT
 
 SIGDIR = Path(__file__).resolve().parents[1] / "vectors" / "signatures"
 DOCS = {name: json.loads((SIGDIR / f"{name}.json").read_text("utf-8")) for name in ("go_v1", "go_v2", "ed25519_edge")}
@@ -183,7 +184,7 @@ _events = st.fixed_dictionaries(
 @given(_events, st.sampled_from(["v1", "v2"]))
 def test_signature_survives_the_json_wire(event: dict[str, Any], fmt: str) -> None:
     """Sign in Python, send as JSON, decode, verify: the canonical bytes depend only on the decoded values."""
-    signed = sign_event(event, signer("test-ed25519-2026"), format=fmt)
+    signed = sign_event(DOCS_EVENT, signer("test-ed25519-2026"), format=fmt)
     received = json.loads(json.dumps(signed))
     assert reason(received, public_key("test-ed25519-2026")) is None
 
@@ -242,21 +243,7 @@ def test_pynacl_and_cryptography_agree(message: bytes, byte: int, bit: int, flip
 
 def test_docs_worked_examples() -> None:
     """The signatures printed in docs/signatures.md."""
-    event = {
-        "id": "0192f0c4-0000-7000-8000-000000000001",
-        "timestamp": "2026-03-01T12:00:00Z",
-        "traceId": "0192f0c4-5e6a-7b8c-9d0e-1f2a3b4c5d6e",
-        "eventType": "DATA_FETCH",
-        "action": "READ",
-        "status": "SUCCESS",
-        "actorType": "SERVICE",
-        "actorId": "orders-svc",
-        "targetType": "RESOURCE",
-        "targetId": "invoice-42",
-        "message": "aGVsbG8=",
-        "metadata": {"b": 1, "a": "<x>"},
-    }
     docs = (Path(__file__).resolve().parents[2] / "docs" / "signatures.md").read_text("utf-8")
     for fmt in ("v1", "v2"):
-        signature = sign_event(event, signer("test-ed25519-2026"), format=fmt)["signature"]
+        signature = sign_event(DOCS_EVENT, signer("test-ed25519-2026"), format=fmt)["signature"]
         assert f"signature (EdDSA): {signature}\n" in docs
