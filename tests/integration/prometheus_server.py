@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
@@ -15,15 +14,10 @@ from typing import Any
 
 import yaml
 
+from bench import free_port
 from tests.ops_tools import ROOT, tool
 
 RULES = ROOT / "deploy" / "prometheus" / "argus-rules.yml"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

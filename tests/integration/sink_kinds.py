@@ -9,7 +9,6 @@ A new sink kind is added here; it is done when the suite passes for it.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -21,6 +20,7 @@ import orjson
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from bench import free_port
 from tests.integration.harness import Stack
 
 Record = dict[str, Any]
@@ -208,12 +208,6 @@ SYSLOG_RELPS = SinkKind("syslog-relps", lambda s: syslog_url(s, "relps"), _syslo
 KINDS = [CONSOLE, KAFKA, S3, SYSLOG_TCP, SYSLOG_TLS, SYSLOG_RELP, SYSLOG_RELPS]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start_with_sink(stack: Stack, kind: SinkKind | None, **extra: str) -> tuple[subprocess.Popen[bytes], int]:
     """A processor whose only sink is `kind` (none: no sink at all). Returns it and its metrics port."""
     return start_with_sinks(stack, {SINK: kind.url(stack)} if kind else {}, (kind.env if kind else {}) | extra)
@@ -226,7 +220,7 @@ def start_with_sinks(stack: Stack, sinks: dict[str, str], extra: dict[str, str])
     config = stack.tmp / f"sinks-{number}.yaml"
     config.write_text("sinks:\n" + "".join(f'  - name: {n}\n    url: "{u}"\n' for n, u in sinks.items())
                       if sinks else "sinks: []\n")  # fmt: skip
-    port = _free_port()
+    port = free_port()
     env = stack.env() | {"ARGUS_SINKS_CONFIG": str(config), "ARGUS_PROCESSOR_METRICS_PORT": str(port)} | extra
     process = subprocess.Popen(
         [sys.executable, "-m", "argus.cli", "processor"], env=env,

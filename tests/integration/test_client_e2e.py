@@ -7,7 +7,6 @@ mid-stream and start it again on the same port.
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,17 +20,12 @@ import pytest
 
 from argus_client.client import AuditClient
 from argus_client.transport import RetryPolicy
+from bench import free_port
 from tests.integration.harness import TOKEN, Stack, chain_problems, make_event, wait_for, wait_until_consumed
 
 QUICK_RETRY = RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.2)
 #: The shared test Kafka can be slow when other suites run: ride out ~30 s of 503s before giving up.
 PATIENT_RETRY = RetryPolicy(max_attempts=10, base_delay=0.2, max_delay=5)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class GatewayProcess:

@@ -26,8 +26,9 @@ import pytest
 
 from argus_spec import exactjson
 from argus_spec.canonical import signing_bytes_v1, v1_ambiguity
+from bench import free_port
 from tests.integration.harness import TOKEN, Stack, chain_problems, keys_config, wait_for
-from tests.integration.test_client_e2e import GatewayProcess, free_port
+from tests.integration.test_client_e2e import GatewayProcess
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 GO_CLIENT = VECTORS / "goclient"

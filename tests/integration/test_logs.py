@@ -13,8 +13,8 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from bench import free_port
 from tests.integration.harness import Stack, make_event, wait_for
-from tests.integration.prometheus_server import free_port
 
 TOKENS = {"billing": "billing-ingest-token-7d1f0c", "auditor": "auditor-read-token-93be21"}
 TRACE = "0af7651916cd43dd8448eb211c80319c"

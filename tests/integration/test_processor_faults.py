@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import signal
-import socket
 import time
 import urllib.request
 from pathlib import Path
@@ -18,6 +17,7 @@ from argus.db.engine import make_engine
 from argus_spec.enums import EnumConfig
 from argus_spec.envelope import encode_envelope
 from argus_spec.uuid7 import uuid7
+from bench import free_port
 from processor.batch import BatchProcessor
 from processor.decode import RawMessage
 from tests.integration.harness import (
@@ -113,7 +113,7 @@ def test_bad_messages_are_dead_lettered_and_never_block_the_partition(stack: Sta
     stack.produce_raw(encode_envelope(make_event("someone-else", 9), source=None, received_at=None), b"svc-dlq")
     stack.produce_raw(orjson.dumps({"hello": "world"}), b"svc-dlq")
     stack.produce_envelopes(good[1:])
-    metrics_port = _free_port()
+    metrics_port = free_port()
     stack.extra_env["ARGUS_PROCESSOR_METRICS_PORT"] = str(metrics_port)
     stack.start_processor()
     wait_for(lambda: stack.stored_count() == 3, 90, lambda: f"3 stored\n{stack.logs()}")
@@ -131,12 +131,6 @@ def test_bad_messages_are_dead_lettered_and_never_block_the_partition(stack: Sta
         exposition = response.read().decode()
     assert "argus_records_stored_total 3.0" in exposition
     assert 'argus_dead_letters_total{field="status"} 1.0' in exposition
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _raw(topic: str, partition: int, offset: int, event: dict[str, object]) -> RawMessage:

@@ -12,8 +12,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from bench import free_port
 from tests.integration.harness import TOKEN, Stack, make_event, wait_for
-from tests.integration.prometheus_server import RULES, Prometheus, free_port, running_prometheus
+from tests.integration.prometheus_server import RULES, Prometheus, running_prometheus
 from tests.ops_tools import ROOT
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "argus-dashboard.json"

@@ -13,7 +13,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from argus_spec.enums import EnumConfig
 from argus_spec.envelope import encode_envelope
 from argus_spec.hashchain import RECORD_FIELDS
 from argus_spec.uuid7 import uuid7
+from bench import free_port
 from processor.batch import BatchProcessor
 from processor.decode import RawMessage
 from sinks.catchup import Chunk, Delivered
@@ -155,7 +155,7 @@ def _start_with_file_sink(stack: Stack, out: Path, *, delay: float = 0.0, backlo
     """A processor whose only sink is `testfile://out`; returns its metrics port."""
     config = stack.tmp / "sinks.yaml"
     config.write_text(f"sinks:\n  - name: file\n    url: testfile://{out}?delay={delay}\n")
-    port = _free_port()
+    port = free_port()
     stack.extra_env.update(
         {
             "ARGUS_SINKS_CONFIG": str(config),
@@ -174,12 +174,6 @@ def _start_with_file_sink(stack: Stack, out: Path, *, delay: float = 0.0, backlo
         )
     )
     return port
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _file_lines(out: Path) -> list[bytes]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -22,15 +21,10 @@ from argus.db.engine import make_engine
 from argus_spec.merkle import CompactRange
 from argus_spec.note import Verifier
 from argus_spec.tlog import open_checkpoint, origin, record_leaf
+from bench import free_port
 from tests.integration.harness import LOG_NAME, LOG_VERIFIER_KEY, Stack, make_event, wait_for
 
 EVENTS = 240
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def build_store(stack: Stack, count: int = EVENTS, actors: int = 12) -> None:
