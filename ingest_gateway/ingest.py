@@ -117,6 +117,17 @@ def _idempotency_key(request: web.Request) -> str | web.Response | None:
     return key
 
 
+async def _read_request(request: web.Request) -> tuple[str | None, Any] | web.Response:
+    """The Idempotency-Key and the JSON body of a POST, or the answer refusing them (the header first)."""
+    key = _idempotency_key(request)
+    if isinstance(key, web.Response):
+        return key
+    raw = await _read_json(request)
+    if isinstance(raw, web.Response):
+        return raw
+    return key, raw
+
+
 def _is_utf8(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -331,12 +342,10 @@ def _unavailable(exc: DeliveryError) -> web.Response:
 
 
 async def create_one(request: web.Request) -> web.Response:
-    key = _idempotency_key(request)
-    if isinstance(key, web.Response):
-        return key
-    raw = await _read_json(request)
-    if isinstance(raw, web.Response):
-        return raw
+    read = await _read_request(request)
+    if isinstance(read, web.Response):
+        return read
+    key, raw = read
     try:
         [outcome] = await _ingest(request, [raw], key)
     except DeliveryError as exc:
@@ -352,12 +361,10 @@ async def create_one(request: web.Request) -> web.Response:
 
 
 async def create_bulk(request: web.Request) -> web.Response:
-    key = _idempotency_key(request)
-    if isinstance(key, web.Response):
-        return key
-    raw = await _read_json(request)
-    if isinstance(raw, web.Response):
-        return raw
+    read = await _read_request(request)
+    if isinstance(read, web.Response):
+        return read
+    key, raw = read
     limit = request.app[SETTINGS].bulk_max_events
     if not isinstance(raw, list):
         return error_response(400, "validation_error", "the bulk body must be a JSON array of events", field="$")

@@ -31,11 +31,9 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -43,20 +41,13 @@ from hypothesis import strategies as st
 from argus_spec import exactjson
 from argus_spec.enums import DEFAULT_ACTIONS, DEFAULT_ACTOR_TYPES, DEFAULT_EVENT_TYPES, DEFAULT_TARGET_TYPES
 from tests.integration.harness import TOKEN, Stack, chain_problems, wait_for
-from tests.integration.test_client_e2e import GatewayProcess
+from tests.integration.test_client_e2e import GatewayProcess, gateway
+
+__all__ = ["gateway"]  # a fixture shared with test_client_e2e
 
 MAX_EXAMPLES = 200
 ACTORS = ["fz-a", "fz-b", "fz-c", "fz é|😀"]
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-
-
-@pytest.fixture
-def gateway(stack: Stack) -> Iterator[GatewayProcess]:
-    process = GatewayProcess(stack).start()
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 # --- the inputs --------------------------------------------------------------------------------

@@ -61,6 +61,18 @@ def run_verify(stack: Stack, checkpoint: Path | str, capsys: pytest.CaptureFixtu
     return code, capsys.readouterr().out
 
 
+def tlog_refusals(port: int) -> float:
+    """How often the processor on metrics `port` refused to extend a partition whose stored tree
+    disagrees with its records (argus_tlog_mismatches_total, all partitions); 0 while it is not up."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0.0
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("argus_tlog_mismatches_total{"))  # fmt: skip
+
+
 def export_and_verify(stack: Stack, export: Path, checkpoint: Path, capsys: pytest.CaptureFixture[str],
                       *, fresh: bool = True) -> tuple[int, str]:  # fmt: skip
     """`argus export --log-positions` (unless `fresh` is False), then `argus verify --from-file` against checkpoints."""
@@ -162,16 +174,7 @@ def test_verify_against_checkpoints_and_processor_fails_closed(
     before = stack.stored_count()
     stack.produce_envelopes([make_event("svc-03", 10_000)])
 
-    def refusals() -> float:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-                text = response.read().decode()
-        except OSError:
-            return 0.0
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("argus_tlog_mismatches_total{"))  # fmt: skip
-
-    wait_for(lambda: refusals() > 0, 90, lambda: f"a refusal\n{stack.logs()}")
+    wait_for(lambda: tlog_refusals(port) > 0, 90, lambda: f"a refusal\n{stack.logs()}")
     assert stack.stored_count() == before
     assert stack.query("SELECT max(seq) FROM audit_records WHERE actor_id = 'svc-03'")[0][0] is not None
 
@@ -338,16 +341,7 @@ def test_backfill_builds_the_tree_of_a_store_without_one(
     stack.start_processor()  # no tree under stored records: it must not chain onto them
     stack.produce_envelopes([make_event(f"svc-{i % 12:02d}", 5000 + i) for i in range(24)])
 
-    def refusals() -> float:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-                text = response.read().decode()
-        except OSError:
-            return 0.0
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("argus_tlog_mismatches_total{"))  # fmt: skip
-
-    wait_for(lambda: refusals() > 0, 90, lambda: f"a refusal\n{stack.logs()}")
+    wait_for(lambda: tlog_refusals(port) > 0, 90, lambda: f"a refusal\n{stack.logs()}")
     assert stack.stored_count() == EVENTS
 
     capsys.readouterr()
