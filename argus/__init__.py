@@ -1,0 +1,1 @@
+"""Shared server code, grouped by role: trust, kafka, db, tlog, audit, runtime, schemas (docs/architecture.md)."""

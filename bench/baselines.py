@@ -20,11 +20,11 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from argus.config import Settings
 from argus.db.engine import make_engine
 from argus.db.private_schema import private_schema
-from argus.kafka_admin import ensure_topic
-from argus.kafka_producer import durable_producer_config
+from argus.kafka.admin import ensure_topic
+from argus.kafka.producer import durable_producer_config
+from argus.runtime.settings import Settings
 from argus_spec.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_spec.hashchain import GENESIS_HASH, chain_record
 from bench.loadgen import make_events, produce_all

@@ -54,7 +54,7 @@ def start_gateway(kafka: str, topic: str, token: str) -> tuple[subprocess.Popen[
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARGUS_")}
     env.update({"ARGUS_KAFKA_BOOTSTRAP": kafka, "ARGUS_TOPIC": topic, "ARGUS_AUTH_TOKEN": token})
     process = subprocess.Popen(
-        [sys.executable, "-m", "argus.cli", "gateway", "--port", str(port)],
+        [sys.executable, "-m", "argus_commands", "gateway", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

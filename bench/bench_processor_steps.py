@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from argus.config import load_settings
-from argus.receipts import ReceiptSigner, attestation_checker
+from argus.runtime.settings import load_settings
+from argus.trust.receipt_keys import ReceiptSigner, attestation_checker
 from argus_spec.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_spec.hashchain import GENESIS_HASH, chain_record
 from argus_spec.note import Signer

@@ -21,8 +21,8 @@ import nacl.signing
 import rfc8785
 from cryptography.hazmat.primitives import serialization
 
-from argus.keys import KeyRegistry, parse_public_key
-from argus.signatures import Ed25519Backend, verify_batch
+from argus.trust.key_registry import KeyRegistry, parse_public_key
+from argus.trust.signatures import Ed25519Backend, verify_batch
 from argus_client.signing import PemSigner, sign_event
 from argus_spec import jcs
 from argus_spec.canonical import signing_bytes_v1, signing_bytes_v2

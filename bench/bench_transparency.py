@@ -41,7 +41,7 @@ from argus_spec.note import Signer
 from argus_spec.proofs import verify_consistency_answer, verify_record_proof
 from argus_spec.tlog import open_checkpoint, record_leaf
 from bench import e2e
-from ingest_gateway.log_store import LogStore
+from ingest_gateway.read.log_store import LogStore
 
 RESULT_KEYS = (
     "drain_off_events_per_s",

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from sqlalchemy import create_engine
 
-from argus import export, verify
+from argus.audit import export, verify
 from argus.db.private_schema import private_schema
 from argus.db.schema import metadata, record_columns
 from argus_spec.event import EVENT_FIELDS

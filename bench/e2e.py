@@ -27,10 +27,10 @@ from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, text
 
-from argus.config import load_settings
 from argus.db.engine import make_engine
 from argus.db.private_schema import private_schema
-from argus.receipts import ReceiptSigner
+from argus.runtime.settings import load_settings
+from argus.trust.receipt_keys import ReceiptSigner
 from argus_spec.note import Signer
 from bench import cpu_s, cpu_used, free_port, listener_of, loadgen, pids_of, preload, py_spy, status_mb
 from bench.baselines import delete_topics
@@ -130,7 +130,7 @@ class Stack:
 
     def _spawn(self, role: str, name: str = "", **env: str) -> None:
         log = open(self.dir / f"{name or role}.log", "wb")  # noqa: SIM115 - closed with the process
-        command = [sys.executable, "-m", "argus.cli", "--log-level", "WARNING", role]
+        command = [sys.executable, "-m", "argus_commands", "--log-level", "WARNING", role]
         self.procs[name or role] = subprocess.Popen(
             command, env={**self.env, **env}, cwd=self.dir, stdout=log, stderr=subprocess.STDOUT
         )

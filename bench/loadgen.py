@@ -27,11 +27,11 @@ import aiohttp
 import orjson
 from confluent_kafka import Producer
 
-from argus.admission import validate_storable_event
-from argus.config import Settings
-from argus.identity import content_digest
-from argus.kafka_producer import durable_producer_config
-from argus.receipts import ReceiptSigner
+from argus.db.admission import validate_storable_event
+from argus.kafka.producer import durable_producer_config
+from argus.runtime.settings import Settings
+from argus.trust.identity import content_digest
+from argus.trust.receipt_keys import ReceiptSigner
 from argus_client.signing import PemSigner, sign_event
 from argus_spec.enums import EnumConfig
 from argus_spec.envelope import encode_envelope, message_key, utc_now_rfc3339

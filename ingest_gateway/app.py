@@ -13,17 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from argus import logs
-from argus.config import Settings
-from argus.kafka_admin import ensure_topic
-from argus.kafka_producer import AsyncProducer, durable_producer_config
-from argus.keys import KeyRegistry
-from argus.receipts import load_receipt_signer
-from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
-from ingest_gateway import cosign_api, ingest, log_api, metrics, openapi, ops, query, server, tracing
-from ingest_gateway.auth import authenticate
-from ingest_gateway.errors import error_response
-from ingest_gateway.keys import (
+from argus.kafka.admin import ensure_topic
+from argus.kafka.producer import AsyncProducer, durable_producer_config
+from argus.runtime import logs
+from argus.runtime.settings import Settings
+from argus.trust.key_registry import KeyRegistry
+from argus.trust.receipt_keys import load_receipt_signer
+from argus.trust.signatures import load_key_registry, make_batch_verifier, watch_for_reload
+from ingest_gateway import ingest, metrics, openapi, ops, server, tracing
+from ingest_gateway.app_keys import (
     INGEST_POOL,
     KEY_REGISTRY,
     KNOWN_IDS,
@@ -34,7 +32,10 @@ from ingest_gateway.keys import (
     TOKENS,
     VERIFIER,
 )
+from ingest_gateway.auth import authenticate
+from ingest_gateway.errors import error_response
 from ingest_gateway.known_ids import KnownIds
+from ingest_gateway.read import cosign_api, log_api, query
 from ingest_gateway.recent_ids import RecentIds
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from argus.config import Token
+from argus.runtime.settings import Token
 
 BEARER = "bearer "
 

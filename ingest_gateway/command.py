@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from argus.config import load_settings
-from argus.runtime import tune_garbage_collector
+from argus.runtime.gc_tuning import tune_garbage_collector
+from argus.runtime.settings import load_settings
 from ingest_gateway import server
 from ingest_gateway.app import init
 

@@ -6,7 +6,7 @@ not confirm delivery. Nothing is acknowledged that the broker has not durably ac
 request may still be partly in Kafka (one record per event, no transaction), which is why ids
 are stable across retries (docs/api.md, "503").
 
-Every event leaves here with an id (argus/identity.py): the client's, or one derived from the
+Every event leaves here with an id (argus/trust/identity.py): the client's, or one derived from the
 `Idempotency-Key` header or the event's content, so a retried request maps to the same ids.
 An id already used in the request, in the store or lately by this gateway (recent_ids.py) is a
 retry when the content is the same (acknowledged again, produced once) and a 409 conflict when it
@@ -26,17 +26,16 @@ from typing import Any
 
 from aiohttp import web
 
-from argus.admission import validate_storable_event
-from argus.identity import content_digest, content_id, idempotency_id
-from argus.kafka_producer import DeliveryError
-from argus.receipts import ReceiptSigner
+from argus.db.admission import validate_storable_event
+from argus.kafka.producer import DeliveryError
+from argus.trust.identity import content_digest, content_id, idempotency_id
+from argus.trust.receipt_keys import ReceiptSigner
 from argus_spec import exactjson
 from argus_spec.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_spec.event import EventValidationError
 from argus_spec.uuid7 import uuid7
 from ingest_gateway import metrics
-from ingest_gateway.errors import error_response, json_response
-from ingest_gateway.keys import (
+from ingest_gateway.app_keys import (
     INGEST_POOL,
     KNOWN_IDS,
     PRODUCER,
@@ -46,6 +45,7 @@ from ingest_gateway.keys import (
     VERIFIER,
     BatchVerifier,
 )
+from ingest_gateway.errors import error_response, json_response
 from ingest_gateway.tracing import TRACE_HEADERS
 
 RETRY_AFTER_SECONDS = "5"

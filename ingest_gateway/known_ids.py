@@ -18,8 +18,8 @@ from typing import Any, NamedTuple
 from sqlalchemy.exc import SQLAlchemyError
 
 from argus.db.engine import is_sqlite, make_engine
-from argus.identity import stored_digests
-from argus.receipts import stored_statements
+from argus.trust.identity import stored_digests
+from argus.trust.receipt_keys import stored_statements
 from ingest_gateway import metrics
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-from argus.metrics import SIGNATURE_ERRORS as SIGNATURE_ERRORS
-from argus.metrics import field_label as field_label
+from argus.runtime.metrics import SIGNATURE_ERRORS as SIGNATURE_ERRORS
+from argus.runtime.metrics import field_label as field_label
 
 HTTP_REQUESTS = Counter("argus_http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_DURATION = Histogram("argus_http_request_duration_seconds", "HTTP request duration", ["method", "route"])

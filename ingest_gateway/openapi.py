@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from argus.config import Settings
+from argus.runtime.settings import Settings
 from argus_spec.event import MAX_MESSAGE_B64_LEN, MAX_METADATA_DEPTH, MAX_TEXT_LEN
 from ingest_gateway.ops import argus_version
-from ingest_gateway.read_store import PAGE_MAX_BYTES
+from ingest_gateway.read.record_store import PAGE_MAX_BYTES
 
 J = dict[str, Any]
 STR: J = {"type": "string"}

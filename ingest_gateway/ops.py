@@ -8,8 +8,8 @@ from importlib.metadata import PackageNotFoundError, version
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ingest_gateway.app_keys import PRODUCER, SETTINGS
 from ingest_gateway.errors import error_response, json_response
-from ingest_gateway.keys import PRODUCER, SETTINGS
 
 
 def argus_version() -> str:

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from argus import logs
-from argus.trace_context import TRACEPARENT, parse_traceparent
+from argus.runtime import logs
+from argus.runtime.trace_context import TRACEPARENT, parse_traceparent
 
 log = logging.getLogger(__name__)
 

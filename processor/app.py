@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from argus.config import Settings
+from argus.runtime.settings import Settings
 from processor.faust_seam import ArgusFaustApp, broker_credentials
 
 #: faust's stream buffer, in batches. faust stops fetching a partition once its buffer is 80% full

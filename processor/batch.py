@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from argus.backoff import backoff_delays
 from argus.db.schema import audit_records
-from argus.identity import stored_digests
-from argus.metrics import field_label
-from argus.signatures import BatchVerifier
-from argus.tlog_store import TreeWrite
+from argus.runtime.backoff import backoff_delays
+from argus.runtime.metrics import field_label
+from argus.tlog.store import TreeWrite
+from argus.trust.identity import stored_digests
+from argus.trust.signatures import BatchVerifier
 from processor import faults, metrics
 from processor.chain import NO_PROGRESS, Chained, chain, contiguous, dead_letter, partition_commits
 from processor.chain_heads import ChainHeads

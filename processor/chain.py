@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from argus.identity import content_digest
+from argus.trust.identity import content_digest
 from argus_spec.hashchain import GENESIS_HASH, chain_record
 from processor import metrics
 from processor.decode import Decoded, RawMessage

@@ -10,9 +10,9 @@ import faust
 from confluent_kafka import KafkaException
 from prometheus_client import start_http_server
 
-from argus import logs
-from argus.config import load_settings
-from argus.runtime import tune_garbage_collector
+from argus.runtime import logs
+from argus.runtime.gc_tuning import tune_garbage_collector
+from argus.runtime.settings import load_settings
 from processor.replica import build_replica
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from argus.admission import validate_storable_event
-from argus.receipts import AttestationChecker
+from argus.db.admission import validate_storable_event
+from argus.trust.receipt_keys import AttestationChecker
 from argus_spec import exactjson
 from argus_spec.enums import EnumConfig
 from argus_spec.envelope import ENVELOPE_VERSION

@@ -67,8 +67,8 @@ from faust.types import TP, Message
 from mode import Service, ServiceT
 from sqlalchemy.exc import DBAPIError
 
-from argus.backoff import backoff_delays
-from argus.trace_context import trace_id_of
+from argus.runtime.backoff import backoff_delays
+from argus.runtime.trace_context import trace_id_of
 from processor.decode import RawMessage
 
 log = logging.getLogger(__name__)

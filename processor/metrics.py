@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from argus.metrics import SIGNATURE_ERRORS as SIGNATURE_ERRORS
+from argus.runtime.metrics import SIGNATURE_ERRORS as SIGNATURE_ERRORS
 
 RECORDS_STORED = Counter("argus_records_stored_total", "Records committed to the critical store")
 DEAD_LETTERS = Counter("argus_dead_letters_total", "Messages rejected to the dead-letter topic", ["field"])

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from argus.signatures import BatchVerifier
+from argus.trust.signatures import BatchVerifier
 from processor.decode import Claims, Decoded, RawMessage, Rejected, decode_message
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from argus import logs
+from argus.runtime import logs
 from processor.batch import BatchResult
 from processor.decode import Decoded, RawMessage
 from processor.prepare import PreparedBatch

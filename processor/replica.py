@@ -15,13 +15,13 @@ from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from argus.config import Settings
 from argus.db.engine import make_engine
-from argus.kafka_admin import ensure_topic
-from argus.kafka_producer import AsyncProducer, durable_producer_config
-from argus.keys import KeyRegistry
-from argus.receipts import attestation_checker, load_receipt_verifiers
-from argus.signatures import load_key_registry, make_batch_verifier, watch_for_reload
+from argus.kafka.admin import ensure_topic
+from argus.kafka.producer import AsyncProducer, durable_producer_config
+from argus.runtime.settings import Settings
+from argus.trust.key_registry import KeyRegistry
+from argus.trust.receipt_keys import attestation_checker, load_receipt_verifiers
+from argus.trust.signatures import load_key_registry, make_batch_verifier, watch_for_reload
 from processor.app import create_app
 from processor.batch import BatchProcessor
 from processor.decode import Claims, RawMessage

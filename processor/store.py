@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from argus.db.engine import is_sqlite
 from argus.db.schema import audit_records, dead_letters, partition_commits, record_columns
-from argus.tlog_store import TreeWrite, write_trees
+from argus.tlog.store import TreeWrite, write_trees
 from argus_spec.canonical import signature_is_ambiguous
 from argus_spec.event import event_time_of
 from argus_spec.hashchain import RECORD_FIELDS

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
-from argus.config import ConfigError
 from argus.db.schema import audit_records
-from argus.tlog_store import TreeWrite, latest_checkpoints, tile_reader, tree_head
+from argus.runtime.settings import ConfigError
+from argus.tlog.store import TreeWrite, latest_checkpoints, tile_reader, tree_head
 from argus_spec.merkle import root_hash
 from argus_spec.note import NoteError, Signer, Verifier
 from argus_spec.tiles import TileTree, tile_node_source

@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import cast
 
-from argus.backoff import backoff_delays
+from argus.runtime.backoff import backoff_delays
 from sinks import metrics
 from sinks.base import RangeSink, Record, Sink, TreeHead, is_range_sink
 from sinks.catchup import Chunk, Delivered, Verdict, is_stale, plan_chunks, resolve

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from argus.config import ConfigError
+from argus.runtime.settings import ConfigError
 from sinks.base import Record
 from sinks.ocsf import to_ocsf
 

@@ -12,7 +12,7 @@ import asyncio
 
 import orjson
 
-from argus.kafka_producer import AsyncProducer, DeliveryError
+from argus.kafka.producer import AsyncProducer, DeliveryError
 from sinks.base import Record
 from sinks.formats import RENDERS, Render
 

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from argus import tlog_store
+from argus.audit.export import COLUMNS
 from argus.db.schema import audit_records, partition_commits, sink_progress
-from argus.export import COLUMNS
+from argus.tlog import store as tlog_store
 from argus_spec.hashchain import RECORD_FIELDS
 from argus_spec.merkle import root_hash
 from argus_spec.tiles import tile_node_source
@@ -111,7 +111,7 @@ class SinkOutbox:
 
     def read_records(self, chunk: Chunk) -> list[Record]:
         """The chunk's records in (commit_seq, offset) order, as the exact dicts the processor hands
-        to sinks: `argus.export`'s row mapping (RECORD_FIELDS order, metadata as stored canonical
+        to sinks: `argus.audit.export`'s row mapping (RECORD_FIELDS order, metadata as stored canonical
         text). The unique (kafka_topic, kafka_partition, kafka_offset) index finds them: commits of a partition
         cover disjoint offset ranges; the commit_seq bounds only guard that invariant."""
         t = audit_records

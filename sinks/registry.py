@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from argus.config import ConfigError, Settings
-from argus.kafka_producer import AsyncProducer
+from argus.kafka.producer import AsyncProducer
+from argus.runtime.settings import ConfigError, Settings
 from sinks.base import Sink
 from sinks.console import ConsoleSink
 from sinks.formats import render_from_url

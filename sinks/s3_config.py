@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from argus.config import ConfigError
+from argus.runtime.settings import ConfigError
 from sinks.formats import render_from_url
 
 MODES = ("COMPLIANCE", "GOVERNANCE")

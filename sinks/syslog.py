@@ -24,7 +24,7 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from argus.config import ConfigError
+from argus.runtime.settings import ConfigError
 from sinks import relp, syslog_format
 from sinks.base import Record
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from argus.config import load_settings
 from argus.db import migrate
+from argus.runtime.settings import load_settings
 
 
 def register(subparsers: Any) -> None:

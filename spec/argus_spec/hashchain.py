@@ -104,7 +104,7 @@ def chain_record(
 ) -> dict[str, Any]:
     """Turn a normalized event into the next record of its actor's chain (metadata → canonical text).
 
-    Pass `metadata_text` when it is already known (from argus.admission.validate_storable_event) to skip
+    Pass `metadata_text` when it is already known (from argus.db.admission.validate_storable_event) to skip
     canonicalizing the metadata a second time.
     """
     record: dict[str, Any] = {f: event.get(f) for f in EVENT_FIELDS}

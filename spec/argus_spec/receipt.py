@@ -154,7 +154,7 @@ def batch_attestations(sign_raw: Callable[[bytes], bytes], statements: Sequence[
 
 
 def sign_attestations(signer: Signer, statements: Sequence[Statement]) -> list[str]:
-    """The spec's v2 signer (`cryptography`); the gateway's is argus.receipts.ReceiptSigner."""
+    """The spec's v2 signer (`cryptography`); the gateway's is argus.trust.receipt_keys.ReceiptSigner."""
     return batch_attestations(lambda m: signer.verifier.key_hash + signer.private_key.sign(m), statements)
 
 

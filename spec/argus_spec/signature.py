@@ -2,7 +2,7 @@
 
 Why here: the gateway, the processor, `argus verify` and an auditor must agree on every rule, so
 the checks and the rejection reasons live in one place (`prepare_verification`). The processor's
-batch verifier (argus/signatures.py) reuses them and only swaps in a faster Ed25519 backend.
+batch verifier (argus/trust/signatures.py) reuses them and only swaps in a faster Ed25519 backend.
 Making signatures is the SDK's job (argus_client.signing).
 """
 
@@ -104,7 +104,7 @@ def verify_event(event: Event, public_key: PublicKey, *, key_id: str | None = No
     """Raise SignatureError unless `event` carries a valid signature by `public_key`.
 
     `key_id` only labels messages (default: the event's publicKeyId); looking the key up, and
-    checking its validity period, is the caller's job (argus.keys.KeyRegistry on the server).
+    checking its validity period, is the caller's job (argus.trust.key_registry.KeyRegistry on the server).
     """
     label = key_id if key_id is not None else str(event.get("publicKeyId"))
     try:

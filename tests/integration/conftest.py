@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from argus.config import load_settings
+from argus.runtime.settings import load_settings
 from ingest_gateway.app import init
 from tests.integration.harness import Stack, running_stack
 

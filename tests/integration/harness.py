@@ -24,10 +24,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import text
 
-from argus.admission import validate_storable_event
+from argus.db.admission import validate_storable_event
 from argus.db.engine import make_engine
 from argus.db.schema import FIELD_COLUMNS
-from argus.receipts import ReceiptSigner
+from argus.trust.receipt_keys import ReceiptSigner
 from argus_spec.enums import EnumConfig
 from argus_spec.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_spec.event import EventValidationError
@@ -234,7 +234,7 @@ class Stack:
     def start_processor(self, label: str = "p") -> subprocess.Popen[bytes]:
         log = open(self.tmp / f"processor-{label}-{len(self.processes)}.log", "wb")  # noqa: SIM115
         process = subprocess.Popen(
-            [sys.executable, "-m", "argus.cli", "processor"], env=self.env(), stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "argus_commands", "processor"], env=self.env(), stdout=log, stderr=subprocess.STDOUT
         )
         self.processes.append(process)
         return process
@@ -318,7 +318,7 @@ class Stack:
 
 @contextmanager
 def running_stack(kafka: str, db_url: str, name: str, tmp: Path, **kwargs: Any) -> Iterator[Stack]:
-    from argus.kafka_admin import ensure_topic
+    from argus.kafka.admin import ensure_topic
 
     stack = Stack(kafka=kafka, db_url=db_url, name=name, tmp=tmp, **kwargs)
     for topic in (stack.topic, stack.dlq_topic, stack.committed_topic):

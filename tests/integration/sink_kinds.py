@@ -223,7 +223,7 @@ def start_with_sinks(stack: Stack, sinks: dict[str, str], extra: dict[str, str])
     port = free_port()
     env = stack.env() | {"ARGUS_SINKS_CONFIG": str(config), "ARGUS_PROCESSOR_METRICS_PORT": str(port)} | extra
     process = subprocess.Popen(
-        [sys.executable, "-m", "argus.cli", "processor"], env=env,
+        [sys.executable, "-m", "argus_commands", "processor"], env=env,
         stdout=open(stack.tmp / f"stdout-{number}.out", "wb"),  # noqa: SIM115
         stderr=open(stack.tmp / f"processor-{number}.log", "wb"),  # noqa: SIM115
     )  # fmt: skip

@@ -44,7 +44,7 @@ class GatewayProcess:
     def start(self, timeout: float = 60) -> GatewayProcess:
         self.starts += 1
         log = open(self.stack.tmp / f"gateway-{self.starts}.log", "wb")  # noqa: SIM115
-        command = [sys.executable, "-m", "argus.cli", "gateway", "--port", str(self.port)]
+        command = [sys.executable, "-m", "argus_commands", "gateway", "--port", str(self.port)]
         self.process = subprocess.Popen(command, env=self.stack.env(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 from argus.db import migrate
 from argus.db.engine import make_engine
-from argus.kafka_admin import ensure_topic, partition_count
+from argus.kafka.admin import ensure_topic, partition_count
 
 TABLES = {"audit_records", "partition_commits", "dead_letters"}
 

@@ -123,7 +123,7 @@ def test_reference_go_client_events_are_all_stored_and_verify(stack: Stack, tmp_
     assert any(r["metadata"].find('"delta":-0') >= 0 for r in records)
 
     verify = subprocess.run(
-        [sys.executable, "-m", "argus.cli", "verify", "--database-url", stack.db_url, "--signatures",
+        [sys.executable, "-m", "argus_commands", "verify", "--database-url", stack.db_url, "--signatures",
          "--keys", str(stack.extra_env["ARGUS_KEYS_CONFIG"]), "--json"],
         capture_output=True, text=True, timeout=300, env=stack.env(),
     )  # fmt: skip

@@ -18,10 +18,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client import REGISTRY
 
-from argus.config import load_settings
+from argus.runtime.settings import load_settings
 from ingest_gateway.app import init
-from ingest_gateway.keys import READ_POOL
-from ingest_gateway.query import READ_THREADS
+from ingest_gateway.app_keys import READ_POOL
+from ingest_gateway.read.query import READ_THREADS
 from tests.integration.harness import TOKEN, Stack, make_event
 from tests.integration.test_input_edges import GatewayTestServer
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp.test_utils import TestClient, TestServer
 
-from argus.config import load_settings
+from argus.runtime.settings import load_settings
 from argus_spec.note import Verifier
 from argus_spec.receipt import verify_receipt
 from argus_spec.uuid7 import uuid7

@@ -15,12 +15,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web_runner import BaseRunner
 from sqlalchemy import text
 
-from argus.config import load_settings
 from argus.db.engine import make_engine
+from argus.runtime.settings import load_settings
 from argus_spec.event import MAX_METADATA_DEPTH
 from argus_spec.uuid7 import uuid7
-from ingest_gateway import read_store
 from ingest_gateway.app import init
+from ingest_gateway.read import record_store as read_store
 from ingest_gateway.server import GatewayRunner
 from tests.integration.harness import TOKEN, Stack, chain_problems, make_event, wait_for
 

@@ -11,8 +11,8 @@ import orjson
 from aiohttp.test_utils import TestClient
 from confluent_kafka.admin import AdminClient
 
-from argus.config import load_settings
-from argus.kafka_admin import topic_max_message_bytes
+from argus.kafka.admin import topic_max_message_bytes
+from argus.runtime.settings import load_settings
 from argus_spec.event import MAX_MESSAGE_B64_LEN
 from tests.integration.harness import TOKEN, Stack, make_event, wait_for
 

@@ -57,7 +57,7 @@ def test_json_logs_trace_ids_and_no_secrets(stack: Stack, tmp_path: Path) -> Non
         with open(out, "wb") as stdout, open(err, "wb") as stderr:
             stack.processes.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "argus.cli", "--log-level", "debug", *command],
+                    [sys.executable, "-m", "argus_commands", "--log-level", "debug", *command],
                     env=stack.env(),
                     stdout=stdout,
                     stderr=stderr,

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from confluent_kafka import Consumer
 
-from argus.kafka_admin import ensure_topic
+from argus.kafka.admin import ensure_topic
 from argus_spec.uuid7 import uuid7
 from tests.integration.harness import Stack, make_event, wait_for
 from tests.integration.sink_kinds import (

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from argus.config import load_settings
+from argus.runtime.settings import load_settings
 from argus_spec.hashchain import GENESIS_HASH, record_hash
 from ingest_gateway.app import init
 from tests.integration.harness import TOKEN, TOKEN_NAME, Stack, chain_problems, make_event, running_stack, wait_for

@@ -76,7 +76,7 @@ def test_prometheus_scrapes_argus_and_the_rules_fire(stack: Stack, tmp_path: Pat
     with open(tmp_path / "gateway.log", "wb") as log:
         stack.processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "argus.cli", "gateway", "--port", str(gateway_port)],
+                [sys.executable, "-m", "argus_commands", "gateway", "--port", str(gateway_port)],
                 env=stack.env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -26,14 +26,14 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import text
 from yarl import URL
 
-from argus.config import load_settings
 from argus.db.engine import make_engine
 from argus.db.private_schema import private_schema
+from argus.runtime.settings import load_settings
 from argus_spec.event import parse_timestamp
 from argus_spec.hashchain import GENESIS_HASH, canonical_metadata, record_hash
 from ingest_gateway.app import init
 from ingest_gateway.openapi import document, render
-from ingest_gateway.query_params import encode_cursor
+from ingest_gateway.read.query_params import encode_cursor
 from tests.conftest import ROOT
 from tests.integration.harness import TOKEN, Stack, make_event, running_stack, wait_for
 

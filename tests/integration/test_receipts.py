@@ -12,10 +12,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
-from argus.cli import main as argus_main
 from argus.db.engine import make_engine
-from argus.receipts import ReceiptSigner
+from argus.trust.receipt_keys import ReceiptSigner
 from argus_client.client import AuditClient
+from argus_commands.main import main as argus_main
 from argus_spec.envelope import encode_envelope, message_key
 from argus_spec.note import Signer, Verifier
 from argus_spec.receipt import ReceiptError, verify_receipt

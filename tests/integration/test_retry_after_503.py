@@ -25,8 +25,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
-from argus.config import load_settings
-from argus.kafka_admin import MAX_MESSAGE_BYTES, topic_max_message_bytes
+from argus.kafka.admin import MAX_MESSAGE_BYTES, topic_max_message_bytes
+from argus.runtime.settings import load_settings
 from argus_spec.uuid7 import uuid7
 from ingest_gateway.app import init
 from tests.integration.harness import TOKEN, Stack, chain_problems, make_event, wait_for, wait_until_consumed

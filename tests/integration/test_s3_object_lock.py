@@ -84,7 +84,7 @@ async def test_the_sink_refuses_a_bucket_without_object_lock(unique_name: str) -
 
 
 def _verify(url: str) -> tuple[int, dict[str, Any]]:
-    result = subprocess.run([sys.executable, "-m", "argus.cli", "verify", "--from-s3", url, "--json"],
+    result = subprocess.run([sys.executable, "-m", "argus_commands", "verify", "--from-s3", url, "--json"],
                             capture_output=True, env={**S3_CREDENTIALS, "PATH": "/usr/bin:/bin"})  # fmt: skip
     return result.returncode, orjson.loads(result.stdout) if result.stdout else {"stderr": result.stderr.decode()}
 

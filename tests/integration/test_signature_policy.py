@@ -13,9 +13,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
-from argus.cli import main as argus_main
 from argus.db.engine import make_engine
 from argus_client.signing import PemSigner, sign_event
+from argus_commands.main import main as argus_main
 from argus_spec.envelope import encode_envelope, message_key
 from argus_spec.hashchain import record_hash
 from argus_spec.uuid7 import uuid7

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from argus.config import load_settings
+from argus.runtime.settings import load_settings
 from argus_client.signing import PemSigner, sign_event
 from argus_spec.canonical import signing_bytes_v1
 from argus_spec.signature import verify_event

@@ -264,7 +264,7 @@ async def test_outbox_reads_back_exactly_what_the_processor_handed_over(
 
 
 if __name__ == "__main__":  # a processor with the test-only sink scheme (see the module docstring)
-    from argus.cli import main
+    from argus_commands.main import main
     from sinks import fanout, registry
 
     registry.SCHEMES["testfile"] = FileSink.from_url

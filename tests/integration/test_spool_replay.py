@@ -13,8 +13,8 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 
-from argus.config import load_settings
-from argus.spool_replay import replay
+from argus.runtime.settings import load_settings
+from argus_commands.spool_replay import replay
 from argus_spec.uuid7 import uuid7
 from ingest_gateway.app import init
 from tests.integration.harness import TOKEN, Stack, make_event, wait_for

@@ -26,12 +26,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import Connection, text
 
-from argus.cli import main as argus_main
-from argus.config import load_settings
 from argus.db import migrate
 from argus.db.engine import make_engine
 from argus.db.private_schema import private_schema
+from argus.runtime.settings import load_settings
 from argus_client.signing import PemSigner, sign_event
+from argus_commands.main import main as argus_main
 from argus_spec.hashchain import record_hash
 from ingest_gateway.app import init
 from tests.integration.harness import (

@@ -16,8 +16,8 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import text
 
 from argus import schemas
-from argus.cli import main as argus_main
 from argus.db.engine import make_engine
+from argus_commands.main import main as argus_main
 from argus_spec.merkle import CompactRange
 from argus_spec.note import Verifier
 from argus_spec.tlog import open_checkpoint, origin, record_leaf
@@ -184,7 +184,7 @@ async def test_api_serves_checkpoints_and_proofs_that_verify_offline_and_in_go(
 ) -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from argus.config import load_settings
+    from argus.runtime.settings import load_settings
     from argus_client.log_client import LogClient
     from argus_spec.proofs import verify_consistency_answer, verify_record_proof
     from ingest_gateway.app import init
@@ -263,7 +263,7 @@ async def test_tiles_served_over_http_rebuild_every_checkpoint_root(stack: Stack
     level-0 hashes are the records' leaves; errors name the parameter."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from argus.config import load_settings
+    from argus.runtime.settings import load_settings
     from argus_client.log_client import LogClient
     from argus_spec.merkle import root_hash
     from argus_spec.tiles import tile_node_source

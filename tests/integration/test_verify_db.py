@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import Connection, Engine, create_engine, insert, text
 
-from argus import export, verify
+from argus.audit import export, verify
 from argus.db.private_schema import private_schema
 from argus.db.schema import audit_records, metadata
 from argus_client.signing import PemSigner, sign_event
@@ -269,7 +269,7 @@ def argus_on_terminal(*argv: str) -> tuple[int, bytes, bytes]:
     import time
 
     master, slave = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "argus.cli", *argv], stdout=subprocess.PIPE, stderr=slave)
+    process = subprocess.Popen([sys.executable, "-m", "argus_commands", *argv], stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
     drawn, deadline = b"", time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -293,7 +293,7 @@ def argus_piped(*argv: str) -> tuple[int, bytes, bytes]:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "argus.cli", *argv], capture_output=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "argus_commands", *argv], capture_output=True, timeout=60)
     return done.returncode, done.stdout, done.stderr
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from argus.cli import main as argus_main
+from argus_commands.main import main as argus_main
 from argus_spec.cosignature import WitnessSigner, WitnessVerifier, cosign, require_cosignatures
 from argus_spec.note import Signer
 from argus_spec.tlog import Checkpoint, open_checkpoint
@@ -54,7 +54,7 @@ class WitnessRunner:
         return self.home / "published"
 
     def run_once(self) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "argus.cli", "witness", "--once", "--url", self.gateway.url,
+        command = [sys.executable, "-m", "argus_commands", "witness", "--once", "--url", self.gateway.url,
                    "--token", TOKEN, "--log-key", LOG_VERIFIER_KEY, "--key", str(self.home / "witness.key"),
                    "--state", str(self.home / "state.json"), "--evidence-dir", str(self.evidence),
                    "--publish-dir", str(self.published), "--topic", self.gateway.stack.topic]  # fmt: skip

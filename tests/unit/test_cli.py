@@ -13,7 +13,7 @@ SUBCOMMANDS = ["gateway", "processor", "db", "verify", "export", "run"]
 
 def _argus(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "argus.cli", *args],
+        [sys.executable, "-m", "argus_commands", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from argus.cli import build_parser
-from argus.config import Settings
+from argus.runtime.settings import Settings
+from argus_commands.main import build_parser
 from tests.ops_tools import HOW_TO_INSTALL, ROOT, tool
 
 COMPOSE = ROOT / "deploy" / "compose" / "compose.yaml"
@@ -42,7 +42,7 @@ def test_compose_config_resolves_the_whole_stack() -> None:
         assert set(service["environment"]) <= KNOWN, name
         assert callable(build_parser().parse_args(service["command"]).func)
     witness = services["witness"]
-    assert build_parser().parse_args(witness["command"]).func.__module__ == "argus.witness"
+    assert build_parser().parse_args(witness["command"]).func.__module__ == "argus.tlog.witness"
     assert witness["depends_on"]["gateway"]["condition"] == "service_healthy"
     assert "moto_server" in " ".join(services["s3"]["command"])  # the S3 server deploy/local/s3.sh runs
     for service in services.values():

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from argus.config import ConfigError, load_settings
+from argus.runtime.settings import ConfigError, load_settings
 
 
 def test_defaults_match_the_reference_service() -> None:

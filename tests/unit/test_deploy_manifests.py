@@ -10,8 +10,8 @@ from dataclasses import fields
 
 import pytest
 
-from argus.cli import build_parser
-from argus.config import Settings
+from argus.runtime.settings import Settings
+from argus_commands.main import build_parser
 from tests.helm_chart import VALUE_SETS, containers, documents
 from tests.ops_tools import ROOT
 

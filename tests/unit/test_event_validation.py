@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from argus.admission import validate_storable_event
+from argus.db.admission import validate_storable_event
 from argus_spec.enums import EnumConfig
 from argus_spec.event import MAX_METADATA_DEPTH, EventValidationError, format_utc, parse_timestamp, validate_event
 from tests.event_samples import EVENT_ID, MINIMAL_EVENT

@@ -15,10 +15,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from argus.cli import build_parser
-from argus.keys import KeyRegistry
-from argus.receipts import parse_verifier_keys
-from argus.verify_log import load_verifiers
+from argus.audit.verify_log import load_verifiers
+from argus.trust.key_registry import KeyRegistry
+from argus.trust.receipt_keys import parse_verifier_keys
+from argus_commands.main import build_parser
 from tests.helm_chart import CHART, EXAMPLES, KUBE_VERSION, VALUE_SETS, containers, documents, helm, render
 from tests.ops_tools import ROOT, tool
 
@@ -178,7 +178,7 @@ def test_optional_witness_runs_the_real_witness_command() -> None:
     deployment = _named(docs, "Deployment", "-witness")
     [container] = containers(deployment)
     args = build_parser().parse_args(container["args"])
-    assert args.func.__module__ == "argus.witness" and args.url == "http://argus-gateway:80"
+    assert args.func.__module__ == "argus.tlog.witness" and args.url == "http://argus-gateway:80"
     assert load_verifiers(args.log_key)  # the example's log key is a real verifier key
     claim = _named(docs, "PersistentVolumeClaim", "-witness")["metadata"]["name"]
     volumes = deployment["spec"]["template"]["spec"]["volumes"]

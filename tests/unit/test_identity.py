@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from argus.identity import content_digest, content_id, idempotency_id
+from argus.trust.identity import content_digest, content_id, idempotency_id
 
 
 def test_content_digest_ignores_the_id_and_sees_every_other_field() -> None:

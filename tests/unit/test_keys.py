@@ -1,4 +1,4 @@
-"""argus.keys (registry, validity, reload) and argus.signatures (batch verification reasons)."""
+"""argus.trust.key_registry (registry, validity, reload) and argus.trust.signatures (batch verification reasons)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from argus.keys import (
+from argus.trust.key_registry import (
     KeyExpiredError,
     KeyNotYetValidError,
     KeyRegistry,
@@ -26,7 +26,7 @@ from argus.keys import (
     UnknownKeyError,
     install_sighup_reload,
 )
-from argus.signatures import Ed25519Backend, init_worker, verify_batch, verify_batch_in_worker
+from argus.trust.signatures import Ed25519Backend, init_worker, verify_batch, verify_batch_in_worker
 from argus_client.signing import PemSigner, sign_event
 from argus_spec import exactjson
 from argus_spec.enums import EnumConfig
@@ -200,7 +200,7 @@ def test_registry_pickles_for_process_pools(keys_yaml: Path) -> None:
     assert registry.reload()  # the source path travels along
 
 
-# --- argus.signatures -------------------------------------------------------------------------
+# --- argus.trust.signatures -------------------------------------------------------------------------
 
 
 def events(format: str | None = None) -> list[dict[str, Any]]:

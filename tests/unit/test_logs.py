@@ -9,9 +9,9 @@ import logging.config
 
 import pytest
 
-from argus import logs
-from argus.config import ConfigError, load_settings
-from argus.trace_context import parse_traceparent, trace_id_of
+from argus.runtime import logs
+from argus.runtime.settings import ConfigError, load_settings
+from argus.runtime.trace_context import parse_traceparent, trace_id_of
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE}-00f067aa0ba902b7-01"

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from argus.config import load_settings
+from argus.runtime.settings import load_settings
 from processor.app import create_app
 from processor.decode import RawMessage
 from processor.faust_seam import AGENT_NAME

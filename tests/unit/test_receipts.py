@@ -1,5 +1,5 @@
 """Signed ingest receipts against the committed vectors (docs/receipts.md): the spec's signer and
-verifier (argus_spec.receipt), the server's fast ones (argus.receipts) and the key command."""
+verifier (argus_spec.receipt), the server's fast ones (argus.trust.receipt_keys) and the key command."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from argus.admission import validate_storable_event
-from argus.cli import main as argus_main
-from argus.config import load_settings
-from argus.receipts import ReceiptSigner, attestation_checker, load_receipt_verifiers
+from argus.db.admission import validate_storable_event
+from argus.runtime.settings import load_settings
+from argus.trust.receipt_keys import ReceiptSigner, attestation_checker, load_receipt_verifiers
+from argus_commands.main import main as argus_main
 from argus_spec.enums import EnumConfig
 from argus_spec.jcs import CanonicalizationError, canonicalize_exact
 from argus_spec.merkle import inclusion_proof, inclusion_proofs, leaf_hash, leaf_source, root_hash, verify_inclusion

@@ -1,4 +1,4 @@
-"""argus.record_checks: the event_time a hashed timestamp implies, fast path and general path alike."""
+"""argus.audit.record_checks: the event_time a hashed timestamp implies, fast path and general path alike."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from argus.record_checks import expected_event_time
+from argus.audit.record_checks import expected_event_time
 from argus_spec.event import event_time_of
 
 

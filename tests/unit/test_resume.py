@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import islice
 
-from argus.backoff import MAX_BACKOFF_SECONDS, backoff_delays
+from argus.runtime.backoff import MAX_BACKOFF_SECONDS, backoff_delays
 from processor.resume import resume_targets
 from processor.store import Progress
 

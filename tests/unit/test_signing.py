@@ -200,7 +200,7 @@ EDGE = DOCS["ed25519_edge"]["vectors"]
 
 @pytest.mark.parametrize("vector", EDGE, ids=[v["name"] for v in EDGE])
 def test_ed25519_backends_on_edge_cases(vector: dict[str, Any]) -> None:
-    """libsodium (used by argus/signatures.py) is stricter than Go/OpenSSL only on small-order R,
+    """libsodium (used by argus/trust/signatures.py) is stricter than Go/OpenSSL only on small-order R,
     which only the key holder can produce; malleated S is refused everywhere."""
     message, sig = base64.b64decode(vector["message"]), base64.b64decode(vector["signature"])
     key = public_key(vector["keyId"])

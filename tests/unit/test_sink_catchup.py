@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from argus import backoff
+from argus.runtime import backoff
 from processor.decode import RawMessage
 from processor.publish import committed_batch
 from sinks import durable

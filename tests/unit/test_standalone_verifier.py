@@ -1,6 +1,6 @@
 """`argus verify --from-file` stands alone: an export verifies (hashes, links, signatures and the
 mustSign policy) with the spec package (argus_spec) and the storage-free check side, the SDK and every
-server package hidden (issue 12 item 2). The database side (argus/export.py, argus/verify_db.py) loads
+server package hidden (issue 12 item 2). The database side (argus/audit/export.py, argus/audit/verify_db.py) loads
 only to read a database."""
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from tests.hidden_imports import ROOT, run_hidden
 VECTORS = ROOT / "tests" / "vectors" / "signatures"
 #: What the check side must never load: storage, the servers' frameworks, the SDK, the server packages.
 HIDDEN = ("sqlalchemy", "psycopg2", "alembic", "aiohttp", "confluent_kafka", "faust", "aiokafka", "boto3",
-          "argus_client", "argus.db", "argus.export", "argus.verify_db", "ingest_gateway", "processor",
+          "argus_client", "argus.db", "argus.audit.export", "argus.audit.verify_db", "ingest_gateway", "processor",
           "sinks")  # fmt: skip
 #: `argus verify --from-file FILE --json [ARGS]` in a fresh interpreter where importing a hidden package fails.
 CHECK = """
 import argparse
-from argus import verify
+from argus.audit import verify
 
 parser = argparse.ArgumentParser()
 verify.register(parser.add_subparsers())

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from argus.config import ConfigError
+from argus.runtime.settings import ConfigError
 from sinks import syslog_format
 from sinks.syslog import SyslogConfig
 

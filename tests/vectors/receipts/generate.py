@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from argus.admission import validate_storable_event
+from argus.db.admission import validate_storable_event
 from argus_spec.enums import EnumConfig
 from argus_spec.jcs import canonicalize
 from argus_spec.merkle import inclusion_proofs, leaf_hash

@@ -34,7 +34,7 @@ def _configured_topic() -> str:
     topic = config.attributes.get("argus_topic") if config is not None else None
     if topic:
         return str(topic)
-    from argus.config import load_settings
+    from argus.runtime.settings import load_settings
 
     return load_settings().topic
 

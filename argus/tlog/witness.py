@@ -29,8 +29,8 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, start_http_server
 
-from argus.log_key import write_signer_key
-from argus.verify_log import load_verifiers
+from argus.audit.verify_log import load_verifiers
+from argus.trust.log_key import write_signer_key
 from argus_client.log_client import LogClient
 from argus_spec.cosignature import WitnessSigner, cosign, split_note
 from argus_spec.merkle import ProofError
@@ -38,7 +38,7 @@ from argus_spec.note import NoteError, Verifier
 from argus_spec.proofs import verify_consistency_answer
 from argus_spec.tlog import Checkpoint, open_checkpoint, parse_origin
 
-log = logging.getLogger("argus.witness")
+log = logging.getLogger("argus.tlog.witness")
 
 INCONSISTENCIES = Counter(
     "argus_witness_inconsistencies_total", "Checkpoints refused as a rollback, fork or unproven", ["origin", "kind"]

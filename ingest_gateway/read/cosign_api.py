@@ -18,14 +18,14 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from argus.db.engine import make_engine
-from argus.tlog_store import add_cosignature, checkpoint_at
+from argus.tlog.store import add_cosignature, checkpoint_at
 from argus_spec.cosignature import WitnessVerifier, split_note, verified_cosignatures
 from argus_spec.note import NoteError
 from argus_spec.tlog import Checkpoint, parse_origin
+from ingest_gateway.app_keys import SETTINGS
 from ingest_gateway.errors import error_response, json_response
 from ingest_gateway.ingest import _read_json
-from ingest_gateway.keys import SETTINGS
-from ingest_gateway.query import _database_errors, _run
+from ingest_gateway.read.query import _database_errors, _run
 
 WRITE_ENGINE = web.AppKey("cosign_engine", Engine)
 WITNESSES = web.AppKey("witness_keys", list)

@@ -1,6 +1,6 @@
 """The database side of `argus verify`: the rows it checks, and the one check only a query can make.
 
-The checks themselves are storage-free (argus/record_checks.py); this module reads what they need
+The checks themselves are storage-free (argus/audit/record_checks.py); this module reads what they need
 from audit_records, and looks for records a time window's own selection cannot see.
 """
 
@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Text, and_, cast, func, not_, select
 
+from argus.audit.export import db_rows, select_records
+from argus.audit.record_checks import DERIVED, parse_moment
+from argus.audit.records_file import Scope
 from argus.db.schema import audit_records
-from argus.export import db_rows, select_records
-from argus.record_checks import DERIVED, parse_moment
-from argus.records_file import Scope
 from argus_spec.event import MAX_UTC_OFFSET
 from argus_spec.hashchain import ChainBreak
 

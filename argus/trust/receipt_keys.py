@@ -2,7 +2,7 @@
 
 The statements and their signed bytes are defined once, in argus_spec/receipt.py; this module
 only holds the keys. Signing and verifying use PyNaCl (libsodium), ~1.6x faster than
-`cryptography` and releasing the GIL (argus/signatures.py). The gateway signs one v2 attestation
+`cryptography` and releasing the GIL (argus/trust/signatures.py). The gateway signs one v2 attestation
 per request and a receipt per event; the processor checks each distinct v2 signature once (a small
 bounded cache of verified signatures) and each event's audit path, a few SHA-256, where one
 Ed25519 check per event used to cost more than the rest of decoding. tests/unit/test_receipts.py
@@ -27,8 +27,8 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy import Connection, select
 
-from argus.config import ConfigError, Settings
 from argus.db.schema import audit_records
+from argus.runtime.settings import ConfigError, Settings
 from argus_spec.note import NoteError, Signer, Verifier
 from argus_spec.receipt import (
     BATCH_PREFIX,
@@ -188,7 +188,7 @@ def stored_statements(connection: Connection, ids: list[str]) -> dict[str, dict[
 
 
 def _run(args: argparse.Namespace) -> int:
-    from argus.log_key import write_signer_key
+    from argus.trust.log_key import write_signer_key
 
     return write_signer_key("receipt-key", args, Signer.generate)
 

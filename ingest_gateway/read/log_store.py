@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from argus.db.schema import audit_records
-from argus.tlog_store import (
+from argus.tlog.store import (
     StoredCheckpoint,
     checkpoint_at,
     checkpoint_history,

@@ -16,9 +16,9 @@ from typing import IO, Any
 import orjson
 from sqlalchemy import ColumnElement, Engine, Select, and_, func, null, select
 
+from argus.audit.progress import Progress, wanted
+from argus.audit.records_file import Scope, add_source_arguments
 from argus.db.schema import audit_records, record_columns
-from argus.progress import Progress, wanted
-from argus.records_file import Scope, add_source_arguments
 from argus_spec.hashchain import RECORD_FIELDS
 
 #: Table columns in RECORD_FIELDS order: a row *is* a record's value tuple, no per-row dict.

@@ -16,14 +16,14 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, Select, Text, cast, event, func, select, tuple_
 
+from argus.audit.record_checks import TrailChecker
+from argus.audit.records_file import Scope
+from argus.audit.verify_db import database_rows
+from argus.audit.verify_report import SIGNATURES_OFF, TRUNCATION_NOTE, sorted_breaks
 from argus.db.engine import is_sqlite, make_engine
 from argus.db.schema import audit_records as t
 from argus.db.schema import record_columns
-from argus.keys import KeyRegistry
-from argus.record_checks import TrailChecker
-from argus.records_file import Scope
-from argus.verify_db import database_rows
-from argus.verify_report import SIGNATURES_OFF, TRUNCATION_NOTE, sorted_breaks
+from argus.trust.key_registry import KeyRegistry
 from argus_spec import exactjson
 from argus_spec.event import format_utc
 from argus_spec.hashchain import CUR, SEQ

@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from argus.audit.export import COLUMNS
 from argus.db.schema import audit_records
-from argus.export import COLUMNS
-from argus.tlog_store import leaf_index, tile_reader
+from argus.tlog.store import leaf_index, tile_reader
 from argus_spec import exactjson
 from argus_spec.event import EVENT_FIELDS
 from argus_spec.hashchain import RECORD_FIELDS, row_hash

@@ -11,22 +11,22 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from argus import logs
-from argus.config import ConfigError, Settings, load_settings
+from argus.runtime import logs
+from argus.runtime.settings import ConfigError, Settings, load_settings
 
 #: Modules that add a subcommand via `register(subparsers)`.
 COMMAND_MODULES = (
     "ingest_gateway.command",
     "processor.command",
     "argus.db.command",
-    "argus.verify",
-    "argus.log_key",
-    "argus.receipts",
-    "argus.tlog_backfill",
-    "argus.witness",
-    "argus.export",
-    "argus.run_local",
-    "argus.spool_replay",
+    "argus.audit.verify",
+    "argus.trust.log_key",
+    "argus.trust.receipt_keys",
+    "argus.tlog.backfill",
+    "argus.tlog.witness",
+    "argus.audit.export",
+    "argus_commands.run_local",
+    "argus_commands.spool_replay",
 )
 
 

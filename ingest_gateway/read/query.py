@@ -1,6 +1,6 @@
 """GET endpoints that read the trail back: records, a daily summary, an actor's chain and its verification.
 
-Handlers only parse and shape; the queries live in `read_store` and run on the gateway's own
+Handlers only parse and shape; the queries live in `record_store` and run on the gateway's own
 bounded read pool (READ_POOL), never on asyncio's default executor, so reads waiting on a slow
 database hold neither the event loop nor the threads that check ingest signatures. A database
 that cannot be reached answers 503 with Retry-After (like Kafka on the write path); ingest never
@@ -21,10 +21,10 @@ from aiohttp import web
 from sqlalchemy.exc import OperationalError
 
 from argus_spec.event import format_utc
-from ingest_gateway import query_params as qp
+from ingest_gateway.app_keys import KEY_REGISTRY, READ_POOL, READ_STORE, SETTINGS
 from ingest_gateway.errors import error_response, json_response
-from ingest_gateway.keys import KEY_REGISTRY, READ_POOL, READ_STORE, SETTINGS
-from ingest_gateway.read_store import FILTERS, LogQuery, ReadStore
+from ingest_gateway.read import query_params as qp
+from ingest_gateway.read.record_store import FILTERS, LogQuery, ReadStore
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ the edges of a time window (docs/hash-chain.md, "Unhashed columns" and "Time win
 Why here and not in the chain verifier: these need the database's own columns (event_time,
 signature_ambiguous) or the key registry, which an auditor verifying an export has not got. Free of
 storage all the same (the rows come from any source): the one check that must query the database,
-`hidden_from_window`, is in argus/verify_db.py.
+`hidden_from_window`, is in argus/audit/verify_db.py.
 Rows are a record's values in RECORD_FIELDS order followed by `EXTRA` (None where a source lacks them).
 """
 
@@ -15,14 +15,14 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from argus.records_file import parse_time
+from argus.audit.records_file import parse_time
 from argus_spec import exactjson
 from argus_spec.canonical import signature_is_ambiguous
 from argus_spec.event import EVENT_FIELDS, EventValidationError, event_time_of
 from argus_spec.hashchain import ACTOR, BAD_SIGNATURE, MISSING, RECORD_FIELDS, SEQ, ChainBreak, ChainVerifier
 
 if TYPE_CHECKING:
-    from argus.keys import KeyRegistry
+    from argus.trust.key_registry import KeyRegistry
 
 #: Trailing columns of a verify row: event_time as UTC text, signature_ambiguous, the actor's first
 #: seq in the time window (None without one).
@@ -78,12 +78,12 @@ def column_breaks(row: Any) -> list[ChainBreak]:
 
 
 class SignatureChecker:
-    """Checks signed records in batches against the key registry (`argus.signatures.verify_batch`),
+    """Checks signed records in batches against the key registry (`argus.trust.signatures.verify_batch`),
     and unsigned ones against its mustSign policy: a stripped signature is caught even after the
     chain was re-hashed, because the policy lives outside the database."""
 
     def __init__(self, registry: KeyRegistry) -> None:
-        from argus.signatures import verify_batch  # the key stack is needed only when signatures are checked
+        from argus.trust.signatures import verify_batch  # the key stack is needed only when signatures are checked
 
         self.registry = registry
         self.verify_batch = verify_batch

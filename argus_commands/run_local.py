@@ -13,8 +13,8 @@ import sys
 import time
 from typing import Any
 
-from argus.config import load_settings
 from argus.db import migrate
+from argus.runtime.settings import load_settings
 
 
 def register(subparsers: Any) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     migrate.upgrade(settings.database_url)
-    base = [sys.executable, "-m", "argus.cli", "--log-level", args.log_level]
+    base = [sys.executable, "-m", "argus_commands", "--log-level", args.log_level]
     children = [subprocess.Popen([*base, "gateway"]), subprocess.Popen([*base, "processor"])]
     print(
         f"argus: gateway http://{settings.host}:{settings.port} | kafka {settings.kafka_bootstrap} "

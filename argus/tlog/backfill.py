@@ -21,7 +21,7 @@ import orjson
 from sqlalchemy import Connection, Engine, select
 
 from argus.db.schema import audit_records, checkpoints, merkle_tiles, merkle_trees
-from argus.tlog_store import TreeWrite, write_trees
+from argus.tlog.store import TreeWrite, write_trees
 from argus_spec.note import Signer
 from argus_spec.tiles import TileTree
 from argus_spec.tlog import Checkpoint, origin, partition_leaves
@@ -85,7 +85,7 @@ def backfill(engine: Engine, topic: str | None, log_name: str, signer: Signer | 
 
 
 def run(args: argparse.Namespace) -> int:
-    from argus.export import make_db_engine
+    from argus.audit.export import make_db_engine
     from processor.tlog import load_signer
 
     try:

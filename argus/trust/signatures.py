@@ -24,8 +24,14 @@ from typing import Any, Literal, Protocol
 
 from nacl.exceptions import BadSignatureError
 
-from argus.config import ConfigError, Settings
-from argus.keys import KeyLookupError, KeyRegistry, KeyRegistryError, PublicKeyEntry, install_sighup_reload
+from argus.runtime.settings import ConfigError, Settings
+from argus.trust.key_registry import (
+    KeyLookupError,
+    KeyRegistry,
+    KeyRegistryError,
+    PublicKeyEntry,
+    install_sighup_reload,
+)
 from argus_spec.event import parse_timestamp
 from argus_spec.signature import SignatureError, prepare_verification, verify_signature
 

@@ -2,7 +2,7 @@
 an NDJSON export or straight from the S3 sink's WORM bucket, and report each break with its actor,
 seq and kind (docs/hash-chain.md). Signatures and the registry's mustSign policy are checked whenever
 a key registry is configured; in the database also the derived columns (event_time) and the edges of
-a time window (argus/record_checks.py).
+a time window (argus/audit/record_checks.py).
 
 Exits 0 only when everything verifies. Memory stays constant: records stream in (actor, seq) order.
 """
@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from argus.progress import Progress, wanted
-from argus.records_file import Scope, add_source_arguments, file_rows
-from argus.verify_report import TRUNCATION_NOTE, render_text, sorted_breaks, verify_rows
+from argus.audit.progress import Progress, wanted
+from argus.audit.records_file import Scope, add_source_arguments, file_rows
+from argus.audit.verify_report import TRUNCATION_NOTE, render_text, sorted_breaks, verify_rows
 from argus_spec.hashchain import ChainBreak
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from argus.keys import KeyRegistry
+    from argus.trust.key_registry import KeyRegistry
 
 
 def load_registry(args: argparse.Namespace) -> tuple[KeyRegistry | None, str | None]:
@@ -37,7 +37,7 @@ def load_registry(args: argparse.Namespace) -> tuple[KeyRegistry | None, str | N
         if args.signatures:
             raise ValueError("--signatures needs the key registry: pass --keys or set ARGUS_KEYS_CONFIG")
         return None, "no key registry configured (--keys or ARGUS_KEYS_CONFIG)"
-    from argus.keys import KeyRegistry  # the key stack is not needed otherwise
+    from argus.trust.key_registry import KeyRegistry  # the key stack is not needed otherwise
 
     return KeyRegistry.load(args.keys), None
 
@@ -46,8 +46,8 @@ def _rows(args: argparse.Namespace, scope: Scope, show: bool) -> tuple[Iterator[
     if args.from_file:  # an export has no event_time or signature_ambiguous: those are checked in the database
         rows = file_rows(args.from_file, scope, with_low=True)
         return ((*row[:-1], None, None, row[-1]) for row in rows), None, None
-    from argus.export import count_records, make_db_engine  # the database stack: only when reading it
-    from argus.verify_db import database_rows
+    from argus.audit.export import count_records, make_db_engine  # the database stack: only when reading it
+    from argus.audit.verify_db import database_rows
 
     engine = make_db_engine(args.database_url)
     return database_rows(engine, scope), count_records(engine, scope) if show else None, engine
@@ -68,14 +68,14 @@ def _s3_rows(url: str, scope: Scope) -> tuple[Iterator[Any], list[str]]:
 
 def _kafka_config() -> dict[str, str]:
     """The Kafka client settings of the environment (ARGUS_KAFKA_BOOTSTRAP and its security settings)."""
-    from argus.config import load_settings
+    from argus.runtime.settings import load_settings
 
     return load_settings().kafka_client_config()
 
 
 def _check_log(args: argparse.Namespace, report: dict[str, Any]) -> list[Any]:
-    """With --checkpoint: the stored trees against signed checkpoints (argus/verify_log.py)."""
-    from argus.verify_log import (
+    """With --checkpoint: the stored trees against signed checkpoints (argus/audit/verify_log.py)."""
+    from argus.audit.verify_log import (
         KAFKA_SOURCE,
         load_verifiers,
         load_witness_keys,
@@ -96,7 +96,7 @@ def _check_log(args: argparse.Namespace, report: dict[str, Any]) -> list[Any]:
         log = verify_file_log(args.from_file, checkpoints)
         report["notes"] += [f"records in no checkpoint given: {note}" for note in log.pop("notes")]
     else:
-        from argus.export import make_db_engine
+        from argus.audit.export import make_db_engine
 
         log = verify_log(make_db_engine(args.database_url), checkpoints, verifiers)
     report["log"] = log
@@ -113,9 +113,9 @@ def _check_log(args: argparse.Namespace, report: dict[str, Any]) -> list[Any]:
 
 def _check_receipts(args: argparse.Namespace, report: dict[str, Any], checkpoints: list[Any]) -> None:
     """With --receipts: every receipted event is in the store and proven in a trusted checkpoint."""
-    from argus.export import make_db_engine
-    from argus.receipts import parse_verifier_keys
-    from argus.verify_receipts import read_receipts, verify_receipts
+    from argus.audit.export import make_db_engine
+    from argus.audit.verify_receipts import read_receipts, verify_receipts
+    from argus.trust.receipt_keys import parse_verifier_keys
 
     if not args.checkpoint:
         raise ValueError("--receipts proves inclusion against trusted checkpoints: pass --checkpoint too")
@@ -128,7 +128,7 @@ def _check_receipts(args: argparse.Namespace, report: dict[str, Any], checkpoint
 
 
 def _hidden_from_window(engine: Engine, scope: Scope) -> Iterator[ChainBreak]:
-    from argus.verify_db import hidden_from_window
+    from argus.audit.verify_db import hidden_from_window
 
     return hidden_from_window(engine, scope)
 

@@ -15,11 +15,11 @@ from aiohttp import web
 
 from argus_spec.merkle import HASH_SIZE
 from argus_spec.tiles import parse_tile_path
-from ingest_gateway import query_params as qp
+from ingest_gateway.app_keys import READ_STORE, SETTINGS
 from ingest_gateway.errors import error_response, json_response
-from ingest_gateway.keys import READ_STORE, SETTINGS
-from ingest_gateway.log_store import LogStore, ProofUnavailable
-from ingest_gateway.query import _database_errors, _run
+from ingest_gateway.read import query_params as qp
+from ingest_gateway.read.log_store import LogStore, ProofUnavailable
+from ingest_gateway.read.query import _database_errors, _run
 
 MAX_HISTORY = 1000
 _SIZE = qp.integer(0, 2**63 - 1)

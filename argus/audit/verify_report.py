@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from argus.progress import Progress
-from argus.record_checks import TrailChecker
+from argus.audit.progress import Progress
+from argus.audit.record_checks import TrailChecker
 from argus_spec.hashchain import ChainBreak
 
 if TYPE_CHECKING:
-    from argus.keys import KeyRegistry
+    from argus.trust.key_registry import KeyRegistry
 
 TRUNCATION_NOTE = (
     "a hash chain alone cannot show that an actor's newest records were removed (truncation) or "
@@ -32,7 +32,7 @@ SIGNATURES_OFF = "signatures not checked: {why}; a stripped or forged signature 
 
 def verify_rows(rows: Iterable[Any], *, anchored: bool, registry: KeyRegistry | None = None,
                 signatures_off: str | None = None, progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
-    """Run every record check (argus/record_checks.py) over ordered verify rows; the report dict.
+    """Run every record check (argus/audit/record_checks.py) over ordered verify rows; the report dict.
     `signatures_off` says why signatures were not checked (with no registry)."""
     checker = TrailChecker(anchored=anchored, registry=registry)
     progress = progress or Progress("verified", None, enabled=False)

@@ -1,9 +1,9 @@
 """Which records (`Scope`, with the options that choose it), and records read from an NDJSON export.
 
 The storage-free record source: `argus verify --from-file` reads an export with this module, the
-checks (argus/record_checks.py, argus/verify_report.py) and the spec package alone, no SQLAlchemy
+checks (argus/audit/record_checks.py, argus/audit/verify_report.py) and the spec package alone, no SQLAlchemy
 and no server package (tests/unit/test_standalone_verifier.py), so an auditor verifies an export
-away from the service. The database source is argus/export.py and argus/verify_db.py.
+away from the service. The database source is argus/audit/export.py and argus/audit/verify_db.py.
 """
 
 from __future__ import annotations

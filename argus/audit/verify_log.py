@@ -18,10 +18,10 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, select
 
+from argus.audit.export import COLUMNS, LOG_FIELDS
+from argus.audit.records_file import file_records
 from argus.db.schema import audit_records
-from argus.export import COLUMNS, LOG_FIELDS
-from argus.records_file import file_records
-from argus.tlog_store import checkpoint_history, tile_reader
+from argus.tlog.store import checkpoint_history, tile_reader
 from argus_spec.cosignature import WitnessVerifier, require_cosignatures
 from argus_spec.hashchain import record_row
 from argus_spec.merkle import HASH_SIZE, root_hash

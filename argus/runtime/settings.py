@@ -20,7 +20,7 @@ import yaml
 
 from argus_spec.enums import EnumConfig, EnumConfigError, load_enums
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SCOPES = frozenset({"ingest", "read"})
 #: Bytes a Kafka record may exceed the event limit by (docs/operations.md, "Size limits").
 KAFKA_RECORD_HEADROOM = 64 * 1024
@@ -204,7 +204,7 @@ class Settings:
         return tuple(result)
 
     def secrets(self) -> list[str]:
-        """Every secret value in the settings, for log redaction (argus/logs.py)."""
+        """Every secret value in the settings, for log redaction (argus/runtime/logs.py)."""
         from sqlalchemy.engine import make_url
 
         values = [self.auth_token, self.kafka_sasl_password]
@@ -220,7 +220,7 @@ class Settings:
         """librdkafka settings shared by every Kafka client; security in the SDK's spelling
         (argus_client/kafka_security.py), so the servers and KafkaAuditTransport agree."""
         # here, not at the top: the SDK's package (aiohttp) must not load where settings are merely
-        # read, e.g. argus/signatures.py in the standalone verifier (tests/unit/test_standalone_verifier.py)
+        # read, e.g. argus/trust/signatures.py in the standalone verifier (tests/unit/test_standalone_verifier.py)
         from argus_client.kafka_security import kafka_security_config
 
         security = kafka_security_config(

@@ -1,0 +1,1 @@
+"""Kafka plumbing shared by the gateway, the processor and the sinks: topics and the asyncio producer."""

@@ -1,0 +1,1 @@
+"""What the server vouches for: trusted keys, signatures, receipt keys, event ids, signing-key files."""
