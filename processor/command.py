@@ -6,7 +6,6 @@ import argparse
 import sys
 from typing import Any
 
-import faust
 from confluent_kafka import KafkaException
 from prometheus_client import start_http_server
 
@@ -14,6 +13,7 @@ from argus.runtime import logs
 from argus.runtime.gc_tuning import tune_garbage_collector
 from argus.runtime.settings import load_settings
 from processor.replica import build_replica
+from processor.worker import ReplicaWorker
 
 
 def register(subparsers: Any) -> None:
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"argus processor: cannot reach Kafka at {settings.kafka_bootstrap}: {exc}", file=sys.stderr)
         return 1
     tune_garbage_collector()
-    worker = faust.Worker(
+    worker = ReplicaWorker(
         app,
         loglevel=args.log_level.lower(),
         quiet=True,
