@@ -12,8 +12,8 @@ from prometheus_client import start_http_server
 from argus.runtime import logs
 from argus.runtime.gc_tuning import tune_garbage_collector
 from argus.runtime.settings import load_settings
+from processor.faust_seam import ReplicaWorker
 from processor.replica import build_replica
-from processor.worker import ReplicaWorker
 
 
 def register(subparsers: Any) -> None:

@@ -14,7 +14,8 @@ The processor asks two things of faust, and only through this module:
 Besides those, the app answers which partitions of a topic it owns and their high watermarks
 (`assigned`, `highwater`), calls back with partition numbers on assignment and revocation
 (`on_assigned`, `on_revoked`), runs a timer (`every`) and a shutdown hook (`before_shutdown`),
-and `broker_credentials` turns Argus's Kafka security settings into faust's form. Nothing
+`broker_credentials` turns Argus's Kafka security settings into faust's form, and
+`ReplicaWorker` is faust's Worker with the root logger at the chosen level while running. Nothing
 outside this module reads faust's internals or replaces its methods.
 
 How the first one is kept safe, at the hooks faust offers:
@@ -399,3 +400,33 @@ def _seek_and_resume(consumer: AIOKafkaConsumer, topic: str, targets: dict[int, 
     for tp in partitions:
         consumer.seek(tp, targets[tp.partition])
     consumer.resume(*partitions)
+
+
+# faust's Worker for one replica, without DEBUG log records between start-up and shutdown.
+#
+# Why: faust's Worker sets the root logger to DEBUG whatever `--log-level` says, so that its
+# terminal spinner advances on every log call during start-up (`faust.Worker.on_setup_root_logger`),
+# and leaves it there once the spinner is finished. Every `log.debug` in the process then builds a
+# LogRecord that only a finished spinner and a handler at the chosen level see, and drop: per
+# event in `processor/publish.py`'s committed-event line. This Worker puts the root logger back at
+# the chosen level once start-up is done and gives the spinner DEBUG again for the shutdown, when
+# faust's spinner spins again; what is written, to the terminal or the log, is unchanged.
+class ReplicaWorker(faust.Worker):
+    """A faust Worker whose root logger holds the chosen level while the replica runs."""
+
+    _spinner_level: int | None = None  # the chosen level, when faust raised the root to DEBUG for its spinner
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        if self.spinner and logger.level == logging.DEBUG:
+            self._spinner_level = level
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        if self._spinner_level is not None:
+            logging.getLogger().setLevel(self._spinner_level)
+
+    def on_worker_shutdown(self) -> None:
+        if self._spinner_level is not None:
+            logging.getLogger().setLevel(logging.DEBUG)
+        super().on_worker_shutdown()

@@ -1,4 +1,4 @@
-"""processor/worker.py: the root logger holds the chosen level while the replica runs.
+"""processor/faust_seam.py ReplicaWorker: the root logger holds the chosen level while the replica runs.
 
 Why: faust's Worker raises the root logger to DEBUG for its start-up spinner and leaves it there,
 so every `log.debug` of the running replica built a record nobody writes (docs/benchmarks.md,
@@ -17,7 +17,7 @@ import faust
 import pytest
 
 from argus.runtime import logs
-from processor.worker import ReplicaWorker
+from processor.faust_seam import ReplicaWorker
 
 
 @pytest.fixture
