@@ -30,12 +30,12 @@ from sinks.base import Record
 
 TIMEOUT_SECONDS = 30.0
 _OPTIONS = {"format", "app", "facility", "hostname", "ca", "cert", "key", "servername"}
-#: scheme -> (framing, over TLS)
+#: scheme -> (RELP rather than octet-counted frames, over TLS)
 SCHEMES = {
-    "syslog+tcp": ("octet-counted", False),
-    "syslog+tls": ("octet-counted", True),
-    "syslog+relp": ("relp", False),
-    "syslog+relps": ("relp", True),
+    "syslog+tcp": (False, False),
+    "syslog+tls": (False, True),
+    "syslog+relp": (True, False),
+    "syslog+relps": (True, True),
 }
 
 
@@ -59,7 +59,7 @@ class SyslogConfig:
         parts = urlsplit(url)
         if parts.scheme not in SCHEMES or not parts.hostname or not parts.port:
             raise ConfigError(f"syslog sink URL must be one of {sorted(SCHEMES)} ://HOST:PORT, not {url!r}")
-        framing, tls = SCHEMES[parts.scheme]
+        relp, tls = SCHEMES[parts.scheme]
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         if set(query) - _OPTIONS:
             raise ConfigError(f"syslog sink URL {url!r}: unknown option(s) {sorted(set(query) - _OPTIONS)}")
@@ -69,7 +69,7 @@ class SyslogConfig:
         facility = int(query.get("facility", 13))
         if not 0 <= facility <= 23:
             raise ConfigError(f"syslog sink URL {url!r}: facility must be 0..23")
-        return cls(parts.hostname, parts.port, tls, framing == "relp", payload, query.get("app", "argus"),
+        return cls(parts.hostname, parts.port, tls, relp, payload, query.get("app", "argus"),
                    facility, query.get("hostname") or socket.gethostname(), query.get("ca"), query.get("cert"),
                    query.get("key"), query.get("servername"))  # fmt: skip
 
