@@ -12,7 +12,15 @@ import pytest
 from argus_spec.uuid7 import uuid7
 from sinks.syslog import SyslogConfig, SyslogSink
 from tests.integration.harness import Stack, make_event, wait_for
-from tests.integration.sink_kinds import syslog_lines, syslog_url
+from tests.integration.sink_kinds import (
+    SYSLOG_RELP,
+    SYSLOG_RELPS,
+    SYSLOG_TCP,
+    SYSLOG_TLS,
+    SinkKind,
+    syslog_lines,
+    syslog_url,
+)
 
 
 def _records(stack: Stack, count: int) -> list[dict[str, Any]]:
@@ -51,3 +59,17 @@ async def test_tls_refuses_a_server_it_cannot_verify(tmp_path: Path, unique_name
     with pytest.raises(ssl.SSLCertVerificationError):
         await sink.send(_records(stack, 1))
     assert syslog_lines(stack, "tls") == []
+
+
+@pytest.mark.parametrize("kind", [SYSLOG_TCP, SYSLOG_TLS, SYSLOG_RELP, SYSLOG_RELPS], ids=lambda kind: kind.name)
+async def test_a_record_as_large_as_the_gateway_allows_arrives_whole(tmp_path: Path, unique_name: str,
+                                                                     kind: SinkKind) -> None:  # fmt: skip
+    """A default-limit event (ARGUS_MAX_EVENT_BYTES, 1.25 MiB) makes a syslog message over rsyslog's
+    default octet-counted frame limit (200,000 bytes): it must arrive whole, not garbled."""
+    stack = Stack(kafka="", db_url="", name=unique_name, tmp=tmp_path)
+    sink = SyslogSink("siem", SyslogConfig.from_url(kind.url(stack)))
+    record = {**_records(stack, 1)[0], "message": "m" * (1280 * 1024 - 4096)}
+    await sink.send([record])
+    wait_for(lambda: kind.delivered(stack) != [], 30, f"the large record at rsyslog over {kind.name}")
+    [delivered] = kind.delivered(stack)
+    assert (delivered["id"], delivered["message"]) == (record["id"], record["message"])
