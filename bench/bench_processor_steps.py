@@ -8,7 +8,9 @@ is worth trying first (docs/benchmarks.md, "Levers"). Best of 3 per step, proces
 Signature verification is left out (bench/bench_signatures.py measures it). The gateway's
 attestation of source and receivedAt is measured on its own: decoding the same events with the
 receipt key's checker, attested v1 (one Ed25519 signature per event) and v2 (one per 250-event
-request, the bench's request size, plus each event's audit path; docs/receipts.md).
+request, the bench's request size, plus each event's audit path; docs/receipts.md). With argus_native
+installed, its chain + row (one call per event) and COPY text are measured too, next to the
+reference's (copy_text_utf8_us: the reference's text encoded, the bytes argus_native returns).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from argus_spec.envelope import encode_envelope, message_key, utc_now_rfc3339
 from argus_spec.hashchain import GENESIS_HASH, chain_record
 from argus_spec.note import Signer
 from bench.loadgen import REQUEST_EVENTS, attestation_statements, make_events
+from processor.chain import _chained_row
 from processor.decode import Claims, Decoded, RawMessage, decode_message
+from processor.native import NATIVE
 from processor.store import _copy_text, stored_row
 
 
@@ -66,7 +70,7 @@ def _decode_attested_us(events: list[dict[str, Any]], received_at: str, v2: bool
     return _best_us(len(events), decode_all)[0]
 
 
-def run(count: int) -> dict[str, float]:
+def run(count: int) -> dict[str, Any]:
     received_at = utc_now_rfc3339()
     events = make_events(count, actors=2000, signed_share=0.3)
     messages = [
@@ -76,7 +80,7 @@ def run(count: int) -> dict[str, float]:
     enums = load_settings({}).enums
     decode_us, decoded = _best_us(count, lambda: [decode_message(m, enums) for m in messages])
 
-    def chain(items: list[Decoded]) -> list[tuple[dict[str, Any], RawMessage]]:
+    def chain(items: list[Decoded]) -> list[tuple[dict[str, Any], Decoded]]:
         heads: dict[str, tuple[int, str]] = {}
         out = []
         for item in items:
@@ -85,18 +89,37 @@ def run(count: int) -> dict[str, float]:
             record = chain_record(item.event, source=item.source, received_at=item.received_at, seq=seq + 1,
                                   previous_hash=previous, metadata_text=item.metadata_text)  # fmt: skip
             heads[actor] = (seq + 1, record["currentHash"])
-            out.append((record, item.message))
+            out.append((record, item))
         return out
 
+    def native_chain(items: list[Decoded]) -> list[tuple[Any, ...]]:
+        """What processor/chain.py does per event with argus_native: record and row in one call."""
+        heads: dict[str, tuple[int, str]] = {}
+        rows = []
+        for item in items:
+            actor = item.event["actorId"]
+            seq, previous = heads.get(actor, (0, GENESIS_HASH))
+            record, row = _chained_row(item, seq + 1, previous, 1)
+            heads[actor] = (seq + 1, record["currentHash"])
+            rows.append(row)
+        return rows
+
     chain_us, records = _best_us(count, lambda: chain(decoded))
-    row_us, rows = _best_us(count, lambda: [stored_row(r, m.topic, m.partition, m.offset, 1) for r, m in records])
+    row_us, rows = _best_us(count, lambda: [
+        stored_row(r, i.message.topic, i.message.partition, i.message.offset, 1, i.attestation, i.unattested_claim)
+        for r, i in records
+    ])  # fmt: skip
     copy_us, _ = _best_us(count, lambda: _copy_text(rows))
+    steps: dict[str, Any] = {"events": count, "decode_validate_us": decode_us, "chain_record_us": chain_us,
+                             "record_row_us": row_us, "copy_text_us": copy_us}  # fmt: skip
+    if NATIVE is not None:  # argus_native (native/): chain_record + stored_row in one call, COPY text as bytes
+        native_us, native_rows = _best_us(count, lambda: native_chain(decoded))
+        assert native_rows == rows, "argus_native must produce the reference's rows"
+        steps["native_chain_row_us"] = native_us
+        steps["native_copy_text_us"] = _best_us(count, lambda: NATIVE.copy_text(native_rows))[0]
+        steps["copy_text_utf8_us"] = _best_us(count, lambda: _copy_text(rows).encode("utf-8"))[0]
     return {
-        "events": count,
-        "decode_validate_us": decode_us,
-        "chain_record_us": chain_us,
-        "record_row_us": row_us,
-        "copy_text_us": copy_us,
+        **steps,
         "decode_attested_v1_us": _decode_attested_us(events, received_at, v2=False),
         "decode_attested_v2_us": _decode_attested_us(events, received_at, v2=True),
     }

@@ -15,6 +15,7 @@ from argus.trust.identity import content_digest
 from argus_spec.hashchain import GENESIS_HASH, chain_record
 from processor import metrics
 from processor.decode import Decoded, RawMessage
+from processor.native import NATIVE
 from processor.store import PARTITION, DeadLetter, Progress, stored_row
 from sinks.committed import PartitionCommit
 
@@ -107,20 +108,28 @@ def chain(
         else:
             cached = head_of(actor_id)
             seq, previous = cached if cached is not None else (0, GENESIS_HASH)
-        record = chain_record(
-            event,
-            source=item.source,
-            received_at=item.received_at,
-            seq=seq + 1,
-            previous_hash=previous,
-            metadata_text=item.metadata_text,
-        )
+        record, row = _chained_row(item, seq + 1, previous, commit_seqs[message.partition])
         out.heads[actor_id] = (seq + 1, record["currentHash"], message.partition)
-        commit_seq = commit_seqs[message.partition]
-        out.rows.append(stored_row(record, message.topic, message.partition, message.offset, commit_seq,
-                                   item.attestation, item.unattested_claim))  # fmt: skip
+        out.rows.append(row)
         out.records.append(record)
     return out
+
+
+def _chained_row(item: Decoded, seq: int, previous: str, commit_seq: int) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    """The event's record (for the sinks) and its row (to write): argus_native's when it takes the
+    input, else the reference's, which decides every unusual input (raising where it always did)."""
+    message = item.message
+    if NATIVE is not None:
+        done = NATIVE.chain_row(item.event, item.source, item.received_at, seq, previous, item.metadata_text,
+                                message.topic, message.partition, message.offset, commit_seq, item.attestation,
+                                item.unattested_claim)  # fmt: skip
+        if done is not None:
+            return done
+    record = chain_record(item.event, source=item.source, received_at=item.received_at, seq=seq,
+                          previous_hash=previous, metadata_text=item.metadata_text)  # fmt: skip
+    row = stored_row(record, message.topic, message.partition, message.offset, commit_seq, item.attestation,
+                     item.unattested_claim)  # fmt: skip
+    return record, row
 
 
 def partition_commits(

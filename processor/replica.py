@@ -27,6 +27,7 @@ from processor.batch import BatchProcessor
 from processor.decode import Claims, RawMessage
 from processor.faust_seam import ArgusFaustApp
 from processor.lag import LagTracker
+from processor.native import NATIVE
 from processor.pipeline import run_pipeline
 from processor.prepare import PreparedBatch
 from processor.publish import Publisher
@@ -147,11 +148,12 @@ def build_replica(settings: Settings, registry: KeyRegistry | None = None) -> Ar
     app.before_shutdown(close_resources)
 
     log.info(
-        "processor: topic=%s group=%s sinks=%s transparency=%s checkpoints=%s",
+        "processor: topic=%s group=%s sinks=%s transparency=%s checkpoints=%s chaining=%s",
         topic,
         settings.consumer_group,
         [s.name for s in publisher.sinks.sinks],
         "on" if logs is not None else "off",
         f"signed by {signer.name}" if signer is not None else "off (no ARGUS_LOG_KEY)",
+        "compiled (argus_native)" if NATIVE is not None else "Python reference (argus_native not installed)",
     )
     return app

@@ -26,6 +26,7 @@ from argus.tlog.store import TreeWrite, write_trees
 from argus_spec.canonical import signature_is_ambiguous
 from argus_spec.event import event_time_of
 from argus_spec.hashchain import RECORD_FIELDS
+from processor.native import NATIVE
 from sinks.committed import PartitionCommit
 
 #: What the processor writes for each record, in row order: the record's own fields, then where it
@@ -180,9 +181,13 @@ def _copy_records(connection: Connection, rows: Sequence[Sequence[Any]]) -> None
     """COPY in PostgreSQL's text format: NULL is \\N and backslash, tab, newline, CR are escaped,
     so no string value (not even a literal "\\N") can be mistaken for NULL."""
     statement = f"COPY audit_records ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
-    buffer = io.StringIO(_copy_text(rows))
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
+        buffer: io.IOBase
+        if NATIVE is not None and cursor.connection.encoding == "UTF8":  # the bytes psycopg2 would send
+            buffer = io.BytesIO(NATIVE.copy_text(rows))
+        else:
+            buffer = io.StringIO(_copy_text(rows))
         cursor.copy_expert(statement, buffer)
     except psycopg2.Error as exc:
         # The raw cursor bypasses SQLAlchemy's error translation; the pipeline's retry policy

@@ -14,6 +14,20 @@ if [ ! -x "$ROOT/.venv/bin/python" ]; then
 fi
 "$ROOT/.venv/bin/python" -m pip install -q --upgrade pip
 "$ROOT/.venv/bin/python" -m pip install -q -e "$ROOT/spec" -e "$ROOT/client[kafka]" -e "$ROOT[dev]"
+# argus_native (native/, Rust via PyO3 and maturin): the processor's compiled hot path, cross-checked
+# against the Python reference by tests/unit/test_native.py. Needs cargo (rustup.rs, or Debian's cargo).
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -q cargo >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q cargo >/dev/null; }
+  else
+    echo "install: cargo not found; argus_native (native/) needs a Rust toolchain (https://rustup.rs)" >&2
+    exit 1
+  fi
+fi
+"$ROOT/.venv/bin/python" -m pip install -q "$ROOT/native"
 # The Go toolchain builds tests/vectors (Go standard library only): the signature vectors and the
 # reference-client test (tests/integration/test_go_client.py). Debian's golang-go is enough (Go >= 1.19).
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
