@@ -155,3 +155,16 @@ def test_digits_in_strings_are_not_number_literals(text: bytes) -> None:
 def test_long_literals_are_found_anywhere(text: bytes) -> None:
     assert exactjson._has_long_literal(text.translate(exactjson._MARKS))
     assert exactjson.loads(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", [b'{"id":"01a237bf-21cb-7a09-b50c-0c11"}', b'["doc-0","x-0a","-0b"]'])
+def test_negative_zero_in_strings_needs_no_second_parse(text: bytes) -> None:
+    assert exactjson._NEGATIVE_ZERO.search(text) is None
+    assert exactjson.loads(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", [b"-0", b" -0", b"[-0]", b'{"a":-0}', b"[1,-0]", b"[1,\n\t-0 ]", b'{"a":"x:-0b"}'])
+def test_negative_zero_literals_are_found_anywhere(text: bytes) -> None:
+    """(The last is a string, which only costs a needless second parse: still the right value.)"""
+    assert exactjson._NEGATIVE_ZERO.search(text) is not None
+    assert _strict(exactjson.loads(text), json.loads(text, parse_int=lambda t: -0.0 if t == "-0" else int(t)))
