@@ -214,3 +214,28 @@ def test_copy_text_refuses_a_lone_surrogate_as_encoding_the_reference_does() -> 
         _copy_text(rows).encode("utf-8")
     with pytest.raises(UnicodeEncodeError):
         argus_native.copy_text(rows)
+
+
+#: Timestamps at the edges the strategies above reach rarely, and whether argus_native takes them:
+#: offsets carrying the UTC instant across years 1 and 9999, the largest offsets, lowercase, fraction
+#: truncation, hour 24, a leap second, offset minutes past 59 (declined; the reference decides).
+EDGE_TIMESTAMPS = {
+    "0001-01-01T00:00:00-15:59": True, "0001-01-01T15:58:59+15:59": False, "0001-01-01T00:00:00+00:01": False,
+    "9999-12-31T08:00:59+15:59": True, "9999-12-31T23:59:59.999999999Z": True, "9999-12-31T23:59:59-00:01": False,
+    "2024-02-29t23:59:59.9999999z": True, "2026-01-02T03:04:05-00:00": True, "2026-01-02T03:04:05+16:00": False,
+    "2026-01-02T03:04:05+14:60": False, "2026-01-02T24:00:00Z": False, "2016-12-31T23:59:60Z": False,
+    "2026-01-02T03:04:05.1234567890Z": False, " 2026-01-02T03:04:05Z": False, "2026-01-02T03:04:05Z ": False,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("timestamp", "taken"), EDGE_TIMESTAMPS.items())
+def test_edge_timestamps_are_taken_or_declined_as_the_reference_decides(timestamp: str, taken: bool) -> None:
+    event = {name: None for name in EVENT_FIELDS} | {"timestamp": timestamp, "actorId": "a\u2028\x7f\x85b"}
+    server = {"source": None, "received_at": "r", "seq": 1, "previous_hash": GENESIS_HASH, "metadata_text": None}
+    where = {"topic": "t", "partition": 0, "offset": 0, "commit_seq": 1, "attestation": None, "unattested_claim": False}
+    expected, got = reference(event, server, where), native(event, server, where)
+    assert (got is not None) is taken
+    if isinstance(expected, Exception):
+        assert got is None
+    elif got is not None:
+        assert_same(got, expected)
