@@ -51,7 +51,8 @@ def claims_policy(settings: Settings) -> Claims:
     if not verifiers:
         log.warning("no receipt keys (ARGUS_RECEIPT_VERIFIER_KEYS / ARGUS_RECEIPT_KEY): every source and "
                     "receivedAt claim is unattested (docs/receipts.md)")  # fmt: skip
-    return Claims(attestation_checker(verifiers), dead_letter=settings.unattested_claims == "dead-letter")
+    native = NATIVE.batch_message if NATIVE is not None else None  # the v2 path check in Rust, if built
+    return Claims(attestation_checker(verifiers, native), dead_letter=settings.unattested_claims == "dead-letter")
 
 
 def build_replica(settings: Settings, registry: KeyRegistry | None = None) -> ArgusFaustApp:

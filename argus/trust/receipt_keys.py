@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import base64
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,9 @@ DEFAULT_KEY_NAME = "argus-gateway"
 #: Verified v2 signatures the processor remembers. A request's events reach the processor within
 #: a few batches of each other, so a few thousand roots cover every request in flight.
 VERIFIED_CACHE_SIZE = 4096
+#: argus_native.batch_message: a v2 attestation's signature and signed bytes for a statement
+#: (attestation, id, contentHash, source, receivedAt), or None where the reference must decide.
+BatchMessage = Callable[[str, str, str, str | None, str], tuple[bytes, bytes] | None]
 
 
 class ReceiptSigner:
@@ -87,16 +90,23 @@ class AttestationChecker:
     oldest forgotten first) and not checked again. The signed bytes hold the root the event's own
     statement and path lead to, so a path that is wrong, or for another leaf, or spliced under
     another request's signature yields other bytes: a cache miss, and a signature that fails.
+    `native` (argus_native.batch_message, from the processor) computes those bytes in Rust; where
+    it answers None, the reference in argus_spec.receipt parses and refuses as always.
     """
 
     keys: Mapping[bytes, VerifyKey]  # key hash -> key
     cache_size: int = VERIFIED_CACHE_SIZE
+    native: BatchMessage | None = None
     _verified: dict[bytes, None] = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def verifies(self, signature: Any, record_id: str, content_hash: str, source: str | None, received_at: str) -> bool:
         if not isinstance(signature, str):
             return False
+        if self.native is not None and signature.startswith(BATCH_PREFIX):
+            signed = self.native(signature, record_id, content_hash, source, received_at)
+            if signed is not None:
+                return self._verifies_signed(*signed)
         message = attestation_bytes(record_id, content_hash, source, received_at)
         if signature.startswith(BATCH_PREFIX):
             return self._verifies_batch(signature, message)
@@ -114,10 +124,14 @@ class AttestationChecker:
             message = batch.signed_bytes(statement)
         except ReceiptError:
             return False
-        known = batch.signature + message
+        return self._verifies_signed(batch.signature, message)
+
+    def _verifies_signed(self, signature: bytes, message: bytes) -> bool:
+        """`signature` (key hash || Ed25519) over a v2 attestation's `message`, remembered once verified."""
+        known = signature + message
         if known in self._verified:
             return True
-        if not self._verifies(batch.signature, message):
+        if not self._verifies(signature, message):
             return False
         with self._lock:  # the prepare step may run on more than one thread
             while self._verified and len(self._verified) >= self.cache_size:
@@ -168,9 +182,10 @@ def load_receipt_verifiers(settings: Settings) -> list[Verifier]:
     return [signer.signer.verifier] if signer is not None else []
 
 
-def attestation_checker(verifiers: list[Verifier]) -> AttestationChecker:
+def attestation_checker(verifiers: list[Verifier], native: BatchMessage | None = None) -> AttestationChecker:
     raw, public = serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    return AttestationChecker({v.key_hash: VerifyKey(v.public_key.public_bytes(raw, public)) for v in verifiers})
+    keys = {v.key_hash: VerifyKey(v.public_key.public_bytes(raw, public)) for v in verifiers}
+    return AttestationChecker(keys, native=native)
 
 
 def stored_statements(connection: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -1,5 +1,5 @@
-//! The processor's per-event hot path in Rust: a chained record, its hash and its stored row, and
-//! the COPY text of a batch.
+//! The processor's per-event hot path in Rust: a chained record, its hash and its stored row, the
+//! COPY text of a batch, and the bytes an event's v2 attestation signs (`batch_message`).
 //!
 //! The reference is Python (spec/argus_spec/hashchain.py `chain_record`, processor/store.py
 //! `stored_row` and `_copy_text`); auditors run that one. This module covers only the common
@@ -7,7 +7,9 @@
 //! plain str or None, a seq out of range, a timestamp that is not strict ASCII RFC 3339 within
 //! years 1-9999 in UTC, a string that is not valid UTF-8), and the caller then runs the
 //! reference, which produces the record or raises exactly as it always did. tests/unit/
-//! test_native.py cross-checks both with hypothesis.
+//! test_native.py cross-checks both with hypothesis. `batch_message` stands in for
+//! spec/argus_spec/receipt.py (`BatchAttestation.parse` and `signed_bytes`) on the same terms,
+//! cross-checked by tests/unit/test_native_attestation.py.
 
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
@@ -469,9 +471,164 @@ fn copy_text<'py>(py: Python<'py>, rows: &Bound<'py, PyAny>) -> PyResult<Bound<'
     Ok(PyBytes::new(py, &out))
 }
 
+/// argus_spec.receipt ATTESTATION_CONTEXT, BATCH_CONTEXT and BATCH_PREFIX.
+const ATTESTATION_CONTEXT: &[u8] = b"argus.attestation.v1\n";
+const BATCH_CONTEXT: &[u8] = b"argus.attestation.v2\n";
+const BATCH_PREFIX: &str = "v2:";
+/// A v2 attestation's key hash and Ed25519 signature, then its tree size and leaf index; at most
+/// MAX_PATH hashes follow (argus_spec.receipt `_SIGNATURE_SIZE`, `_HEAD_SIZE`, MAX_PATH).
+const SIGNATURE_SIZE: usize = 68;
+const HEAD_SIZE: usize = 76;
+const MAX_PATH: usize = 32;
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding, as binascii.b2a_base64(newline=False) writes it.
+fn b64_encode(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                B64[(n >> (18 - 6 * i) & 63) as usize]
+            } else {
+                b'='
+            });
+        }
+    }
+    out
+}
+
+/// The bytes `text` is the canonical base64 of, or None. Decoding is lenient about padding and
+/// trailing bits; the caller accepts only what encodes back to `text` exactly, which is what the
+/// reference's strict decode followed by its canonical re-encoding check accepts.
+fn b64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    if text.len() & 3 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let (mut n, mut bits) = (0u32, 0u32);
+    for &c in text.iter().take_while(|&&c| c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        n = n << 6 | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((n >> bits) as u8);
+            n &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// argus_spec.merkle `root_from_inclusion` (RFC 9162 2.1.3.2), None where it raises ProofError.
+fn root_from_inclusion(index: u64, size: u64, leaf: [u8; 32], path: &[u8]) -> Option<[u8; 32]> {
+    if index >= size {
+        return None;
+    }
+    let (mut fn_, mut sn, mut result) = (index, size - 1, leaf);
+    for sibling in path.chunks(32) {
+        if sn == 0 {
+            return None;
+        }
+        let mut hasher = Sha256::new();
+        hasher.update([1u8]);
+        if fn_ & 1 == 1 || fn_ == sn {
+            hasher.update(sibling);
+            hasher.update(result);
+            if fn_ & 1 == 0 {
+                while fn_ & 1 == 0 && fn_ != 0 {
+                    fn_ >>= 1;
+                    sn >>= 1;
+                }
+            }
+        } else {
+            hasher.update(result);
+            hasher.update(sibling);
+        }
+        result = hasher.finalize().into();
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    (sn == 0).then_some(result)
+}
+
+/// A v2 attestation's signature (key hash || Ed25519, 68 bytes) and the bytes it must sign for
+/// this event's statement: argus_spec.receipt `BatchAttestation.parse(attestation)` with its
+/// `.signature` and `.signed_bytes(attestation_bytes(record_id, content_hash, source, received_at))`.
+/// None for anything else: an argument that is not exactly a str (source: or None), a lone
+/// surrogate, an attestation the reference would refuse. The caller then runs the reference,
+/// which accepts or refuses exactly as before.
+#[pyfunction]
+fn batch_message<'py>(
+    py: Python<'py>,
+    attestation: &Bound<'py, PyAny>,
+    record_id: &Bound<'py, PyAny>,
+    content_hash: &Bound<'py, PyAny>,
+    source: &Bound<'py, PyAny>,
+    received_at: &Bound<'py, PyAny>,
+) -> Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let attestation = text_of(attestation).ok()??;
+    let record_id = text_of(record_id).ok()??;
+    let content_hash = text_of(content_hash).ok()??;
+    let received_at = text_of(received_at).ok()??;
+    let source = text_of(source).ok()?;
+    let encoded = attestation.strip_prefix(BATCH_PREFIX)?.as_bytes();
+    let raw = b64_decode(encoded)?;
+    let hashes = raw.len().checked_sub(HEAD_SIZE)?;
+    if hashes & 31 != 0 || hashes / 32 > MAX_PATH {
+        return None;
+    }
+    if b64_encode(&raw) != encoded {
+        return None;
+    }
+    let size = u32::from_be_bytes(raw[68..72].try_into().ok()?) as u64;
+    let index = u32::from_be_bytes(raw[72..76].try_into().ok()?) as u64;
+    let mut leaf = Sha256::new();
+    leaf.update([0u8]);
+    leaf.update(ATTESTATION_CONTEXT);
+    let mut statement = Vec::with_capacity(256);
+    statement.extend_from_slice(b"{\"contentHash\":");
+    push_json_str(&mut statement, content_hash);
+    statement.extend_from_slice(b",\"id\":");
+    push_json_str(&mut statement, record_id);
+    statement.extend_from_slice(b",\"receivedAt\":");
+    push_json_str(&mut statement, received_at);
+    statement.extend_from_slice(b",\"source\":");
+    match source {
+        Some(text) => push_json_str(&mut statement, text),
+        None => statement.extend_from_slice(b"null"),
+    }
+    statement.push(b'}');
+    leaf.update(&statement);
+    let root = root_from_inclusion(index, size, leaf.finalize().into(), &raw[HEAD_SIZE..])?;
+    let mut message = Vec::with_capacity(BATCH_CONTEXT.len() + 100);
+    message.extend_from_slice(BATCH_CONTEXT);
+    message.extend_from_slice(b"{\"rootHash\":\"");
+    for b in root {
+        message.push(b"0123456789abcdef"[(b >> 4) as usize]);
+        message.push(b"0123456789abcdef"[(b & 15) as usize]);
+    }
+    message.extend_from_slice(format!("\",\"treeSize\":{size}}}").as_bytes());
+    Some((
+        PyBytes::new(py, &raw[..SIGNATURE_SIZE]),
+        PyBytes::new(py, &message),
+    ))
+}
+
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(chain_row, module)?)?;
     module.add_function(wrap_pyfunction!(copy_text, module)?)?;
+    module.add_function(wrap_pyfunction!(batch_message, module)?)?;
     Ok(())
 }
