@@ -10,7 +10,8 @@ is dropped afterwards). Building them is ~3 us a row, so COPY dominates.
 
     python -m bench.preload --rows 1000000 [--slab 100000] [--drop-index NAME ...]
 
-prints each slab's COPY rows/s as the table grows (the growth experiment in docs/benchmarks.md).
+prints each slab's COPY rows/s as the table grows (the growth experiment in docs/benchmarks.md),
+and the server's WAL bytes, full-page images and backend writes per row over the whole COPY.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy import text
 
 from argus.db.engine import make_engine
 from argus.db.private_schema import private_schema
+from bench import pg_counters
 from bench.baselines import COPY_SQL
 from processor.store import RECORD_COLUMNS, WRITTEN_FIELDS
 
@@ -132,6 +134,8 @@ def preload(
     started = time.perf_counter()
     try:
         cursor = connection.cursor()
+        counted = pg_counters.snapshot(cursor)
+        connection.commit()
         done, copy_s = 0, 0.0
         while done < rows:
             count = min(batch, rows - done)
@@ -150,6 +154,8 @@ def preload(
                     connection.commit()
                     probes.append({"table_rows": done, **found})
                     print(f"probe: {probes[-1]}", file=sys.stderr, flush=True)
+        server = pg_counters.per_row(counted, pg_counters.snapshot(cursor), rows + len(probes or []) * PROBE_ROWS)
+        connection.commit()
         # A table that grew over months was vacuumed as it grew: vacuum now, so the phase after
         # the preload measures inserting into a large table, not the preload's own vacuum.
         connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]
@@ -174,6 +180,7 @@ def preload(
         "index_mb": indexes,
         "slab_rows_per_s": slabs,
         "last_vs_first_slab": round(last / first, 3) if first else None,
+        "server": server,  # WAL, full-page images, backend writes per row while COPYing (bench/pg_counters.py)
     }
 
 
