@@ -69,7 +69,7 @@ _NO_NUL = "^[^\\u0000]*$"
 _BASE64 = "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"  # whole quanta, as b64decode(validate=True)
 _TEXT: J = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LEN, "pattern": _NO_NUL}
 _NTEXT: J = {"type": ["string", "null"], "maxLength": MAX_TEXT_LEN, "pattern": _NO_NUL}
-#: What parse_timestamp accepts: RFC 3339 with a zone whose offset is at most 15:59.
+#: What the event validator accepts: RFC 3339 with a zone whose offset is at most 15:59 (minutes 00-59).
 _TIMESTAMP: J = {**TIME, "maxLength": 64,
                  "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?"
                             "([Zz]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$"}

@@ -48,6 +48,7 @@ MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
 MAX_METADATA_DEPTH = 32
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+_OFFSET_MINUTES_PAST_59 = re.compile(r"[+-]\d{2}:[6-9]\d$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _FIELD_SET = frozenset(EVENT_FIELDS)
 #: Optional fields where "" is a value of its own: kept as sent (free text) or checked like any other
@@ -187,6 +188,8 @@ def validate_event(raw: Any, enums: EnumConfig, *, assign_id: bool = True) -> Ev
     timestamp = _text(raw, "timestamp", required=True, max_len=64)
     assert timestamp is not None
     parse_timestamp(timestamp)
+    if _OFFSET_MINUTES_PAST_59.search(timestamp):  # parse_timestamp reads +00:99 as +01:39; RFC 3339 and Go refuse it
+        raise EventValidationError("timestamp", "UTC offset minutes must be 00-59")
 
     metadata = raw.get("metadata")
     if metadata is not None:

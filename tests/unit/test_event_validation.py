@@ -40,6 +40,14 @@ def test_utc_offsets_beyond_15_59_are_refused(stamp: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "stamp", ["2026-01-02T15:04:05+00:60", "2026-01-02T15:04:05-00:99", "2026-01-02T15:04:05+14:60"]
+)
+def test_utc_offset_minutes_past_59_are_refused(stamp: str) -> None:
+    error = _refused({**BASE, "timestamp": stamp})
+    assert error.field == "timestamp"
+
+
+@pytest.mark.parametrize(
     "stamp", ["2026-01-02T15:04:05+15:59", "2026-01-02T15:04:05-15:59", "2026-01-02T15:04:05-00:00"]
 )
 def test_utc_offsets_up_to_15_59_are_accepted_as_sent(stamp: str) -> None:
