@@ -92,8 +92,9 @@ def _drain(kafka: str, database_url: str, events: int, enabled: bool, key: Path,
                 cpu, tlog, seconds, batches, records = (sums.get(name, 0.0) for name in _SHARE_METRICS)
                 result["tlog_share_pct"] = round(100 * tlog / seconds, 1) if seconds else None
                 result["tlog_cpu_us_per_event"] = round(1e6 * cpu / records, 1) if records else None
-                result["tlog_cpu_share_pct"] = round(100 * result["tlog_cpu_us_per_event"] / result[
-                    "processor_cpu_us_per_event"], 1) if records else None  # fmt: skip
+                processor_us = result["processor_cpu_us_per_event"]  # 0 when a --quick drain ends within a clock tick
+                result["tlog_cpu_share_pct"] = round(100 * result["tlog_cpu_us_per_event"] / processor_us, 1) if (
+                    records and processor_us) else None  # fmt: skip
                 result["tlog_ms_per_batch"] = round(1000 * tlog / batches, 1) if batches else None
                 result["events_per_batch"] = round(records / batches) if batches else None
         finally:
@@ -188,6 +189,7 @@ def run(kafka: str, database_url: str, quick: bool, scale: float = 1.0) -> dict[
         )
 
     off, on = median("off"), median("on")
+    cpu_off, cpu_on = cpu("off"), cpu("on")
     shares = [r["tlog_share_pct"] for r in runs if r.get("tlog_share_pct") is not None]
     cpu_shares = [r["tlog_cpu_share_pct"] for r in runs if r.get("tlog_cpu_share_pct") is not None]
     proofs = next(r["proofs"] for r in runs if "proofs" in r)
@@ -196,7 +198,7 @@ def run(kafka: str, database_url: str, quick: bool, scale: float = 1.0) -> dict[
         "drain_on_events_per_s": None if on is None else round(on),
         "runs": [{k: v for k, v in r.items() if k != "proofs"} for r in runs],
         "cost_pct": round(100 * (off - on) / off, 1) if off and on else None,
-        "cpu_cost_pct": round(100 * (cpu("on") - cpu("off")) / cpu("off"), 1),
+        "cpu_cost_pct": round(100 * (cpu_on - cpu_off) / cpu_off, 1) if cpu_off else None,
         "tlog_share_pct": statistics.median(shares) if shares else None,
         "tlog_cpu_share_pct": statistics.median(cpu_shares) if cpu_shares else None,
         "proofs": proofs,
