@@ -13,8 +13,8 @@ retry when the content is the same (acknowledged again, produced once) and a 409
 is not.
 
 With a receipt key (ARGUS_RECEIPT_KEY) every envelope carries the gateway's attestation of the
-event's source and receivedAt (one signature per request, each event with its Merkle audit path),
-and every accepted event's answer a signed receipt naming where Kafka holds it (docs/receipts.md).
+event's source and receivedAt, and every accepted event's answer a signed receipt naming where Kafka
+holds it (docs/receipts.md): each one signature per request, each event with its Merkle audit path.
 Both are signed on the ingest pool, off the event loop.
 """
 
@@ -281,7 +281,8 @@ async def _publish(request: web.Request, records: list[Record], outcomes: dict[i
 
 
 async def _receipts(request: web.Request, records: list[Record], positions: list[tuple[int, int]]) -> list[Any]:
-    """A signed receipt per produced record (None each without a receipt key), signed on the ingest pool."""
+    """A signed receipt per produced record (None each without a receipt key): v2, one signature over
+    the request's receipt tree, signed on the ingest pool."""
     signer: ReceiptSigner | None = request.app[RECEIPTS]  # type: ignore[assignment]
     if signer is None or not records:
         return [None] * len(records)
@@ -294,11 +295,11 @@ async def _receipts(request: web.Request, records: list[Record], positions: list
             "topic": topic, "partition": partition, "offset": offset, "attestation": item.attestation,
         }  # fmt: skip
 
-    def sign_all() -> list[dict[str, Any]]:
-        return [
-            signer.receipt(statement(item, partition, offset))
+    def sign_all() -> list[dict[str, Any]]:  # one signature covers the request (docs/receipts.md, v2 receipts)
+        return signer.receipts([
+            statement(item, partition, offset)
             for (item, _, _), (partition, offset) in zip(records, positions, strict=True)
-        ]
+        ])  # fmt: skip
 
     return await asyncio.get_running_loop().run_in_executor(request.app[INGEST_POOL], sign_all)
 

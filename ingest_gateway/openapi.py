@@ -144,8 +144,10 @@ SCHEMAS: J = {
                         "description": "the gateway's signature over id, contentHash, source and receivedAt, as "
                                        "the envelope on Kafka carries it and the record stores it: v1, or v2 "
                                        "(`v2:`, one signature per request plus this event's Merkle audit path)"},
-        "signature": {**STR, "pattern": "^[A-Za-z0-9+/]{91}=$",
-                      "description": "base64(4-byte key hash || Ed25519 signature) over the receipt's signed bytes"},
+        "signature": {**STR, "pattern": "^([A-Za-z0-9+/]{91}=|v2:[A-Za-z0-9+/]+={0,2})$",
+                      "description": "the gateway's signature over the receipt's signed bytes: v1, base64(4-byte "
+                                     "key hash || Ed25519 signature), or v2 (`v2:`, one signature per request "
+                                     "plus this receipt's Merkle audit path)"},
     }), "description": "A signed ingest receipt (only when the gateway has ARGUS_RECEIPT_KEY); verify it with "
                        "the key `argus receipt-key` printed (docs/receipts.md)"},
     "Record": _obj(_RECORD_PROPS, [p for p in _RECORD_PROPS if p != "message"]),

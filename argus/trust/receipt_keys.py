@@ -3,7 +3,8 @@
 The statements and their signed bytes are defined once, in argus_spec/receipt.py; this module
 only holds the keys. Signing and verifying use PyNaCl (libsodium), ~1.6x faster than
 `cryptography` and releasing the GIL (argus/trust/signatures.py). The gateway signs one v2 attestation
-per request and a receipt per event; the processor checks each distinct v2 signature once (a small
+per request and one v2 receipt signature per request (each event's receipt with its audit path);
+the processor checks each distinct v2 signature once (a small
 bounded cache of verified signatures) and each event's audit path, a few SHA-256, where one
 Ed25519 check per event used to cost more than the rest of decoding. tests/unit/test_receipts.py
 checks both against the spec's vectors.
@@ -33,11 +34,12 @@ from argus_spec.note import NoteError, Signer, Verifier
 from argus_spec.receipt import (
     BATCH_PREFIX,
     RECEIPT_VERSION,
-    BatchAttestation,
+    BatchSignature,
     ReceiptError,
     Statement,
     attestation_bytes,
     batch_attestations,
+    batch_receipts,
     receipt_bytes,
 )
 
@@ -74,8 +76,14 @@ class ReceiptSigner:
         """v2 attestations of one request's events, under one signature."""
         return batch_attestations(self._sign_raw, statements)
 
+    def receipts(self, statements: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """v2 receipts of one request's produced events (each statement: every receipt field but `v`
+        and `signature`), under one signature."""
+        return batch_receipts(self._sign_raw, statements)
+
     def receipt(self, statement: Mapping[str, Any]) -> dict[str, Any]:
-        """`statement` (every receipt field but `v` and `signature`) as a signed receipt."""
+        """`statement` (every receipt field but `v` and `signature`) as a v1 signed receipt: the
+        gateway's answer for an event already stored (a duplicate)."""
         receipt = {"v": RECEIPT_VERSION, **statement}
         receipt["signature"] = self._sign(receipt_bytes(receipt))
         return receipt
@@ -120,7 +128,7 @@ class AttestationChecker:
 
     def _verifies_batch(self, signature: str, statement: bytes) -> bool:
         try:
-            batch = BatchAttestation.parse(signature)
+            batch = BatchSignature.parse(signature)
             message = batch.signed_bytes(statement)
         except ReceiptError:
             return False

@@ -13,10 +13,12 @@ Signed bytes are a context line, then the RFC 8785 form of the statement's field
 is written `base64(4-byte key hash || 64-byte Ed25519 signature)`, as in a signed note, so the
 signing key is named by the signature itself. Pure: needs only `cryptography`.
 
-An attestation has two forms. v1 signs one event's statement. v2 (what the gateway writes) signs
-once per request: the root of an RFC 9162 Merkle tree whose leaves are the v1 statement bytes of
-the request's events; each event carries the signature, its leaf index, the tree size and its
-audit path, so checking it costs a few SHA-256 plus one signature check per distinct root.
+Both signatures have two forms, told apart by the prefix `v2:`. v1 signs one event's statement.
+v2 (what the gateway writes) signs once per request: the root of an RFC 9162 Merkle tree whose
+leaves are the v1 statement bytes of the request's events; each event carries the signature, its
+leaf index, the tree size and its audit path, so checking it costs a few SHA-256 plus one signature
+check per distinct root. Attestations and receipts share that code (`batch_sign`, `BatchSignature`,
+`check_signed`) and differ only in their context lines.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ RECEIPT_VERSION = 1
 ATTESTATION_CONTEXT = b"argus.attestation.v1\n"
 RECEIPT_CONTEXT = b"argus.receipt.v1\n"
 BATCH_CONTEXT = b"argus.attestation.v2\n"
-#: A v2 attestation is this prefix (never part of a v1 attestation: base64 has no ':') and base64.
+RECEIPT_BATCH_CONTEXT = b"argus.receipt.v2\n"
+#: A v2 attestation or receipt signature is this prefix (never part of a v1 one: base64 has no ':') and base64.
 BATCH_PREFIX = "v2:"
 #: Key hash and Ed25519 signature, then the tree size and the leaf index (big-endian uint32).
 _SIGNATURE_SIZE, _HEAD_SIZE = 68, 76
@@ -90,17 +93,18 @@ def attestation_bytes(record_id: str, content_hash: str, source: str | None, rec
     return ATTESTATION_CONTEXT + canonicalize(statement)
 
 
-def batch_bytes(tree_size: int, root: bytes) -> bytes:
-    """What a v2 attestation's signature signs: the size and root of a request's attestation tree,
-    `BATCH_CONTEXT || JCS({"rootHash": hex, "treeSize": n})`, written out directly (the keys are in
-    JCS order and neither value needs escaping; a unit test compares it with canonicalize)."""
-    return b'%s{"rootHash":"%s","treeSize":%d}' % (BATCH_CONTEXT, root.hex().encode(), tree_size)
+def batch_bytes(tree_size: int, root: bytes, context: bytes = BATCH_CONTEXT) -> bytes:
+    """What a v2 signature signs: the size and root of a request's tree, `context || JCS({"rootHash":
+    hex, "treeSize": n})` (BATCH_CONTEXT for attestations, RECEIPT_BATCH_CONTEXT for receipts), written
+    out directly (the keys are in JCS order and neither value needs escaping; a unit test compares it
+    with canonicalize)."""
+    return b'%s{"rootHash":"%s","treeSize":%d}' % (context, root.hex().encode(), tree_size)
 
 
-class BatchAttestation(NamedTuple):
-    """A v2 attestation: `signature` (key hash || Ed25519) over batch_bytes(tree_size, root), and
-    the audit path from leaf `leaf_index` (the event's v1 statement bytes) to that root. (A NamedTuple:
-    the processor parses one per event.)"""
+class BatchSignature(NamedTuple):
+    """A v2 attestation or receipt signature: `signature` (key hash || Ed25519) over
+    batch_bytes(tree_size, root, context), and the audit path from leaf `leaf_index` (the event's
+    v1 statement bytes) to that root. (A NamedTuple: the processor parses one per event.)"""
 
     signature: bytes
     leaf_index: int
@@ -112,7 +116,7 @@ class BatchAttestation(NamedTuple):
         return BATCH_PREFIX + base64.b64encode(head + b"".join(self.path)).decode()
 
     @classmethod
-    def parse(cls, text: str) -> BatchAttestation:
+    def parse(cls, text: str) -> BatchSignature:
         """ReceiptError unless `text` is exactly one encoding of a v2 attestation."""
         if not text.startswith(BATCH_PREFIX):
             raise ReceiptError(f"signature: a v2 attestation starts with {BATCH_PREFIX!r}")
@@ -123,7 +127,7 @@ class BatchAttestation(NamedTuple):
             raise ReceiptError("signature: not base64") from None
         hashes, rest = divmod(len(raw) - _HEAD_SIZE, HASH_SIZE)
         if hashes < 0 or rest or hashes > MAX_PATH:
-            raise ReceiptError("signature: a v2 attestation is a key hash, a signature, a tree size, a leaf index "
+            raise ReceiptError("signature: a v2 signature is a key hash, a signature, a tree size, a leaf index "
                                f"and at most {MAX_PATH} hashes")  # fmt: skip
         if binascii.b2a_base64(raw, newline=False) != encoded.encode("ascii"):
             raise ReceiptError("signature: not in canonical base64")
@@ -131,40 +135,70 @@ class BatchAttestation(NamedTuple):
         size, index = int.from_bytes(raw[68:72], "big"), int.from_bytes(raw[72:76], "big")
         return cls(raw[:_SIGNATURE_SIZE], index, size, path)
 
-    def signed_bytes(self, statement: bytes) -> bytes:
-        """batch_bytes of the root that `statement` (v1 attestation bytes) and the path lead to."""
+    def signed_bytes(self, statement: bytes, context: bytes = BATCH_CONTEXT) -> bytes:
+        """batch_bytes of the root that `statement` (v1 attestation or receipt bytes) and the path lead to."""
         try:
             root = root_from_inclusion(self.leaf_index, self.tree_size, leaf_hash(statement), self.path)
         except ProofError as exc:
             raise ReceiptError(f"signature: {exc}") from None
-        return batch_bytes(self.tree_size, root)
+        return batch_bytes(self.tree_size, root, context)
 
 
 Statement = tuple[str, str, str | None, str]  # id, contentHash, source, receivedAt
+SignRaw = Callable[[bytes], bytes]  # message -> the 68 bytes key hash || Ed25519 signature
 
 
-def batch_attestations(sign_raw: Callable[[bytes], bytes], statements: Sequence[Statement]) -> list[str]:
-    """One v2 attestation per statement, all under one signature: `sign_raw(message)` returns the
-    68 bytes key hash || Ed25519 signature. Empty in, empty out (nothing is signed)."""
-    if not statements:
+def batch_sign(sign_raw: SignRaw, context: bytes, messages: Sequence[bytes]) -> list[str]:
+    """One v2 signature string per message (v1 statement bytes), all under one signature of the root
+    of their tree. Empty in, empty out (nothing is signed)."""
+    if not messages:
         return []
-    root, paths = inclusion_proofs([leaf_hash(attestation_bytes(*statement)) for statement in statements])
-    signature = sign_raw(batch_bytes(len(statements), root))
-    return [BatchAttestation(signature, i, len(statements), path).encode() for i, path in enumerate(paths)]
+    root, paths = inclusion_proofs([leaf_hash(message) for message in messages])
+    signature = sign_raw(batch_bytes(len(messages), root, context))
+    return [BatchSignature(signature, i, len(messages), path).encode() for i, path in enumerate(paths)]
+
+
+def batch_attestations(sign_raw: SignRaw, statements: Sequence[Statement]) -> list[str]:
+    """One v2 attestation per statement, all under one signature."""
+    return batch_sign(sign_raw, BATCH_CONTEXT, [attestation_bytes(*statement) for statement in statements])
+
+
+def batch_receipts(sign_raw: SignRaw, statements: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """`statements` (every receipt field but `v` and `signature`) as receipts with v2 signatures, one
+    signature for all: a request's receipts (docs/receipts.md, "Receipts v1 and v2")."""
+    receipts = [{"v": RECEIPT_VERSION, **statement} for statement in statements]
+    signatures = batch_sign(sign_raw, RECEIPT_BATCH_CONTEXT, [receipt_bytes(receipt) for receipt in receipts])
+    for receipt, signature in zip(receipts, signatures, strict=True):
+        receipt["signature"] = signature
+    return receipts
+
+
+def _spec_sign_raw(signer: Signer) -> SignRaw:
+    return lambda message: signer.verifier.key_hash + signer.private_key.sign(message)
 
 
 def sign_attestations(signer: Signer, statements: Sequence[Statement]) -> list[str]:
     """The spec's v2 signer (`cryptography`); the gateway's is argus.trust.receipt_keys.ReceiptSigner."""
-    return batch_attestations(lambda m: signer.verifier.key_hash + signer.private_key.sign(m), statements)
+    return batch_attestations(_spec_sign_raw(signer), statements)
+
+
+def sign_receipts(signer: Signer, statements: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The spec's v2 receipt signer (`cryptography`); the gateway's is ReceiptSigner.receipts."""
+    return batch_receipts(_spec_sign_raw(signer), statements)
+
+
+def check_signed(verifiers: Sequence[Verifier], message: bytes, signature: Any, context: bytes) -> Verifier:
+    """The trusted key whose v1 signature over `message`, or v2 signature over the root `message`'s
+    path leads to (batch bytes under `context`), `signature` is; ReceiptError otherwise."""
+    if isinstance(signature, str) and signature.startswith(BATCH_PREFIX):
+        batch = BatchSignature.parse(signature)
+        message, signature = batch.signed_bytes(message, context), base64.b64encode(batch.signature).decode()
+    return check(verifiers, message, signature)
 
 
 def check_attestation(verifiers: Sequence[Verifier], statement: Statement, attestation: Any) -> Verifier:
     """The trusted key that attested `statement` with `attestation` (v1 or v2); ReceiptError otherwise."""
-    message = attestation_bytes(*statement)
-    if isinstance(attestation, str) and attestation.startswith(BATCH_PREFIX):
-        batch = BatchAttestation.parse(attestation)
-        message, attestation = batch.signed_bytes(message), base64.b64encode(batch.signature).decode()
-    return check(verifiers, message, attestation)
+    return check_signed(verifiers, attestation_bytes(*statement), attestation, BATCH_CONTEXT)
 
 
 def receipt_bytes(receipt: Mapping[str, Any]) -> bytes:
@@ -201,7 +235,7 @@ def make_receipt(
     signer: Signer, *, record_id: str, content_hash: str, source: str | None, received_at: str, topic: str,
     partition: int, offset: int, attestation: str | None,
 ) -> dict[str, Any]:  # fmt: skip
-    """A signed receipt for an event Kafka holds at (topic, partition, offset)."""
+    """A v1 signed receipt for an event Kafka holds at (topic, partition, offset)."""
     receipt: dict[str, Any] = {
         "v": RECEIPT_VERSION, "id": record_id, "contentHash": content_hash, "source": source,
         "receivedAt": received_at, "topic": topic, "partition": partition, "offset": offset,
@@ -229,7 +263,7 @@ def verify_receipt(receipt: Any, verifiers: Sequence[Verifier]) -> None:
     if receipt["source"] is not None and not isinstance(receipt["source"], str):
         raise ReceiptError("source: must be a string or null")
     try:
-        check(verifiers, receipt_bytes(receipt), receipt["signature"])
+        check_signed(verifiers, receipt_bytes(receipt), receipt["signature"], RECEIPT_BATCH_CONTEXT)
     except ReceiptError as exc:
         raise ReceiptError(f"receipt {exc}") from None
     if receipt["attestation"] is not None:

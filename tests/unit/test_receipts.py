@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from argus.db.admission import validate_storable_event
@@ -24,17 +24,21 @@ from argus_spec.jcs import CanonicalizationError, canonicalize_exact
 from argus_spec.merkle import inclusion_proof, inclusion_proofs, leaf_hash, leaf_source, root_hash, verify_inclusion
 from argus_spec.note import Signer, Verifier
 from argus_spec.receipt import (
+    BATCH_CONTEXT,
     CONTENT_FIELDS,
     MAX_PATH,
-    BatchAttestation,
+    RECEIPT_BATCH_CONTEXT,
+    BatchSignature,
     ReceiptError,
     attestation_bytes,
     batch_bytes,
+    batch_sign,
     check,
     check_attestation,
     content_digest,
     receipt_bytes,
     sign_attestations,
+    sign_receipts,
     verify_receipt,
 )
 
@@ -133,6 +137,15 @@ def test_v2_vectors_one_signature_per_request(request_case: dict[str, Any]) -> N
     assert root.hex() == request_case["rootHash"] and [[h.hex() for h in p] for p in paths] == request_case["paths"]
     assert batch_bytes(len(leaves), root).decode() == request_case["batchBytes"]
     assert ReceiptSigner(SIGNER).attest_batch(statements) == [r["attestation"] for r in receipts]
+    # The receipts' own tree: leaves are the v1 receipt bytes, signed once under "argus.receipt.v2".
+    receipt_leaves = [leaf_hash(receipt_bytes(r)) for r in receipts]
+    assert [leaf.hex() for leaf in receipt_leaves] == request_case["receiptLeafHashes"]
+    receipt_root, receipt_paths = inclusion_proofs(receipt_leaves)
+    assert receipt_root.hex() == request_case["receiptRootHash"]
+    assert [[h.hex() for h in p] for p in receipt_paths] == request_case["receiptPaths"]
+    assert batch_bytes(len(receipts), receipt_root, RECEIPT_BATCH_CONTEXT).decode() == request_case["receiptBatchBytes"]
+    unsigned = [{k: v for k, v in r.items() if k not in ("v", "signature")} for r in receipts]
+    assert ReceiptSigner(SIGNER).receipts(unsigned) == receipts == sign_receipts(SIGNER, unsigned)
     checker = attestation_checker([VERIFIER])
     for raw, receipt, statement in zip(request_case["events"], receipts, statements, strict=True):
         event, metadata_text = validate_storable_event(copy.deepcopy(raw), EnumConfig(), assign_id=False)
@@ -172,6 +185,7 @@ def test_the_verified_signature_cache_is_bounded_and_keyed_by_what_was_signed() 
     assert not checker.verifies("v2:" + "A" * 4, *statements[0])
 
 
+@settings(deadline=None)  # hypothesis's deadline is a timing assertion: this 2-core machine is shared
 @given(st.integers(min_value=1, max_value=70))
 def test_every_inclusion_proof_of_a_tree_at_once_matches_one_at_a_time(size: int) -> None:
     leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
@@ -185,13 +199,13 @@ def test_every_inclusion_proof_of_a_tree_at_once_matches_one_at_a_time(size: int
 
 def test_a_v2_attestation_has_one_encoding_and_a_bounded_path() -> None:
     [attestation] = sign_attestations(SIGNER, [("id", "ab" * 32, None, "2026-01-01T00:00:00.000000Z")])
-    parsed = BatchAttestation.parse(attestation)
+    parsed = BatchSignature.parse(attestation)
     assert (parsed.leaf_index, parsed.tree_size, list(parsed.path)) == (0, 1, [])
     assert parsed.encode() == attestation
-    too_long = BatchAttestation(parsed.signature, 0, 1, (b"\0" * 32,) * (MAX_PATH + 1)).encode()
+    too_long = BatchSignature(parsed.signature, 0, 1, (b"\0" * 32,) * (MAX_PATH + 1)).encode()
     for bad in (too_long, attestation + "A", "v2:é", attestation.replace("v2:", "v3:")):
         with pytest.raises(ReceiptError):
-            BatchAttestation.parse(bad)
+            BatchSignature.parse(bad)
     assert sign_attestations(SIGNER, []) == []
 
 
@@ -199,6 +213,35 @@ def test_a_v2_attestation_has_one_encoding_and_a_bounded_path() -> None:
 def test_batch_bytes_are_the_rfc8785_form(tree_size: int, root: bytes) -> None:
     expected = b"argus.attestation.v2\n" + canonicalize_exact({"treeSize": tree_size, "rootHash": root.hex()})
     assert batch_bytes(tree_size, root) == expected
+    expected = b"argus.receipt.v2\n" + canonicalize_exact({"treeSize": tree_size, "rootHash": root.hex()})
+    assert batch_bytes(tree_size, root, RECEIPT_BATCH_CONTEXT) == expected
+
+
+_RECEIPTS_SIGNER = ReceiptSigner(SIGNER)
+
+
+@settings(deadline=None, max_examples=50)  # no timing assertion: each example signs and verifies up to 40
+@given(st.integers(min_value=1, max_value=40), st.data())
+def test_a_v2_receipt_signature_binds_its_own_receipt_only(size: int, data: st.DataObject) -> None:
+    """Every receipt of a request verifies; a signature moved to another receipt of the request, or
+    the request's receipts under an attestation's v2 signature of the same tree, do not."""
+    statements = [{"id": f"id{i}", "contentHash": "ab" * 32, "source": "svc", "receivedAt": "2026-01-01T00:00:00Z",
+                   "topic": "t", "partition": 0, "offset": i, "attestation": None} for i in range(size)]  # fmt: skip
+    receipts = _RECEIPTS_SIGNER.receipts(statements)
+    for receipt in receipts:
+        verify_receipt(receipt, [VERIFIER])
+    if size > 1:
+        i, j = data.draw(st.sampled_from([(i, j) for i in range(size) for j in range(size) if i != j][:50]))
+        with pytest.raises(ReceiptError, match=r"^receipt signature"):
+            verify_receipt({**receipts[i], "signature": receipts[j]["signature"]}, [VERIFIER])
+    # Domain separation: the same messages signed as a v2 *attestation* tree are no receipt signatures.
+    attestation_signed = batch_attestations_of([receipt_bytes(r) for r in receipts])
+    with pytest.raises(ReceiptError, match=r"^receipt signature"):
+        verify_receipt({**receipts[0], "signature": attestation_signed[0]}, [VERIFIER])
+
+
+def batch_attestations_of(messages: list[bytes]) -> list[str]:
+    return batch_sign(_RECEIPTS_SIGNER._sign_raw, BATCH_CONTEXT, messages)
 
 
 _statement_text = st.text(st.characters(codec=None) | st.sampled_from(["\ud800", "\x00", "\u2028", "😀", '"']))
@@ -221,7 +264,7 @@ def test_attestation_bytes_are_the_rfc8785_form(record_id: str, content_hash: st
 
 
 def _reference_parse(text: str) -> tuple[bytes, int, int, list[bytes]] | str:
-    """BatchAttestation.parse as docs/receipts.md states it, with base64.b64decode: the outcome or the error."""
+    """BatchSignature.parse as docs/receipts.md states it, with base64.b64decode: the outcome or the error."""
     if not text.startswith("v2:"):
         return "prefix"
     try:
@@ -244,7 +287,7 @@ def test_parse_equals_the_reference_on_mangled_attestations(attestation: str, at
     text = attestation[:at] + insert + attestation[at + len(insert) // 2 :]
     expected = _reference_parse(text)
     try:
-        parsed = BatchAttestation.parse(text)
+        parsed = BatchSignature.parse(text)
     except ReceiptError as exc:
         assert isinstance(expected, str), exc
     else:

@@ -21,7 +21,8 @@ from argus_spec.merkle import inclusion_proofs, leaf_hash
 from argus_spec.note import Signer
 from argus_spec.receipt import (
     CONTENT_FIELDS,
-    BatchAttestation,
+    RECEIPT_BATCH_CONTEXT,
+    BatchSignature,
     attestation_bytes,
     batch_bytes,
     content_digest,
@@ -29,6 +30,7 @@ from argus_spec.receipt import (
     receipt_bytes,
     sign,
     sign_attestations,
+    sign_receipts,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -81,25 +83,46 @@ def case(raw: dict[str, Any], source: str | None, received_at: str, topic: str, 
 
 
 def batch(events: list[dict[str, Any]], source: str, received_at: str, offsets: list[int]) -> dict[str, Any]:
-    """A request's v2 attestations: the leaves, the tree, the signed bytes and a receipt per event."""
+    """A request's v2 attestations and v2 receipts: for each, the leaves, the tree, the signed bytes
+    and every event's audit path; then the receipt per event."""
     statements = [(raw["id"], _hash(raw)[0], source, received_at) for raw in events]
     leaves = [leaf_hash(attestation_bytes(*statement)) for statement in statements]
     root, _ = inclusion_proofs(leaves)
     attestations = sign_attestations(SIGNER, statements)
-    receipts = [make_receipt(SIGNER, record_id=record_id, content_hash=content_hash, source=source,
-                             received_at=received_at, topic="argus.events", partition=1, offset=offset,
-                             attestation=attestation)
-                for (record_id, content_hash, _, _), offset, attestation in zip(statements, offsets, attestations,
-                                                                                strict=True)]  # fmt: skip
+    receipts = sign_receipts(SIGNER, [
+        {"id": record_id, "contentHash": content_hash, "source": source, "receivedAt": received_at,
+         "topic": "argus.events", "partition": 1, "offset": offset, "attestation": attestation}
+        for (record_id, content_hash, _, _), offset, attestation in zip(statements, offsets, attestations, strict=True)
+    ])  # fmt: skip
+    receipt_leaves = [leaf_hash(receipt_bytes(receipt)) for receipt in receipts]
+    receipt_root, _ = inclusion_proofs(receipt_leaves)
     return {
         "events": events,
         "leafHashes": [leaf.hex() for leaf in leaves],
         "treeSize": len(events),
         "rootHash": root.hex(),
         "batchBytes": batch_bytes(len(events), root).decode(),
-        "paths": [[h.hex() for h in BatchAttestation.parse(a).path] for a in attestations],
+        "paths": [[h.hex() for h in BatchSignature.parse(a).path] for a in attestations],
+        "receiptLeafHashes": [leaf.hex() for leaf in receipt_leaves],
+        "receiptRootHash": receipt_root.hex(),
+        "receiptBatchBytes": batch_bytes(len(events), receipt_root, RECEIPT_BATCH_CONTEXT).decode(),
+        "receiptPaths": [[h.hex() for h in BatchSignature.parse(r["signature"]).path] for r in receipts],
         "receipts": receipts,
     }
+
+
+def forgeries(mine: BatchSignature, theirs: BatchSignature, neighbour: str) -> list[tuple[str, str]]:
+    """v2 signature strings for leaf 0 of `mine`'s tree that must be refused: another leaf's
+    (`neighbour`), a path altered, another request's signature with this path, a claimed index or
+    tree size that is not the signed one."""
+    flipped = bytes([mine.path[0][0] ^ 1]) + mine.path[0][1:]
+    return [
+        ("another leaf's path", neighbour),
+        ("path altered", BatchSignature(mine.signature, 0, mine.tree_size, (flipped, *mine.path[1:])).encode()),
+        ("another request's signature", BatchSignature(theirs.signature, 0, mine.tree_size, mine.path).encode()),
+        ("index", BatchSignature(mine.signature, 1, mine.tree_size, mine.path).encode()),
+        ("tree size", BatchSignature(mine.signature, 0, mine.tree_size + 1, mine.path).encode()),
+    ]
 
 
 def _padding_bit_set(text: str) -> str:
@@ -111,26 +134,22 @@ def _padding_bit_set(text: str) -> str:
 
 
 def invalid_v2(request: dict[str, Any], other: dict[str, Any]) -> list[dict[str, Any]]:
-    """Receipts carrying a v2 attestation that must be refused, each re-signed as a receipt so
-    only the attestation is wrong: another leaf's path, a path altered, another request's signature
-    with this path, a claimed index or tree size that is not the signed one."""
+    """Receipts of leaf 0 of `request` that must be refused. v2 attestations: each receipt re-signed
+    (v1) so only the attestation is wrong. v2 receipt signatures: the receipt's own fields untouched,
+    only its signature string forged."""
     first, second = request["receipts"][0], request["receipts"][1]
-    mine = BatchAttestation.parse(first["attestation"])
-    theirs = BatchAttestation.parse(other["receipts"][0]["attestation"])
-    flipped = bytes([mine.path[0][0] ^ 1]) + mine.path[0][1:]
-    forgeries = (
-        ("another leaf's path", second["attestation"]),
-        ("path altered", BatchAttestation(mine.signature, 0, mine.tree_size, (flipped, *mine.path[1:])).encode()),
-        ("another request's signature", BatchAttestation(theirs.signature, 0, mine.tree_size, mine.path).encode()),
-        ("index", BatchAttestation(mine.signature, 1, mine.tree_size, mine.path).encode()),
-        ("tree size", BatchAttestation(mine.signature, 0, mine.tree_size + 1, mine.path).encode()),
-        ("not canonical base64", _padding_bit_set(first["attestation"])),
-    )
+    mine, theirs = BatchSignature.parse(first["attestation"]), BatchSignature.parse(other["receipts"][0]["attestation"])
     out = []
-    for name, attestation in forgeries:
+    for name, attestation in [*forgeries(mine, theirs, second["attestation"]),
+                              ("not canonical base64", _padding_bit_set(first["attestation"]))]:  # fmt: skip
         forged = {**first, "attestation": attestation}
         forged["signature"] = sign(SIGNER, receipt_bytes(forged))
         out.append({"changed": f"attestation ({name})", "error": "attestation", "receipt": forged})
+    mine, theirs = BatchSignature.parse(first["signature"]), BatchSignature.parse(other["receipts"][0]["signature"])
+    for name, signature in [*forgeries(mine, theirs, second["signature"]),
+                            ("not canonical base64", _padding_bit_set(first["signature"]))]:  # fmt: skip
+        forged = {**first, "signature": signature}
+        out.append({"changed": f"signature ({name})", "error": "signature", "receipt": forged})
     return out
 
 
