@@ -18,7 +18,7 @@ from argus_client.client import AuditClient
 from argus_commands.main import main as argus_main
 from argus_spec.envelope import encode_envelope, message_key
 from argus_spec.note import Signer, Verifier
-from argus_spec.receipt import ReceiptError, verify_receipt
+from argus_spec.receipt import BatchSignature, ReceiptError, verify_receipt
 from argus_spec.uuid7 import uuid7
 from tests.integration.harness import (
     LOG_VERIFIER_KEY,
@@ -67,8 +67,15 @@ async def test_every_accepted_event_gets_a_receipt_that_matches_its_stored_recor
     for receipt in receipts:
         verify_receipt(receipt, [GATEWAY_KEY])
         assert receipt["source"] == TOKEN_NAME and receipt["topic"] == stack.topic
-    with pytest.raises(ReceiptError):
-        verify_receipt({**receipts[0], "offset": receipts[0]["offset"] + 1}, [GATEWAY_KEY])
+    # One event produced: a v1 receipt; a bulk request's: v2, one signature for its tree (docs/receipts.md).
+    assert not receipts[0]["signature"].startswith("v2:")
+    assert all(r["signature"].startswith("v2:") for r in receipts[1:])
+    assert len({BatchSignature.parse(r["signature"]).signature for r in receipts[1:]}) == 1
+    for receipt in receipts[:2]:
+        with pytest.raises(ReceiptError):
+            verify_receipt({**receipt, "offset": receipt["offset"] + 1}, [GATEWAY_KEY])
+    with pytest.raises(ReceiptError):  # a v2 signature is bound to its own receipt
+        verify_receipt({**receipts[1], "signature": receipts[2]["signature"]}, [GATEWAY_KEY])
 
     stack.start_processor()
     wait_for(lambda: stack.stored_count() == 5, 90, lambda: f"5 stored\n{stack.logs()}")
