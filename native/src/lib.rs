@@ -8,7 +8,7 @@
 //! years 1-9999 in UTC, a string that is not valid UTF-8), and the caller then runs the
 //! reference, which produces the record or raises exactly as it always did. tests/unit/
 //! test_native.py cross-checks both with hypothesis. `batch_message` stands in for
-//! spec/argus_spec/receipt.py (`BatchAttestation.parse` and `signed_bytes`) on the same terms,
+//! spec/argus_spec/receipt.py (`BatchSignature.parse` and `signed_bytes`) on the same terms,
 //! cross-checked by tests/unit/test_native_attestation.py.
 
 use pyo3::prelude::*;
@@ -563,7 +563,7 @@ fn root_from_inclusion(index: u64, size: u64, leaf: [u8; 32], path: &[u8]) -> Op
 }
 
 /// A v2 attestation's signature (key hash || Ed25519, 68 bytes) and the bytes it must sign for
-/// this event's statement: argus_spec.receipt `BatchAttestation.parse(attestation)` with its
+/// this event's statement: argus_spec.receipt `BatchSignature.parse(attestation)` with its
 /// `.signature` and `.signed_bytes(attestation_bytes(record_id, content_hash, source, received_at))`.
 /// None for anything else: an argument that is not exactly a str (source: or None), a lone
 /// surrogate, an attestation the reference would refuse. The caller then runs the reference,

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from argus.trust.receipt_keys import attestation_checker
 from argus_spec.merkle import ProofError, inclusion_proofs, leaf_hash, root_from_inclusion
 from argus_spec.note import Verifier
-from argus_spec.receipt import MAX_PATH, BatchAttestation, attestation_bytes, batch_attestations
+from argus_spec.receipt import MAX_PATH, BatchSignature, attestation_bytes, batch_attestations
 from processor.decode import Claims
 from processor.replica import claims_policy
 from tests.unit.test_native import SPECIAL, TEXT, Text
@@ -39,7 +39,7 @@ ODD = st.one_of(st.none(), st.integers(), st.binary(max_size=4), TEXT.map(Text),
 def reference(attestation: Any, *statement: Any) -> tuple[bytes, bytes] | Exception:
     """What AttestationChecker computed before argus_native: signature and signed bytes, or the refusal."""
     try:
-        batch = BatchAttestation.parse(attestation)
+        batch = BatchSignature.parse(attestation)
         return batch.signature, batch.signed_bytes(attestation_bytes(*statement))
     except Exception as exc:  # the refusal itself is what is compared
         return exc
