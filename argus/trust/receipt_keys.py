@@ -82,8 +82,8 @@ class ReceiptSigner:
         return batch_receipts(self._sign_raw, statements)
 
     def receipt(self, statement: Mapping[str, Any]) -> dict[str, Any]:
-        """`statement` (every receipt field but `v` and `signature`) as a v1 signed receipt: the
-        gateway's answer for an event already stored (a duplicate)."""
+        """`statement` (every receipt field but `v` and `signature`) as a v1 signed receipt: what
+        the gateway answers for an event already stored and for a request that produced one event."""
         receipt = {"v": RECEIPT_VERSION, **statement}
         receipt["signature"] = self._sign(receipt_bytes(receipt))
         return receipt
