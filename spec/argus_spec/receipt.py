@@ -46,6 +46,8 @@ RECEIPT_BATCH_CONTEXT = b"argus.receipt.v2\n"
 BATCH_PREFIX = "v2:"
 #: Key hash and Ed25519 signature, then the tree size and the leaf index (big-endian uint32).
 _SIGNATURE_SIZE, _HEAD_SIZE = 68, 76
+#: The largest partition or offset a receipt can hold: RFC 8785 writes integers up to 2**53-1 only.
+MAX_POSITION = 2**53 - 1
 #: A tree of at most 2^32 - 1 leaves has audit paths of at most 32 hashes.
 MAX_PATH = 32
 #: The event fields the content hash covers, in this order: every field the client sent but the id.
@@ -257,13 +259,18 @@ def verify_receipt(receipt: Any, verifiers: Sequence[Verifier]) -> None:
     for name in ("id", "contentHash", "receivedAt", "topic"):
         if not isinstance(receipt[name], str):
             raise ReceiptError(f"{name}: must be a string")
-    for name in ("partition", "offset"):
-        if type(receipt[name]) is not int or receipt[name] < 0:
-            raise ReceiptError(f"{name}: must be a non-negative integer")
-    if receipt["source"] is not None and not isinstance(receipt["source"], str):
-        raise ReceiptError("source: must be a string or null")
+    for name in ("partition", "offset"):  # JCS (RFC 8785) writes integers up to 2**53-1 only
+        if type(receipt[name]) is not int or not 0 <= receipt[name] <= MAX_POSITION:
+            raise ReceiptError(f"{name}: must be an integer in 0..2**53-1")
+    for name in ("source", "attestation"):
+        if receipt[name] is not None and not isinstance(receipt[name], str):
+            raise ReceiptError(f"{name}: must be a string or null")
+    try:  # a malformed receipt is a ReceiptError, never a crash of the caller's loop (argus verify, the SDK)
+        signed = receipt_bytes(receipt)
+    except ValueError as exc:  # CanonicalizationError: a lone surrogate
+        raise ReceiptError(f"$: cannot be written in RFC 8785: {exc}") from None
     try:
-        check_signed(verifiers, receipt_bytes(receipt), receipt["signature"], RECEIPT_BATCH_CONTEXT)
+        check_signed(verifiers, signed, receipt["signature"], RECEIPT_BATCH_CONTEXT)
     except ReceiptError as exc:
         raise ReceiptError(f"receipt {exc}") from None
     if receipt["attestation"] is not None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from argus.db.admission import validate_storable_event
 from argus.runtime.settings import load_settings
 from argus.trust.receipt_keys import ReceiptSigner, attestation_checker, load_receipt_verifiers
+from argus_client.receipt_keeper import ReceiptKeeper
 from argus_commands.main import main as argus_main
 from argus_spec.enums import EnumConfig
 from argus_spec.jcs import CanonicalizationError, canonicalize_exact
@@ -97,6 +98,20 @@ def test_a_receipt_by_an_unknown_key_is_refused() -> None:
         verify_receipt(receipt, [Signer.generate("someone").verifier])
     with pytest.raises(ReceiptError, match="base64"):
         check([VERIFIER], b"x", "not base64!")
+
+
+def test_a_receipt_rfc8785_cannot_write_is_refused_not_raised() -> None:
+    """One malformed receipt in a file must be reported (`bad_receipt`, the SDK's failure list), not
+    abort `argus verify --receipts` or the SDK's loop over all of them (it raised CanonicalizationError)."""
+    good = VECTORS["requests"][0]["receipts"][0]
+    for changed in ({"offset": 2**53}, {"partition": 2**64}, {"attestation": float("nan")}, {"id": "\ud800"},
+                    {"source": "a\udfff"}):  # fmt: skip
+        with pytest.raises(ReceiptError):
+            verify_receipt({**good, **changed}, [VERIFIER])
+    keeper, bad = ReceiptKeeper(), {**good, "offset": 2**53}
+    keeper.keep([bad, good])
+    [(receipt, reason)] = keeper.verify([VERIFIER])
+    assert receipt == bad and reason.startswith("offset")
 
 
 @given(st.lists(st.one_of(st.none(), st.text()), min_size=len(CONTENT_FIELDS), max_size=len(CONTENT_FIELDS)))

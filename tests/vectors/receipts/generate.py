@@ -159,7 +159,9 @@ def invalid(good: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for field, value, error in (("offset", good["offset"] + 1, "signature"), ("source", "someone-else", "signature"),
                                 ("contentHash", "00" * 32, "signature"), ("partition", -1, "partition"),
-                                ("v", 2, "v")):  # fmt: skip
+                                ("v", 2, "v"), ("offset", 2**53, "offset"), ("partition", 2**64, "partition"),
+                                ("attestation", 2**53, "attestation"),
+                                ("attestation", 1.5, "attestation")):  # fmt: skip
         out.append({"changed": field, "error": error, "receipt": {**good, field: value}})
     forged = dict(good)
     claim = attestation_bytes(good["id"], good["contentHash"], "forged", good["receivedAt"])
