@@ -15,17 +15,14 @@ fi
 "$ROOT/.venv/bin/python" -m pip install -q --upgrade pip
 "$ROOT/.venv/bin/python" -m pip install -q -e "$ROOT/spec" -e "$ROOT/client[kafka]" -e "$ROOT[dev]"
 # argus_native (native/, Rust via PyO3 and maturin): the processor's compiled hot path, cross-checked
-# against the Python reference by tests/unit/test_native.py. Needs cargo (rustup.rs, or Debian's cargo).
+# against the Python reference by tests/unit/test_native.py. Needs cargo >= 1.78 (rustup.rs).
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
-  export PATH="$HOME/.cargo/bin:$PATH"
+  export PATH="$HOME/.cargo/bin:$PATH"  # rustup's default place, not on a non-login shell's PATH
 fi
 if ! command -v cargo >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get install -y -q cargo >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q cargo >/dev/null; }
-  else
-    echo "install: cargo not found; argus_native (native/) needs a Rust toolchain (https://rustup.rs)" >&2
-    exit 1
-  fi
+  # Debian 12's cargo (Rust 1.65) cannot read native/Cargo.lock (lockfile v4 needs cargo >= 1.78).
+  echo "install: cargo not found; argus_native (native/) needs Rust >= 1.78 (https://rustup.rs)" >&2
+  exit 1
 fi
 "$ROOT/.venv/bin/python" -m pip install -q "$ROOT/native"
 # The Go toolchain builds tests/vectors (Go standard library only): the signature vectors and the
