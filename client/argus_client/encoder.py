@@ -20,8 +20,8 @@ from argus_spec.event import (
     MAX_TEXT_LEN,
     Event,
     EventValidationError,
+    check_event_timestamp,
     check_metadata_depth,
-    parse_timestamp,
     validate_event,
 )
 from argus_spec.uuid7 import uuid7
@@ -102,7 +102,7 @@ class EventEncoder:
         if metadata is not None and type(metadata) is not dict:
             return None
         try:
-            parse_timestamp(timestamp)
+            check_event_timestamp(timestamp)
             if metadata:
                 check_metadata_depth(metadata)
         except EventValidationError:

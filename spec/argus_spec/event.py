@@ -146,6 +146,15 @@ def parse_timestamp(value: str, name: str = "timestamp") -> datetime:
     return moment
 
 
+def check_event_timestamp(value: str) -> None:
+    """An event's `timestamp` rule, for every validator of events (validate_event, the SDK's fast
+    path): parse_timestamp's, and offset minutes 00-59. parse_timestamp reads +00:99 as +01:39 and
+    stays so (records stored before still verify); RFC 3339 and Go's time.Parse refuse it."""
+    parse_timestamp(value)
+    if _OFFSET_MINUTES_PAST_59.search(value):
+        raise EventValidationError("timestamp", "UTC offset minutes must be 00-59")
+
+
 def event_time_of(timestamp: str, name: str = "timestamp") -> datetime:
     """The instant the `event_time` column stores for a record: its hashed `timestamp` in UTC,
     nanoseconds truncated. One derivation for the processor that writes it and the verifier that
@@ -187,9 +196,7 @@ def validate_event(raw: Any, enums: EnumConfig, *, assign_id: bool = True) -> Ev
 
     timestamp = _text(raw, "timestamp", required=True, max_len=64)
     assert timestamp is not None
-    parse_timestamp(timestamp)
-    if _OFFSET_MINUTES_PAST_59.search(timestamp):  # parse_timestamp reads +00:99 as +01:39; RFC 3339 and Go refuse it
-        raise EventValidationError("timestamp", "UTC offset minutes must be 00-59")
+    check_event_timestamp(timestamp)
 
     metadata = raw.get("metadata")
     if metadata is not None:

@@ -61,6 +61,8 @@ ODD_VALUES: st.SearchStrategy[Any] = st.sampled_from(
         "2026-03-04T05:06:07+05:30",
         "2026-03-04T05:06:07+15:59",
         "2026-03-04T05:06:07+16:00",
+        "2026-03-04T05:06:07+00:60",
+        "2026-03-04T05:06:07-05:99",
         "9999-12-31T23:59:59-15:59",
         "0001-01-01T00:00:00+14:00",
         "2026-03-04T05:06:07Z\n",
@@ -104,6 +106,15 @@ def test_fast_path_agrees_with_validate_event(changes: dict[str, Any], removed: 
         assert reference == ("ok", {k: v for k, v in fast.items() if k != "id"})
         assert fast["id"] == validate_event(raw, ENUMS, assign_id=False)["id"]
     assert _verdict(ENCODER.normalize, raw) == reference
+
+
+@pytest.mark.parametrize("stamp", ["2026-03-04T05:06:07+00:60", "2026-03-04T05:06:07-05:99"])
+def test_offset_minutes_past_59_are_refused_as_the_gateway_does(stamp: str) -> None:
+    """The fast path once took +00:99 (parse_timestamp reads it as +01:39): the SDK queued an event
+    the gateway answers 400."""
+    raw = {**BASE, "timestamp": stamp}
+    want = _verdict(lambda r: validate_event(r, ENUMS), raw)
+    assert _verdict(ENCODER.normalize, raw) == want == ("error", "timestamp")
 
 
 def test_the_common_event_takes_the_fast_path() -> None:
