@@ -155,6 +155,6 @@ def build_replica(settings: Settings, registry: KeyRegistry | None = None) -> Ar
         [s.name for s in publisher.sinks.sinks],
         "on" if logs is not None else "off",
         f"signed by {signer.name}" if signer is not None else "off (no ARGUS_LOG_KEY)",
-        "compiled (argus_native)" if NATIVE is not None else "Python reference (argus_native not installed)",
+        "compiled (argus_native)" if NATIVE is not None else "Python reference (argus_native not installed or stale)",
     )
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import argus_native
@@ -23,7 +24,7 @@ from argus_spec.event import EVENT_FIELDS
 from argus_spec.hashchain import GENESIS_HASH, MAX_SEQ, RECORD_FIELDS, canonical_metadata, chain_record
 from processor.chain import _chained_row
 from processor.decode import Decoded, RawMessage
-from processor.native import NATIVE
+from processor.native import NATIVE, usable
 from processor.store import _copy_text, stored_row
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "hashchain" / "records.json"
@@ -239,3 +240,12 @@ def test_edge_timestamps_are_taken_or_declined_as_the_reference_decides(timestam
         assert got is None
     elif got is not None:
         assert_same(got, expected)
+
+
+def test_a_stale_build_is_not_used() -> None:
+    """An argus_native built before batch_message existed (same version, 0.1.0) made the processor's
+    start-up raise AttributeError in claims_policy; such a build now leaves the reference to run."""
+    assert usable(argus_native) is argus_native
+    stale = ModuleType("argus_native")
+    stale.chain_row, stale.copy_text = argus_native.chain_row, argus_native.copy_text  # type: ignore[attr-defined]
+    assert usable(stale) is None
