@@ -15,16 +15,10 @@ fi
 "$ROOT/.venv/bin/python" -m pip install -q --upgrade pip
 "$ROOT/.venv/bin/python" -m pip install -q -e "$ROOT/spec" -e "$ROOT/client[kafka]" -e "$ROOT[dev]"
 # argus_native (native/, Rust via PyO3 and maturin): the processor's compiled hot path, cross-checked
-# against the Python reference by tests/unit/test_native.py. Needs cargo >= 1.78 (rustup.rs).
-if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
-  export PATH="$HOME/.cargo/bin:$PATH"  # rustup's default place, not on a non-login shell's PATH
-fi
-if ! command -v cargo >/dev/null 2>&1; then
-  # Debian 12's cargo (Rust 1.65) cannot read native/Cargo.lock (lockfile v4 needs cargo >= 1.78).
-  echo "install: cargo not found; argus_native (native/) needs Rust >= 1.78 (https://rustup.rs)" >&2
-  exit 1
-fi
-"$ROOT/.venv/bin/python" -m pip install -q "$ROOT/native"
+# against the Python reference by tests/unit/test_native.py. Needs cargo >= 1.78 (rustup.rs):
+# deploy/local/cargo.sh finds one (also at ~/.cargo/bin) or stops with one line naming rustup.
+CARGO=$(bash "$ROOT/deploy/local/cargo.sh")
+PATH="$(dirname "$CARGO"):$PATH" "$ROOT/.venv/bin/python" -m pip install -q "$ROOT/native"
 # The Go toolchain builds tests/vectors (Go standard library only): the signature vectors and the
 # reference-client test (tests/integration/test_go_client.py). Debian's golang-go is enough (Go >= 1.19).
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
