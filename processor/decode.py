@@ -90,7 +90,7 @@ def decode_message(message: RawMessage, enums: EnumConfig, claims: Claims = Clai
     if not isinstance(envelope, dict) or envelope.get("v") != ENVELOPE_VERSION or "event" not in envelope:
         raise Rejected(f"$: not an Argus envelope v{ENVELOPE_VERSION} ({{v, event, source, receivedAt}})")
     try:
-        event, metadata_text = validate_storable_event(envelope["event"], enums, assign_id=False)
+        event, metadata_text = validate_storable_event(envelope["event"], enums, assign_id=False, strict_offset=False)
     except EventValidationError as exc:
         raise Rejected(str(exc)) from None
     if event["id"] is None:

@@ -182,11 +182,13 @@ def check_metadata_depth(metadata: dict[str, Any], name: str = "metadata") -> No
                 pending.append((child, depth + 1))
 
 
-def validate_event(raw: Any, enums: EnumConfig, *, assign_id: bool = True) -> Event:
+def validate_event(raw: Any, enums: EnumConfig, *, assign_id: bool = True, strict_offset: bool = True) -> Event:
     """Check an untrusted decoded JSON object and return the normalized event.
 
     Raises EventValidationError naming the first bad field. Unknown fields are rejected
     rather than dropped, so nothing a caller sent is silently lost from the audit trail.
+    `strict_offset=False` (the processor) still takes offset minutes 60-99, which gateways before
+    argus-spec 0.2.0 acknowledged: such an event may still be in Kafka or a spool at an upgrade.
     """
     if not isinstance(raw, dict):
         raise EventValidationError("$", "an event must be a JSON object")
@@ -196,7 +198,10 @@ def validate_event(raw: Any, enums: EnumConfig, *, assign_id: bool = True) -> Ev
 
     timestamp = _text(raw, "timestamp", required=True, max_len=64)
     assert timestamp is not None
-    check_event_timestamp(timestamp)
+    if strict_offset:
+        check_event_timestamp(timestamp)
+    else:
+        parse_timestamp(timestamp)
 
     metadata = raw.get("metadata")
     if metadata is not None:

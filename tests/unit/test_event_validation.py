@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 
 from argus.db.admission import validate_storable_event
 from argus_spec.enums import EnumConfig
+from argus_spec.envelope import ENVELOPE_VERSION
 from argus_spec.event import MAX_METADATA_DEPTH, EventValidationError, format_utc, parse_timestamp, validate_event
+from processor.decode import RawMessage, decode_message
 from tests.event_samples import EVENT_ID, MINIMAL_EVENT
 
 ENUMS = EnumConfig()
@@ -117,3 +120,13 @@ def test_a_signed_upper_case_uuid_is_refused_rather_than_changed_under_the_signa
     v2 = {**signed, "signatureFormat": "v2"}
     assert _refused({**v2, "id": ID.upper()}).field == "id"
     assert validate_event({**v2, "id": ID}, ENUMS)["id"] == ID
+
+
+def test_the_processor_still_stores_offset_minutes_older_gateways_acknowledged() -> None:
+    """An event with +00:60 acknowledged by a gateway before argus-spec 0.2.0 may still be in Kafka
+    at the upgrade: the processor stores it (acknowledged means stored) while gateways refuse it now."""
+    event = {**BASE, "timestamp": "2026-01-02T15:04:05+00:60"}
+    message = RawMessage("argus.events", 0, 7, BASE["actorId"].encode(), orjson.dumps(
+        {"v": ENVELOPE_VERSION, "event": event, "source": None, "receivedAt": None}), 1_767_000_000_000)  # fmt: skip
+    assert decode_message(message, ENUMS).event["timestamp"] == "2026-01-02T15:04:05+00:60"
+    assert _refused(event).field == "timestamp"
