@@ -15,6 +15,12 @@ _SERVER_SQL = (
     "SELECT w.wal_bytes, w.wal_fpi, b.checkpoints_timed + b.checkpoints_req, b.buffers_backend "
     "FROM pg_stat_wal w, pg_stat_bgwriter b"
 )
+#: PostgreSQL 17 moved the checkpoint counts to pg_stat_checkpointer and backends' own writes to pg_stat_io.
+_SERVER_SQL_17 = (
+    "SELECT w.wal_bytes, w.wal_fpi, c.num_timed + c.num_requested, "
+    "(SELECT coalesce(sum(writes), 0) FROM pg_stat_io WHERE backend_type = 'client backend') "
+    "FROM pg_stat_wal w, pg_stat_checkpointer c"
+)
 _INDEX_SQL = (
     "SELECT indexrelname, idx_blks_read FROM pg_statio_all_indexes "
     "WHERE schemaname = current_schema() AND relname = 'audit_records'"
@@ -25,7 +31,8 @@ def snapshot(cursor: Any) -> dict[str, float]:
     """The counters now, through a DB-API cursor whose search_path is the bench's schema.
     Statistics reach these views when a backend goes idle (<= ~1 s) or exits."""
     cursor.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees its first reading
-    cursor.execute(_SERVER_SQL)
+    version = getattr(getattr(cursor, "connection", None), "server_version", 0)  # psycopg2: e.g. 150007
+    cursor.execute(_SERVER_SQL_17 if version >= 170000 else _SERVER_SQL)
     wal_bytes, wal_fpi, checkpoints, backend_writes = cursor.fetchone()
     found = {
         "wal_bytes": float(wal_bytes),

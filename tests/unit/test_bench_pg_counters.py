@@ -51,3 +51,16 @@ def test_per_row_divides_by_rows_and_counts_checkpoints() -> None:
         "checkpoints": 2,
         "index_reads_per_row": {"pk": 0.2, "ix_target": 1.0},
     }
+
+
+def test_postgresql_17_reads_the_checkpointer_and_io_views() -> None:
+    """PostgreSQL 17 (Debian 13's) dropped pg_stat_bgwriter's checkpoint and backend-write columns."""
+
+    class Connection:
+        server_version = 170002
+
+    cursor = FakeCursor((1000, 2, 3, 4), [])
+    cursor.connection = Connection()  # type: ignore[attr-defined]
+    cursor.execute = lambda sql: setattr(cursor, "last", cursor.last + sql)  # type: ignore[method-assign]
+    assert pg_counters.snapshot(cursor)["checkpoints"] == 3.0
+    assert "pg_stat_checkpointer" in cursor.last and "pg_stat_bgwriter" not in cursor.last
