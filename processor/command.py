@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import signal
 import sys
 from typing import Any
 
@@ -31,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"argus processor: cannot reach Kafka at {settings.kafka_bootstrap}: {exc}", file=sys.stderr)
         return 1
     tune_garbage_collector()
+    # SIGQUIT writes every thread's stack to stderr (as a JVM does), even with the event loop blocked:
+    # where a replica that will not stop or stopped storing waits (docs/operations.md). Not SIGUSR1/2: mode takes those.
+    faulthandler.register(signal.SIGQUIT, all_threads=True)
     worker = ReplicaWorker(
         app,
         loglevel=args.log_level.lower(),

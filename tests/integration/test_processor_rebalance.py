@@ -34,7 +34,14 @@ def _stop(process: subprocess.Popen[bytes], stack: Stack) -> None:
     """A graceful stop (the replica leaves the group): it must exit cleanly, having been alive."""
     assert process.poll() is None, f"replica exited on its own ({process.returncode})\n{stack.logs()}"
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 0, stack.logs()
+    try:
+        code = process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGQUIT)  # the replica dumps its threads' stacks to its log
+        wait_for(lambda: "Thread 0x" in stack.logs(), 10, lambda: "no stack dump")
+        process.kill()
+        pytest.fail(f"replica did not stop within 60 s of SIGTERM; its threads:\n{stack.logs()}")
+    assert code == 0, stack.logs()
 
 
 class _Feeder:
